@@ -1,0 +1,115 @@
+// Package assertiontest provides software keys with self-signed certificates and a signer that
+// counts its Sign calls, for tests of code that takes a crypto.Signer and certificate (the flows and
+// their stand-ins) before or besides a real card.
+package assertiontest
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"io"
+	"math/big"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Key types accepted by Key.
+const (
+	RSA2048 = "rsa2048"
+	P256    = "p256"
+	P384    = "p384"
+	Ed25519 = "ed25519"
+)
+
+// CertOptions shape the self-signed certificate made by KeyWith.
+type CertOptions struct {
+	NotBefore, NotAfter time.Time // zero: one hour ago .. one year from now
+	CommonName          string    // "" = "pivauth test <kind>"
+}
+
+// Key returns a fresh software key of the kind and a self-signed certificate for it, valid now.
+func Key(t testing.TB, kind string) (crypto.Signer, *x509.Certificate) {
+	return KeyWith(t, kind, CertOptions{})
+}
+
+// KeyWith is Key with control over the certificate's validity and name.
+func KeyWith(t testing.TB, kind string, o CertOptions) (crypto.Signer, *x509.Certificate) {
+	t.Helper()
+	var (
+		key crypto.Signer
+		err error
+	)
+	switch kind {
+	case RSA2048:
+		key, err = rsa.GenerateKey(rand.Reader, 2048)
+	case P256:
+		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case P384:
+		key, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	case Ed25519:
+		_, key, err = ed25519.GenerateKey(rand.Reader)
+	default:
+		t.Fatalf("assertiontest: unknown key kind %q", kind)
+	}
+	if err != nil {
+		t.Fatalf("assertiontest: generate %s key: %v", kind, err)
+	}
+	return key, Certificate(t, key, o)
+}
+
+// Certificate self-signs a certificate for key.
+func Certificate(t testing.TB, key crypto.Signer, o CertOptions) *x509.Certificate {
+	t.Helper()
+	if o.NotBefore.IsZero() {
+		o.NotBefore = time.Now().Add(-time.Hour)
+	}
+	if o.NotAfter.IsZero() {
+		o.NotAfter = time.Now().AddDate(1, 0, 0)
+	}
+	if o.CommonName == "" {
+		o.CommonName = "pivauth test key"
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: o.CommonName},
+		NotBefore:    o.NotBefore,
+		NotAfter:     o.NotAfter,
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatalf("assertiontest: self-sign: %v", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+// CountingSigner wraps a crypto.Signer and counts Sign calls, standing in for the card's signature
+// counter where no card is attached. Safe for concurrent use.
+type CountingSigner struct {
+	crypto.Signer
+	n atomic.Int64
+}
+
+// Sign counts the call and delegates.
+func (c *CountingSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	c.n.Add(1)
+	return c.Signer.Sign(r, digest, opts)
+}
+
+// Count returns the number of Sign calls so far.
+func (c *CountingSigner) Count() int { return int(c.n.Load()) }
