@@ -1,0 +1,337 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// Config is the configuration file: named profiles and the one used when none is named.
+//
+//	{
+//	  "default_profile": "exo",
+//	  "profiles": {
+//	    "exo": {"tenant": "contoso.onmicrosoft.com", "client_id": "…", "scopes": ["https://outlook.office365.com/.default"]}
+//	  }
+//	}
+type Config struct {
+	DefaultProfile string             `json:"default_profile,omitempty"`
+	Profiles       map[string]Profile `json:"profiles"`
+}
+
+// Profile is one named set of defaults. Every field fills in the flag of the same name (the JSON
+// key with "_" for "-") when that flag was not given on the command line.
+type Profile struct {
+	Name       string   `json:"-"`
+	Tenant     string   `json:"tenant,omitempty"`
+	Authority  string   `json:"authority,omitempty"`
+	Issuer     string   `json:"issuer,omitempty"`
+	ClientID   string   `json:"client_id,omitempty"`
+	Scopes     []string `json:"scopes,omitempty"`
+	ClientAuth string   `json:"client_auth,omitempty"`
+	Reader     string   `json:"reader,omitempty"`
+	Serial     uint32   `json:"serial,omitempty"`
+	GUID       string   `json:"guid,omitempty"`
+	Slot       string   `json:"slot,omitempty"`
+	PINFile    string   `json:"pin_file,omitempty"`
+	Pinentry   string   `json:"pinentry,omitempty"`
+	CAFile     string   `json:"ca_file,omitempty"`
+}
+
+// profileFlag pairs a flag name with the profile's value for it.
+type profileFlag struct {
+	name   string
+	value  string   // for scalar flags
+	values []string // for list flags (scopes)
+}
+
+// flags lists the profile's non-empty values by flag name.
+func (p Profile) flags() []profileFlag {
+	var out []profileFlag
+	add := func(name, v string) {
+		if v != "" {
+			out = append(out, profileFlag{name: name, value: v})
+		}
+	}
+	add("tenant", p.Tenant)
+	add("authority", p.Authority)
+	add("issuer", p.Issuer)
+	add("client-id", p.ClientID)
+	if len(p.Scopes) > 0 {
+		out = append(out, profileFlag{name: "scope", values: p.Scopes})
+	}
+	add("client-auth", p.ClientAuth)
+	add("reader", p.Reader)
+	if p.Serial != 0 {
+		add("serial", strconv.FormatUint(uint64(p.Serial), 10))
+	}
+	add("guid", p.GUID)
+	add("slot", p.Slot)
+	add("pin-file", p.PINFile)
+	add("pinentry", p.Pinentry)
+	add("ca-file", p.CAFile)
+	return out
+}
+
+// exclusiveGroups are flags that name the same thing in different ways. When the command line
+// gives one member of a group, the profile fills in none of them: --issuer on the command line
+// replaces a profile's tenant, --serial replaces its reader.
+var exclusiveGroups = [][]string{
+	{"tenant", "authority", "issuer"},
+	{"reader", "serial", "guid"},
+}
+
+// configPath returns the configuration file to read: --config, $PIVAUTH_CONFIG, or
+// pivauth/config.json under the user configuration directory ($XDG_CONFIG_HOME or ~/.config on
+// Linux, ~/Library/Application Support on macOS, %AppData% on Windows). explicit reports whether
+// the user named it (then it must exist).
+func (a *app) configPath() (path string, explicit bool, err error) {
+	if a.opts.config != "" {
+		return a.opts.config, true, nil
+	}
+	if p := os.Getenv("PIVAUTH_CONFIG"); p != "" {
+		return p, true, nil
+	}
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", false, err
+	}
+	return filepath.Join(dir, "pivauth", "config.json"), false, nil
+}
+
+// readConfig loads the configuration file. A missing default file is an empty configuration.
+func (a *app) readConfig() (Config, string, error) {
+	path, explicit, err := a.configPath()
+	if err != nil {
+		// No home directory (a service account, say): behave as without a configuration file.
+		return Config{}, "", nil
+	}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) && !explicit {
+		return Config{}, path, nil
+	}
+	if err != nil {
+		return Config{}, path, withCode(ExitUsage, fmt.Errorf("read configuration: %w", err))
+	}
+	var cfg Config
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields() // a misspelt key would otherwise be ignored without a word
+	if err := dec.Decode(&cfg); err != nil {
+		return Config{}, path, withCode(ExitUsage, fmt.Errorf("configuration file %s: %w (see 'pivauth help config')", path, err))
+	}
+	return cfg, path, nil
+}
+
+// loadProfile resolves the profile (--profile, $PIVAUTH_PROFILE, the file's default_profile) and
+// fills in every flag of cmd that the command line did not set.
+func (a *app) loadProfile(cmd *cobra.Command) error {
+	cfg, path, err := a.readConfig()
+	if err != nil {
+		return err
+	}
+	name, named := a.opts.profile, a.opts.profile != ""
+	if !named {
+		name, named = os.Getenv("PIVAUTH_PROFILE"), os.Getenv("PIVAUTH_PROFILE") != ""
+	}
+	if name == "" {
+		name = cfg.DefaultProfile
+	}
+	if name == "" {
+		return nil
+	}
+	p, ok := cfg.Profiles[name]
+	if !ok {
+		if !named {
+			return usageErrorf("configuration file %s: default_profile %q is not among its profiles", path, name)
+		}
+		return usageErrorf("profile %q not found in %s (profiles: %v)", name, path, profileNames(cfg))
+	}
+	p.Name = name
+	a.profile = p
+	a.log.Debug("profile", "name", name, "file", path)
+	return applyProfile(cmd.Flags(), p)
+}
+
+// applyProfile sets each flag in fs that the profile has a value for and the command line left
+// alone. Flags the command does not have are skipped: a profile serves every command.
+func applyProfile(fs *pflag.FlagSet, p Profile) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *pflag.Flag) { given[f.Name] = true })
+	for _, g := range exclusiveGroups {
+		for _, n := range g {
+			if given[n] {
+				for _, m := range g {
+					given[m] = true
+				}
+				break
+			}
+		}
+	}
+	for _, pf := range p.flags() {
+		f := fs.Lookup(pf.name)
+		if f == nil || given[pf.name] {
+			continue
+		}
+		var err error
+		if sv, ok := f.Value.(pflag.SliceValue); ok && pf.values != nil {
+			err = sv.Replace(pf.values)
+		} else {
+			err = f.Value.Set(pf.value)
+		}
+		if err != nil {
+			return usageErrorf("profile %q: %s: %w", p.Name, pf.name, err)
+		}
+	}
+	return nil
+}
+
+func profileNames(cfg Config) []string {
+	names := make([]string, 0, len(cfg.Profiles))
+	for n := range cfg.Profiles {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// profileCommand is `pivauth profile list|show|path`.
+func (a *app) profileCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "profile",
+		Short: "Show the profiles of the configuration file",
+		Long:  "Show the configuration file's location and its profiles. Edit the file itself to change them ('pivauth help config').",
+		Example: `  pivauth profile path
+  pivauth profile list
+  pivauth profile show exo`,
+	}
+	list := &cobra.Command{
+		Use:     "list",
+		Short:   "List the profile names, the default marked with *",
+		Example: "  pivauth profile list",
+		Args:    cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			cfg, _, err := a.readConfig()
+			if err != nil {
+				return err
+			}
+			for _, n := range profileNames(cfg) {
+				mark := " "
+				if n == cfg.DefaultProfile {
+					mark = "*"
+				}
+				fmt.Fprintf(a.stdout, "%s %s\n", mark, n)
+			}
+			return nil
+		},
+	}
+	show := &cobra.Command{
+		Use:   "show [NAME]",
+		Short: "Print a profile as JSON (default: the one in effect)",
+		Example: `  pivauth profile show
+  pivauth profile show exo`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			p := a.profile
+			if len(args) == 1 {
+				cfg, path, err := a.readConfig()
+				if err != nil {
+					return err
+				}
+				var ok bool
+				if p, ok = cfg.Profiles[args[0]]; !ok {
+					return usageErrorf("profile %q not found in %s (profiles: %v)", args[0], path, profileNames(cfg))
+				}
+			}
+			return writeJSON(a.stdout, p)
+		},
+	}
+	path := &cobra.Command{
+		Use:     "path",
+		Short:   "Print the configuration file path",
+		Example: "  pivauth profile path",
+		Args:    cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			p, _, err := a.configPath()
+			if err != nil {
+				return fmt.Errorf("no configuration directory: %w; use --config or PIVAUTH_CONFIG", err)
+			}
+			_, err = fmt.Fprintln(a.stdout, p)
+			return err
+		},
+	}
+	cmd.AddCommand(list, show, path)
+	return cmd
+}
+
+// configTopic is `pivauth help config`.
+func configTopic() *cobra.Command {
+	return &cobra.Command{
+		Use:   "config",
+		Short: "The configuration file and its profiles",
+		Long: `pivauth reads named profiles from a JSON file: --config FILE, else $PIVAUTH_CONFIG, else
+pivauth/config.json in the user configuration directory ($XDG_CONFIG_HOME, default ~/.config, on
+Linux; ~/Library/Application Support on macOS; %AppData% on Windows). 'pivauth profile path' prints it.
+
+The profile used is --profile NAME, else $PIVAUTH_PROFILE, else the file's "default_profile".
+A profile's values fill in the flags of the same name that the command line did not give; a flag
+always wins. Giving one of --tenant/--authority/--issuer (or one of --reader/--serial/--guid) on
+the command line replaces the whole group from the profile. Unknown keys are an error.
+
+  {
+    "default_profile": "exo",
+    "profiles": {
+      "exo": {
+        "tenant": "contoso.onmicrosoft.com",
+        "client_id": "11111111-2222-3333-4444-555555555555",
+        "scopes": ["https://outlook.office365.com/.default"],
+        "serial": 12345678,
+        "slot": "9a"
+      },
+      "idp": {
+        "issuer": "https://idp.example.com",
+        "client_id": "build-bot",
+        "scopes": ["api:read"],
+        "client_auth": "tls_client_auth",
+        "ca_file": "/etc/ssl/internal-ca.pem",
+        "pin_file": "/run/secrets/piv-pin"
+      }
+    }
+  }
+
+Keys: tenant, authority, issuer, client_id, scopes, client_auth, reader, serial, guid, slot,
+pin_file, pinentry, ca_file. The file holds no secret: never put a PIN in it (use pin_file).`,
+	}
+}
+
+// environmentTopic is `pivauth help environment`.
+func environmentTopic() *cobra.Command {
+	return &cobra.Command{
+		Use:   "environment",
+		Short: "Environment variables pivauth reads and sets",
+		Long: `Read:
+  PIVAUTH_PIN         the PIN, for unattended jobs (prefer --pin-file: the environment of a process
+                      can be read by the same user and is inherited by children; pivauth removes it
+                      from the environment of 'pivauth exec' children)
+  PIVAUTH_PROFILE     profile name when --profile is not given
+  PIVAUTH_CONFIG      configuration file when --config is not given
+  XDG_CONFIG_HOME     where the configuration directory is (Linux)
+  XDG_CACHE_HOME      where the token cache is (Linux)
+  SSL_CERT_FILE       extra trusted CA certificates (PEM), added to the system roots
+  SSL_CERT_DIR        directories of trusted CA certificates (Go's standard handling)
+
+Set by 'pivauth exec' for its child:
+  PIVAUTH_ACCESS_TOKEN   the access token
+  PIVAUTH_TOKEN_TYPE     its type (Bearer)
+  PIVAUTH_EXPIRES_ON     its expiry, RFC 3339
+  AZURE_ACCESS_TOKEN     the same token, for scripts that read this name (with --azure-env)`,
+	}
+}

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// globalOptions are the flags every command accepts (persistent flags of the root command).
+type globalOptions struct {
+	reader   string        // PC/SC reader name
+	serial   uint32        // YubiKey serial number
+	guid     string        // PIV card GUID (CHUID), hex
+	slot     string        // key slot, e.g. 9a
+	pinFile  string        // file holding the PIN (first line)
+	pinentry string        // pinentry program to ask for the PIN
+	output   string        // output format; each command says which it accepts
+	profile  string        // profile name in the configuration file
+	config   string        // configuration file path (default: XDG config dir)
+	verbose  bool          // debug log to stderr
+	timeout  time.Duration // how long to wait for a card to be inserted
+}
+
+// app holds the state of one invocation: streams, global options, the resolved profile and the
+// logger. Commands are methods on it so that tests can run them in-process as well as built.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	opts           globalOptions
+	profile        Profile // resolved profile (empty when none is configured or named)
+	log            *slog.Logger
+	started        bool // PersistentPreRunE ran: any error after that is not a usage error
+}
+
+func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
+	return &app{stdin: stdin, stdout: stdout, stderr: stderr, log: slog.New(slog.DiscardHandler)}
+}
+
+const rootLong = `pivauth gets tokens and TLS sessions for Microsoft Entra ID, any OAuth 2.0 / OpenID Connect
+provider and any mutual-TLS service with a certificate whose private key never leaves a PIV smart
+card (a YubiKey or a government PIV/CAC card).
+
+Selecting the card: with one card present nothing needs saying; otherwise --reader, --serial
+(YubiKey) or --guid (PIV card GUID) picks it, or pivauth asks on the terminal. A command that needs
+a card and finds none asks you to insert one and waits (see --timeout).
+
+The PIN is asked on the terminal, without echo, naming the card, the slot and the tries left. For
+unattended use: --pin-file FILE, the PIVAUTH_PIN environment variable, or a pinentry program
+(--pinentry). The PIN is never taken from the command line. Without a terminal and without a PIN
+source, a command that needs the PIN fails at once (exit code 4).
+
+Named profiles in the configuration file hold tenant or issuer, client id, scopes, card and slot;
+flags override them. See 'pivauth help config', 'pivauth help environment' and
+'pivauth help exit-codes'.`
+
+const rootExample = `  # which cards and certificates are there?
+  pivauth cards
+  pivauth certs --output pem > app.pem
+
+  # an app-only token for Exchange Online (Entra), PIN typed on the terminal
+  pivauth token --tenant contoso.onmicrosoft.com --client-id 11111111-2222-3333-4444-555555555555 \
+      --scope https://outlook.office365.com/.default
+
+  # the same from a profile, for a PowerShell session that gets the token in its environment
+  pivauth exec --profile exo -- pwsh`
+
+// rootCommand builds the command tree.
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "pivauth",
+		Short:         "Tokens and mTLS with a key that never leaves your PIV card",
+		Long:          rootLong,
+		Example:       rootExample,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		// Version is set so that `pivauth --version` works too; `pivauth version` says more.
+		Version: versionString(),
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			a.started = true
+			a.setupLogging()
+			return a.loadProfile(cmd)
+		},
+	}
+	root.SetIn(a.stdin)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(ExitUsage, err) })
+	root.SetVersionTemplate("{{.Version}}\n")
+
+	f := root.PersistentFlags()
+	f.StringVar(&a.opts.reader, "reader", "", "PC/SC reader `NAME` of the card to use")
+	f.Uint32Var(&a.opts.serial, "serial", 0, "YubiKey serial `NUMBER` of the card to use")
+	f.StringVar(&a.opts.guid, "guid", "", "PIV card `GUID` (hex, from the CHUID) of the card to use")
+	f.StringVar(&a.opts.slot, "slot", "9a", "key `SLOT`: 9a, 9c, 9d, 9e or a retired slot 82..95")
+	f.StringVar(&a.opts.pinFile, "pin-file", "", "read the PIN from the first line of `FILE` (keep it mode 0600)")
+	f.StringVar(&a.opts.pinentry, "pinentry", "", "ask for the PIN with this pinentry `PROGRAM` (e.g. pinentry-gnome3)")
+	f.StringVarP(&a.opts.output, "output", "o", "", "output `FORMAT`; each command lists the formats it accepts")
+	f.StringVarP(&a.opts.profile, "profile", "p", "", "use the named `PROFILE` from the configuration file")
+	f.StringVar(&a.opts.config, "config", "", "configuration `FILE` (default $XDG_CONFIG_HOME/pivauth/config.json)")
+	f.BoolVarP(&a.opts.verbose, "verbose", "v", false, "log what happens to stderr (never a PIN or a token)")
+	f.DurationVar(&a.opts.timeout, "timeout", 0, "how long to wait for a card to be inserted (`DURATION`, e.g. 30s); "+
+		"0: until Ctrl-C on a terminal, not at all without one")
+	_ = root.RegisterFlagCompletionFunc("slot", completeSlots)
+	_ = root.RegisterFlagCompletionFunc("output", completeOutput)
+
+	root.AddCommand(
+		a.versionCommand(),
+		a.profileCommand(),
+		exitCodesTopic(),
+		environmentTopic(),
+		configTopic(),
+	)
+	return root
+}
+
+// setupLogging turns on the debug log on stderr when --verbose is given. It also becomes the
+// default slog logger, so the libraries' own debug records appear with ours.
+func (a *app) setupLogging() {
+	if !a.opts.verbose {
+		return
+	}
+	h := slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: redactSecrets})
+	a.log = slog.New(h)
+	slog.SetDefault(a.log)
+}
+
+// secretKeys are attribute keys whose values never reach the log, whoever logs them. We do not log
+// secrets ourselves; this catches a library or a future change that would.
+var secretKeys = []string{"pin", "puk", "token", "assertion", "secret", "password", "management_key", "authorization"}
+
+// redactSecrets replaces the value of any attribute whose key names a secret.
+func redactSecrets(_ []string, attr slog.Attr) slog.Attr {
+	k := strings.ToLower(attr.Key)
+	for _, s := range secretKeys {
+		if strings.Contains(k, s) {
+			return slog.String(attr.Key, "[redacted]")
+		}
+	}
+	return attr
+}
+
+// report prints err (if any) on stderr and returns the exit code for it. Errors raised before a
+// command started running (unknown command or flag, wrong number of arguments) are usage errors.
+func (a *app) report(ctx context.Context, err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	code := exitCode(ctx, err)
+	if !a.started && code == ExitError {
+		code = ExitUsage
+	}
+	var child *childExit
+	if errors.As(err, &child) {
+		return code
+	}
+	if code == ExitInterrupted {
+		fmt.Fprintln(a.stderr, "pivauth: interrupted")
+		return code
+	}
+	fmt.Fprintf(a.stderr, "pivauth: %v\n", err)
+	if code == ExitUsage && !a.started {
+		fmt.Fprintln(a.stderr, "Run 'pivauth --help' for usage.")
+	}
+	return code
+}
+
+// completeSlots offers the standard PIV slots to shell completion.
+func completeSlots(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return []string{
+		"9a\tPIV authentication",
+		"9c\tdigital signature",
+		"9d\tkey management",
+		"9e\tcard authentication",
+	}, cobra.ShellCompDirectiveNoFileComp
+}
+
+// setOutputFormats declares the --output formats cmd accepts (the first is the default) in the
+// command's annotations, where completion, help and validation read them.
+func setOutputFormats(cmd *cobra.Command, formats ...string) {
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
+	}
+	cmd.Annotations["output"] = strings.Join(formats, "|")
+}
+
+// completeOutput offers the formats of the command being completed.
+func completeOutput(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+	return formatsOf(cmd), cobra.ShellCompDirectiveNoFileComp
+}
+
+// formatsOf returns the --output formats cmd accepts; "text" for a command that declares none.
+func formatsOf(cmd *cobra.Command) []string {
+	if cmd.Annotations != nil && cmd.Annotations["output"] != "" {
+		return strings.Split(cmd.Annotations["output"], "|")
+	}
+	return []string{"text"}
+}
+
+// outputFormat returns the --output value for cmd, or the command's default, and refuses formats
+// the command does not offer.
+func (a *app) outputFormat(cmd *cobra.Command) (string, error) {
+	formats := formatsOf(cmd)
+	if a.opts.output == "" {
+		return formats[0], nil
+	}
+	for _, f := range formats {
+		if a.opts.output == f {
+			return f, nil
+		}
+	}
+	return "", usageErrorf("%s: --output %q is not offered; choose one of: %s", cmd.CommandPath(), a.opts.output, strings.Join(formats, ", "))
+}
