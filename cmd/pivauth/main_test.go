@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// binary is the pivauth executable built once by TestMain; every CLI test runs it as a user would.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "pivauth-cli-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "pivauth")
+	build := exec.Command("go", "build", "-ldflags", "-X main.version=v0.0.0-test", "-o", binary, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building pivauth:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// result is what one run of the binary produced.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// cli runs the built binary with args in a clean environment: no PIN, no profile, a configuration
+// directory of the test's own, no terminal (stdin is empty, not a tty). env adds variables.
+type cli struct {
+	t     *testing.T
+	env   []string
+	stdin string
+	dir   string // working directory
+}
+
+func newCLI(t *testing.T) *cli {
+	t.Helper()
+	home := t.TempDir()
+	return &cli{t: t, dir: home, env: []string{
+		"HOME=" + home,
+		"XDG_CONFIG_HOME=" + filepath.Join(home, "config"),
+		"XDG_CACHE_HOME=" + filepath.Join(home, "cache"),
+		"XDG_STATE_HOME=" + filepath.Join(home, "state"),
+		"PATH=" + os.Getenv("PATH"),
+		"LANG=C.UTF-8",
+	}}
+}
+
+// with returns a copy of c with more environment variables.
+func (c *cli) with(env ...string) *cli {
+	d := *c
+	d.env = append(append([]string(nil), c.env...), env...)
+	return &d
+}
+
+// run runs pivauth args and returns its output and exit code. It fails the test if the program
+// does not finish within a minute: nothing here may hang.
+func (c *cli) run(args ...string) result {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = c.env
+	cmd.Dir = c.dir
+	cmd.Stdin = strings.NewReader(c.stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		c.t.Fatalf("pivauth %s: still running after a minute; stderr:\n%s", strings.Join(args, " "), stderr.String())
+	}
+	r := result{stdout: stdout.String(), stderr: stderr.String(), code: cmd.ProcessState.ExitCode()}
+	if err != nil && r.code < 0 {
+		c.t.Fatalf("pivauth %s: %v", strings.Join(args, " "), err)
+	}
+	return r
+}
+
+// ok runs pivauth and fails the test unless it exits 0.
+func (c *cli) ok(args ...string) result {
+	c.t.Helper()
+	r := c.run(args...)
+	if r.code != ExitOK {
+		c.t.Fatalf("pivauth %s: exit %d, want 0\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// fails runs pivauth, expects exit code want and a stderr containing every one of msgs.
+func (c *cli) fails(want int, msgs []string, args ...string) result {
+	c.t.Helper()
+	r := c.run(args...)
+	if r.code != want {
+		c.t.Fatalf("pivauth %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, want, r.stdout, r.stderr)
+	}
+	for _, m := range msgs {
+		if !strings.Contains(r.stderr, m) {
+			c.t.Errorf("pivauth %s: stderr lacks %q:\n%s", strings.Join(args, " "), m, r.stderr)
+		}
+	}
+	return r
+}
+
+// writeFile writes content to name under dir and returns the path.
+func writeFile(t *testing.T, dir, name, content string, mode os.FileMode) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
