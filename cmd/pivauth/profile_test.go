@@ -51,7 +51,7 @@ func TestProfileCommands(t *testing.T) {
 	if p := decode(c.ok("profile", "show", "x", "--config", other)); p.ClientID != "cx" {
 		t.Errorf("--config: %+v", p)
 	}
-	if r := c.with("PIVAUTH_CONFIG=" + other).ok("profile", "list"); r.stdout != "  x\n" {
+	if r := c.with("PIVAUTH_CONFIG="+other).ok("profile", "list"); r.stdout != "  x\n" {
 		t.Errorf("PIVAUTH_CONFIG list:\n%s", r.stdout)
 	}
 	c.fails(ExitUsage, []string{"read configuration"}, "profile", "list", "--config", filepath.Join(c.dir, "missing.json"))
