@@ -1,0 +1,85 @@
+package audit
+
+import (
+	"net/url"
+	"time"
+)
+
+// Operation names what was done with a private key, or (OpAgentConnect) an access decision of the
+// agent.
+type Operation string
+
+// Operations recorded in the log.
+const (
+	OpSign         Operation = "sign"          // a signature for an assertion or any other caller
+	OpTLSHandshake Operation = "tls-handshake" // a signature inside a TLS handshake (Purpose.ServerName set)
+	OpDecrypt      Operation = "decrypt"       // RSA decryption (key management slot)
+	OpECDH         Operation = "ecdh"          // EC key agreement
+	OpAgentConnect Operation = "agent-connect" // a connection to the agent (recorded when refused)
+)
+
+// Result classes. Any other error is recorded as ResultError; a Classifier may name more classes.
+const (
+	ResultOK           = "ok"
+	ResultError        = "error"
+	ResultCanceled     = "canceled"      // the caller gave up (context canceled, PIN prompt dismissed)
+	ResultTimeout      = "timeout"       // a deadline passed
+	ResultPINIncorrect = "pin-incorrect" // the card rejected the PIN
+	ResultPINBlocked   = "pin-blocked"   // the PIN is blocked (or the lockout guard refused the last try)
+	ResultCardRemoved  = "card-removed"  // the card left the reader during the operation
+	ResultRefused      = "refused"       // the agent refused the requester (another user)
+)
+
+// Event is one line of the audit log. It deliberately has no field for a PIN, a token, an assertion
+// or a signature: the log must be safe to show and to ship to a log collector.
+type Event struct {
+	Time       time.Time  `json:"time"`
+	PID        int        `json:"pid"`                   // the process that performed the operation
+	Card       string     `json:"card,omitempty"`        // "serial:<n>" for a YubiKey, "guid:<hex>" for other PIV cards
+	Reader     string     `json:"reader,omitempty"`      // PC/SC reader name at the time
+	Slot       string     `json:"slot,omitempty"`        // PIV slot, lower-case hex: "9a"
+	CertSHA256 string     `json:"cert_sha256,omitempty"` // upper-case hex SHA-256 of the certificate (as Entra and Windows show it)
+	Operation  Operation  `json:"operation"`             //
+	Purpose    Purpose    `json:"purpose,omitzero"`      // why the operation was asked for
+	Requester  *Requester `json:"requester,omitempty"`   // who asked, when the agent served the operation
+	Result     string     `json:"result"`                // ResultOK or an error class
+}
+
+// Purpose says why a private-key operation was performed: the token request a client assertion was
+// made for, or the TLS server a handshake signature was for. Put it in the operation's context with
+// WithPurpose.
+type Purpose struct {
+	TokenEndpoint string `json:"token_endpoint,omitempty"` // the assertion's audience; query, fragment and user info are dropped
+	ClientID      string `json:"client_id,omitempty"`
+	JTI           string `json:"jti,omitempty"`         // the assertion's unique id, to match the IdP's logs
+	ServerName    string `json:"server_name,omitempty"` // the TLS server (mTLS), for OpTLSHandshake
+	Command       string `json:"command,omitempty"`     // the pivauth command, e.g. "token", "request"
+}
+
+// maxField bounds every free-text purpose field: a purpose names things, it never carries payloads.
+const maxField = 256
+
+// sanitized returns p ready for the log: endpoints lose anything that could carry a credential
+// (user info, query, fragment) and every field is cut to maxField bytes.
+func (p Purpose) sanitized() Purpose {
+	if u, err := url.Parse(p.TokenEndpoint); err == nil {
+		u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+		p.TokenEndpoint = u.String()
+	} else {
+		p.TokenEndpoint = "(unparsable URL)"
+	}
+	for _, f := range []*string{&p.TokenEndpoint, &p.ClientID, &p.JTI, &p.ServerName, &p.Command} {
+		if len(*f) > maxField {
+			*f = (*f)[:maxField]
+		}
+	}
+	return p
+}
+
+// Requester identifies the process that asked the agent for an operation, from the socket's peer
+// credentials.
+type Requester struct {
+	PID     int    `json:"pid"`
+	UID     int    `json:"uid"`
+	Command string `json:"command,omitempty"` // the executable name (/proc/PID/comm), never its arguments
+}

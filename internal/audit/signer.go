@@ -1,0 +1,142 @@
+package audit
+
+import (
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Recorder receives one Event per private-key operation. Log is the file-backed implementation.
+// Record must be safe for concurrent use.
+type Recorder interface {
+	Record(Event) error
+}
+
+// Classifier names the result class of an operation's error (ResultOK for nil). The card layer knows
+// its error types (wrong PIN, blocked, removed); this package does not import it, so the caller that
+// wraps a card signer passes a Classifier that tries those first and falls back to Classify.
+type Classifier func(error) string
+
+// Classify is the default Classifier: ok, canceled, timeout or error.
+func Classify(err error) string {
+	switch {
+	case err == nil:
+		return ResultOK
+	case errors.Is(err, context.Canceled):
+		return ResultCanceled
+	case errors.Is(err, context.DeadlineExceeded):
+		return ResultTimeout
+	default:
+		return ResultError
+	}
+}
+
+// ContextSigner is a crypto.Signer whose operations can be given a context: for cancellation, for the
+// PIN prompt, and for the audit purpose. The card signer, the agent's remote key and Signer implement
+// it.
+type ContextSigner interface {
+	crypto.Signer
+	SignContext(ctx context.Context, rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error)
+}
+
+// Bind returns a crypto.Signer whose Sign calls s.SignContext with ctx, so that code which only knows
+// crypto.Signer (a JWS library, crypto/tls) performs its operations in ctx. A signer without
+// SignContext is returned unchanged.
+func Bind(ctx context.Context, s crypto.Signer) crypto.Signer {
+	cs, ok := s.(ContextSigner)
+	if !ok {
+		return s
+	}
+	return bound{ctx: ctx, s: cs}
+}
+
+type bound struct {
+	ctx context.Context
+	s   ContextSigner
+}
+
+func (b bound) Public() crypto.PublicKey { return b.s.Public() }
+
+func (b bound) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	return b.s.SignContext(b.ctx, rand, digest, opts)
+}
+
+// Key identifies the private key a Signer records operations for.
+type Key struct {
+	Card        string            // "serial:<n>" or "guid:<hex>" (see Event.Card)
+	Reader      string            // PC/SC reader name
+	Slot        string            // "9a"
+	Certificate *x509.Certificate // for the thumbprint; may be nil
+}
+
+// Signer records every signature of the signer it wraps. Create it with Wrap.
+type Signer struct {
+	s        crypto.Signer
+	key      Key
+	thumb    string
+	rec      Recorder
+	classify Classifier
+}
+
+// Wrap returns a Signer that performs its operations with s and records each one with rec. classify
+// names error classes; nil means Classify.
+func Wrap(s crypto.Signer, key Key, rec Recorder, classify Classifier) *Signer {
+	if classify == nil {
+		classify = Classify
+	}
+	w := &Signer{s: s, key: key, rec: rec, classify: classify}
+	if key.Certificate != nil {
+		sum := sha256.Sum256(key.Certificate.Raw)
+		w.thumb = strings.ToUpper(hex.EncodeToString(sum[:]))
+	}
+	return w
+}
+
+// Public returns the public key of the wrapped signer.
+func (w *Signer) Public() crypto.PublicKey { return w.s.Public() }
+
+// Sign signs without a purpose; prefer SignContext (or Bind).
+func (w *Signer) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	return w.SignContext(context.Background(), rand, digest, opts)
+}
+
+// SignContext signs digest with the wrapped signer (passing ctx on when it is a ContextSigner) and
+// records the operation with the purpose and requester carried by ctx. When the record cannot be
+// written the signature is discarded and an error returned.
+func (w *Signer) SignContext(ctx context.Context, rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	var sig []byte
+	var err error
+	if cs, ok := w.s.(ContextSigner); ok {
+		sig, err = cs.SignContext(ctx, rand, digest, opts)
+	} else {
+		sig, err = w.s.Sign(rand, digest, opts)
+	}
+	ev := Event{
+		Card:       w.key.Card,
+		Reader:     w.key.Reader,
+		Slot:       w.key.Slot,
+		CertSHA256: w.thumb,
+		Operation:  OpSign,
+		Purpose:    PurposeFrom(ctx),
+		Result:     w.classify(err),
+	}
+	if ev.Purpose.ServerName != "" {
+		ev.Operation = OpTLSHandshake
+	}
+	if r, ok := RequesterFrom(ctx); ok {
+		ev.Requester = &r
+	}
+	if rerr := w.rec.Record(ev); rerr != nil {
+		if err != nil {
+			return nil, errors.Join(err, rerr)
+		}
+		return nil, fmt.Errorf("signature withheld: %w", rerr)
+	}
+	return sig, err
+}
