@@ -105,7 +105,9 @@ func exitCode(ctx context.Context, err error) int {
 	if errors.As(err, &child) {
 		return child.code
 	}
-	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+	if ctx.Err() != nil {
+		// The signal context ended: whatever failed after that (a prompt that saw Ctrl-C itself,
+		// a wait for a card, a network call) failed because the person interrupted it.
 		return ExitInterrupted
 	}
 	for _, classify := range classifiers {

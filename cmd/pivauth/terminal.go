@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+)
+
+// errNoTerminal is returned when pivauth must ask something and has no terminal to ask on: it
+// never reads a secret or a choice from a redirected stdin, where it would hang or take the wrong
+// input.
+var errNoTerminal = errors.New("no terminal to ask on")
+
+// terminal is the controlling terminal (/dev/tty; the console on Windows), opened for prompts so
+// that they work even when stdin and stdout are pipes: `pivauth token | clip`.
+type terminal struct {
+	in, out *os.File
+}
+
+// openTerminal opens the controlling terminal, or returns errNoTerminal. Set PIVAUTH_NO_TTY=1 to
+// behave as without one even when there is (scripts that must never prompt, and tests).
+func openTerminal() (*terminal, error) {
+	if os.Getenv("PIVAUTH_NO_TTY") != "" {
+		return nil, errNoTerminal
+	}
+	in, out, err := openTTY()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errNoTerminal, err)
+	}
+	if !term.IsTerminal(int(in.Fd())) {
+		in.Close()
+		if out != in {
+			out.Close()
+		}
+		return nil, errNoTerminal
+	}
+	return &terminal{in: in, out: out}, nil
+}
+
+// Close releases the terminal.
+func (t *terminal) Close() error {
+	err := t.in.Close()
+	if t.out != t.in {
+		if e := t.out.Close(); err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// Printf writes to the terminal.
+func (t *terminal) Printf(format string, args ...any) {
+	fmt.Fprintf(t.out, format, args...)
+}
+
+// ReadLine reads one line with echo. Ctrl-C (ctx cancelled) returns ctx.Err().
+func (t *terminal) ReadLine(ctx context.Context) (string, error) {
+	type line struct {
+		s   string
+		err error
+	}
+	ch := make(chan line, 1)
+	go func() {
+		s, err := bufio.NewReader(t.in).ReadString('\n')
+		if err == io.EOF && s != "" {
+			err = nil
+		}
+		ch <- line{strings.TrimRight(s, "\r\n"), err}
+	}()
+	select {
+	case l := <-ch:
+		return l.s, l.err
+	case <-ctx.Done():
+		fmt.Fprintln(t.out)
+		return "", ctx.Err()
+	}
+}
+
+// ReadSecret reads one line without echo. The caller owns (and wipes) the returned bytes.
+// Ctrl-C restores the terminal's echo before returning ctx.Err(): the read itself stays blocked
+// in its goroutine, which ends with the process.
+func (t *terminal) ReadSecret(ctx context.Context) ([]byte, error) {
+	fd := int(t.in.Fd())
+	state, err := term.GetState(fd)
+	if err != nil {
+		return nil, fmt.Errorf("terminal: %w", err)
+	}
+	type secret struct {
+		b   []byte
+		err error
+	}
+	ch := make(chan secret, 1)
+	go func() {
+		b, err := term.ReadPassword(fd)
+		ch <- secret{b, err}
+	}()
+	select {
+	case s := <-ch:
+		fmt.Fprintln(t.out) // the Enter key was not echoed
+		return s.b, s.err
+	case <-ctx.Done():
+		_ = term.Restore(fd, state)
+		fmt.Fprintln(t.out)
+		return nil, ctx.Err()
+	}
+}
+
+// stderrIsTerminal reports whether stderr is a terminal: progress (the insert-card spinner) is
+// only drawn there.
+func stderrIsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd())) && os.Getenv("PIVAUTH_NO_TTY") == ""
+}
