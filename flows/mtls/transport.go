@@ -1,0 +1,248 @@
+package mtls
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+)
+
+// DefaultSessionCacheSize is the number of TLS sessions kept when Options.SessionCache is nil.
+const DefaultSessionCacheSize = 64
+
+// Options tune a Transport. The zero value is ready to use: TLS 1.2 to 1.3, system roots plus
+// SSL_CERT_FILE, a session cache of DefaultSessionCacheSize entries.
+type Options struct {
+	// RootCAs replaces the default trust (Roots) when set.
+	RootCAs *x509.CertPool
+	// ExtraRoots are trusted besides the default roots (ignored when RootCAs is set).
+	ExtraRoots []*x509.Certificate
+	// MinVersion and MaxVersion bound the TLS version; 0 means TLS 1.2 and the highest (1.3).
+	MinVersion, MaxVersion uint16
+	// SessionCache holds resumable sessions; nil means a new LRU cache. It may be shared between
+	// transports: entries are keyed by the identity's certificate, so one identity never resumes
+	// another's session.
+	SessionCache tls.ClientSessionCache
+}
+
+// Transport is an http.RoundTripper presenting one Identity in every TLS handshake. It wraps an
+// *http.Transport (keep-alive, HTTP/2, proxies from the environment) and turns TLS failures into
+// *HandshakeError. Safe for concurrent use.
+type Transport struct {
+	id     Identity
+	base   *http.Transport
+	config *tls.Config
+	broken atomic.Bool
+
+	mu       sync.Mutex
+	requests map[string]CertificateRequest // by server host:port, the last one seen
+}
+
+// NewTransport returns a Transport for the identity (the zero Identity presents no certificate).
+// It refuses an identity whose certificate is not for its key.
+func NewTransport(id Identity, opts Options) (*Transport, error) {
+	if err := id.check(); err != nil {
+		return nil, err
+	}
+	roots := opts.RootCAs
+	if roots == nil {
+		var err error
+		if roots, err = Roots(opts.ExtraRoots...); err != nil {
+			return nil, err
+		}
+	}
+	minVersion := opts.MinVersion
+	if minVersion == 0 {
+		minVersion = tls.VersionTLS12
+	}
+	cache := opts.SessionCache
+	if cache == nil {
+		cache = tls.NewLRUClientSessionCache(DefaultSessionCacheSize)
+	}
+	t := &Transport{id: id, requests: map[string]CertificateRequest{}}
+	t.config = &tls.Config{
+		RootCAs:              roots,
+		MinVersion:           minVersion,
+		MaxVersion:           opts.MaxVersion,
+		GetClientCertificate: t.clientCertificate,
+		ClientSessionCache:   &identityCache{base: cache, prefix: id.cacheKey(), broken: &t.broken},
+	}
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.TLSClientConfig = t.config
+	base.ForceAttemptHTTP2 = true
+	t.base = base
+	return t, nil
+}
+
+// NewClient returns an *http.Client using NewTransport(id, opts).
+func NewClient(id Identity, opts Options) (*http.Client, error) {
+	t, err := NewTransport(id, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Transport: t}, nil
+}
+
+// Identity returns the identity the transport presents.
+func (t *Transport) Identity() Identity { return t.id }
+
+// TLSConfig returns a copy of the TLS configuration, sharing the identity, roots and session
+// cache, for protocols other than HTTP. Failures through it are not turned into HandshakeError.
+func (t *Transport) TLSConfig() *tls.Config { return t.config.Clone() }
+
+// CloseIdleConnections closes idle keep-alive connections; later requests dial anew and resume
+// their TLS session from the cache.
+func (t *Transport) CloseIdleConnections() { t.base.CloseIdleConnections() }
+
+// RoundTrip sends the request. TLS failures are returned as *HandshakeError.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	rec := &handshakeRecord{}
+	// The dial context of http.Transport keeps the request context's values, so the handshake
+	// this request starts reports to rec (see clientCertificate).
+	resp, err := t.base.RoundTrip(req.WithContext(context.WithValue(req.Context(), recordKey{}, rec)))
+	server := hostPort(req)
+	request, signErr := rec.get()
+	if request != nil {
+		request.Server = server
+		t.mu.Lock()
+		t.requests[server] = *request
+		t.mu.Unlock()
+	}
+	if err != nil && (signErr != nil || request != nil || isTLSFailure(err)) {
+		if signErr != nil {
+			err = signErr
+		}
+		return nil, &HandshakeError{Server: server, Certificate: t.id.Certificate, Request: request, Err: err}
+	}
+	return resp, err
+}
+
+// clientCertificate answers a server's certificate request with the identity.
+func (t *Transport) clientCertificate(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	rec, _ := cri.Context().Value(recordKey{}).(*handshakeRecord)
+	if t.id.empty() {
+		rec.setRequest(newCertificateRequest(cri, nil))
+		return &tls.Certificate{}, nil
+	}
+	if t.broken.Load() {
+		err := fmt.Errorf("mtls: %w (certificate %q): make a new transport once the right card is inserted", ErrKeyChanged, t.id.Certificate.Subject.String())
+		rec.setSignError(err)
+		return nil, err
+	}
+	cert := t.id.tlsCertificate(&t.broken)
+	cert.PrivateKey.(*checkedSigner).failed = rec.setSignError
+	// A certificate the server's CA list does not name is still sent: many servers list only
+	// some of the CAs they accept, or accept any certificate and check it later (RFC 8705
+	// self-signed client authentication). The mismatch is kept to explain a rejection.
+	rec.setRequest(newCertificateRequest(cri, cert))
+	return cert, nil
+}
+
+// CertificateRequest returns the last certificate request received from server ("host:port").
+func (t *Transport) CertificateRequest(server string) (CertificateRequest, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r, ok := t.requests[server]
+	return r, ok
+}
+
+// hostPort names the server of a request as host:port.
+func hostPort(req *http.Request) string {
+	host, port := req.URL.Hostname(), req.URL.Port()
+	if port == "" {
+		port = "443"
+		if req.URL.Scheme == "http" {
+			port = "80"
+		}
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// recordKey is the context key of the handshakeRecord of a request.
+type recordKey struct{}
+
+// handshakeRecord collects what happened in the handshake a request started. A nil record
+// (handshakes outside RoundTrip) records nothing.
+type handshakeRecord struct {
+	mu      sync.Mutex
+	request *CertificateRequest
+	signErr error
+}
+
+func (r *handshakeRecord) setRequest(cr CertificateRequest) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.request = &cr
+}
+
+// setSignError keeps the signer's own error: crypto/tls flattens it to a string, losing the
+// card's typed errors (wrong PIN, card removed) that callers test with errors.Is/As.
+func (r *handshakeRecord) setSignError(err error) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.signErr = err
+}
+
+func (r *handshakeRecord) get() (*CertificateRequest, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.request, r.signErr
+}
+
+// cacheKey distinguishes the sessions of one identity from another's in a shared cache.
+func (id Identity) cacheKey() string {
+	if id.empty() {
+		return "none|"
+	}
+	sum := sha256.Sum256(id.Certificate.Raw)
+	return hex.EncodeToString(sum[:]) + "|"
+}
+
+// identityCache keys a session cache by identity and stops resuming once the key changed: a
+// session made with the old key would otherwise keep authenticating as the old certificate.
+type identityCache struct {
+	base   tls.ClientSessionCache
+	prefix string
+	broken *atomic.Bool
+}
+
+// Get returns the identity's session for the server, none once the key changed.
+func (c *identityCache) Get(key string) (*tls.ClientSessionState, bool) {
+	if c.broken.Load() {
+		return nil, false
+	}
+	return c.base.Get(c.prefix + key)
+}
+
+// Put stores (or with nil, removes) the identity's session for the server.
+func (c *identityCache) Put(key string, cs *tls.ClientSessionState) {
+	if c.broken.Load() && cs != nil {
+		return
+	}
+	c.base.Put(c.prefix+key, cs)
+}
+
+// isTLSFailure reports whether err comes from the TLS layer.
+func isTLSFailure(err error) bool {
+	var (
+		verify *tls.CertificateVerificationError
+		op     *net.OpError
+		alert  tls.AlertError
+		record tls.RecordHeaderError
+	)
+	return errors.As(err, &verify) || errors.As(err, &alert) || errors.As(err, &record) ||
+		(errors.As(err, &op) && op.Op == "remote error")
+}
