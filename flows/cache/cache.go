@@ -1,0 +1,210 @@
+// Package cache keeps access tokens on disk so that a token still valid for a while costs no card
+// operation (no PIN, no signature) and no network call.
+//
+// Entries live in one directory, by default $XDG_CACHE_HOME/pivauth (~/.cache/pivauth), private to
+// the user (0700, files 0600), one file per Key written atomically (temp file + rename). Fetch holds a
+// per-key file lock around "look up, else obtain and store", so two processes asking for the same
+// token at once make one request and one card signature between them.
+//
+// Entries are keyed by authority, client id, scopes and the SHA-256 thumbprint of the client
+// certificate: a token obtained with one card is never handed out for another.
+package cache
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// MinRemaining is how long a cached token must still be valid to be served: a token about to
+// expire is renewed instead, so the caller does not start work with a token that dies mid-way.
+const MinRemaining = 5 * time.Minute
+
+// Token is an access token and what is known about it.
+type Token struct {
+	AccessToken string    `json:"access_token"`
+	TokenType   string    `json:"token_type,omitempty"`
+	ExpiresOn   time.Time `json:"expires_on"`
+	Scopes      []string  `json:"scopes,omitempty"`
+	// Account names the signed-in user of a delegated token; empty for app-only tokens.
+	Account string `json:"account,omitempty"`
+	// Cached reports that the token was served from the cache (no card operation, no request).
+	Cached bool `json:"-"`
+}
+
+// ValidFor reports whether the token is still valid for at least d after now.
+func (t Token) ValidFor(now time.Time, d time.Duration) bool {
+	return t.AccessToken != "" && t.ExpiresOn.Sub(now) > d
+}
+
+// Key identifies a cache entry.
+type Key struct {
+	Authority  string   `json:"authority"`  // authority or issuer URL
+	ClientID   string   `json:"client_id"`  // OAuth client id
+	Scopes     []string `json:"scopes"`     // order and case do not matter
+	Thumbprint string   `json:"thumbprint"` // SHA-256 hex of the client certificate
+}
+
+// normalize makes equal requests produce equal keys.
+func (k Key) normalize() Key {
+	n := Key{
+		Authority:  strings.ToLower(strings.TrimSuffix(k.Authority, "/")),
+		ClientID:   strings.ToLower(k.ClientID),
+		Thumbprint: strings.ToUpper(k.Thumbprint),
+	}
+	for _, s := range k.Scopes {
+		n.Scopes = append(n.Scopes, strings.ToLower(s))
+	}
+	slices.Sort(n.Scopes)
+	n.Scopes = slices.Compact(n.Scopes)
+	return n
+}
+
+// same reports whether two keys name the same entry.
+func (k Key) same(o Key) bool {
+	a, b := k.normalize(), o.normalize()
+	return a.Authority == b.Authority && a.ClientID == b.ClientID && a.Thumbprint == b.Thumbprint && slices.Equal(a.Scopes, b.Scopes)
+}
+
+// name is the entry's file name: a digest of the normalized key, so no key material (tenant,
+// client id) shows in directory listings.
+func (k Key) name() string {
+	b, _ := json.Marshal(k.normalize()) // a struct of strings always marshals
+	d := sha256.Sum256(b)
+	return hex.EncodeToString(d[:16])
+}
+
+// entry is a cache file: the key (checked on read) and the token.
+type entry struct {
+	Key   Key   `json:"key"`
+	Token Token `json:"token"`
+}
+
+// Store is a token cache directory. A Store is safe for concurrent use, within and across
+// processes.
+type Store struct {
+	dir string
+	now func() time.Time
+}
+
+// DefaultDir returns the default cache directory: $XDG_CACHE_HOME/pivauth, else ~/.cache/pivauth
+// (on macOS ~/Library/Caches/pivauth, on Windows %LocalAppData%\pivauth).
+func DefaultDir() (string, error) {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("token cache: no cache directory (%w); set XDG_CACHE_HOME or HOME", err)
+	}
+	return filepath.Join(base, "pivauth"), nil
+}
+
+// Open returns the store in dir ("" = DefaultDir), creating the directory private to the user. An
+// existing directory that others can read or write is refused, with how to fix it.
+func Open(dir string) (*Store, error) {
+	if dir == "" {
+		var err error
+		if dir, err = DefaultDir(); err != nil {
+			return nil, err
+		}
+	}
+	if err := ensurePrivateDir(dir); err != nil {
+		return nil, fmt.Errorf("token cache: %w", err)
+	}
+	return &Store{dir: dir, now: time.Now}, nil
+}
+
+// Dir returns the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Get returns the cached token for k if it is valid for more than MinRemaining. A missing, expired
+// or unreadable entry is a miss, not an error: the caller fetches a fresh token.
+func (s *Store) Get(k Key) (Token, bool, error) {
+	path := s.path(k)
+	if err := checkPrivateFile(path); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return Token{}, false, nil
+		}
+		return Token{}, false, fmt.Errorf("token cache: %w", err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Token{}, false, nil
+	}
+	var e entry
+	if json.Unmarshal(data, &e) != nil || !e.Key.same(k) {
+		return Token{}, false, nil
+	}
+	if !e.Token.ValidFor(s.now(), MinRemaining) {
+		return Token{}, false, nil
+	}
+	e.Token.Cached = true
+	return e.Token, true, nil
+}
+
+
+// Put stores t under k, replacing any entry atomically.
+func (s *Store) Put(k Key, t Token) error {
+	t.Cached = false
+	data, err := json.Marshal(entry{Key: k.normalize(), Token: t})
+	if err != nil {
+		return fmt.Errorf("token cache: %w", err)
+	}
+	tmp, err := os.CreateTemp(s.dir, ".tmp-"+k.name()+"-*") // created 0600
+	if err != nil {
+		return fmt.Errorf("token cache: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename there is nothing left to remove
+	if _, err = tmp.Write(data); err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), s.path(k))
+	}
+	if err != nil {
+		return fmt.Errorf("token cache: write %s: %w", s.path(k), err)
+	}
+	return nil
+}
+
+// Delete removes the entry for k, if any.
+func (s *Store) Delete(k Key) error {
+	if err := os.Remove(s.path(k)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("token cache: %w", err)
+	}
+	return nil
+}
+
+// Fetch returns the cached token for k, or calls fetch, stores its token and returns it. The
+// per-key lock is held throughout, so a second process asking meanwhile waits and then reads the
+// first one's token instead of fetching (and signing) again. Waiting honours ctx.
+func (s *Store) Fetch(ctx context.Context, k Key, fetch func(context.Context) (Token, error)) (Token, error) {
+	unlock, err := lockFile(ctx, filepath.Join(s.dir, k.name()+".lock"))
+	if err != nil {
+		return Token{}, fmt.Errorf("token cache: %w", err)
+	}
+	defer unlock()
+	if t, ok, err := s.Get(k); err != nil || ok {
+		return t, err
+	}
+	t, err := fetch(ctx)
+	if err != nil {
+		return Token{}, err
+	}
+	if err := s.Put(k, t); err != nil {
+		return t, err
+	}
+	return t, nil
+}
+
+func (s *Store) path(k Key) string { return filepath.Join(s.dir, k.name()+".json") }

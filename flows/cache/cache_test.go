@@ -1,0 +1,265 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var key = Key{
+	Authority:  "https://login.example.test/Tenant/",
+	ClientID:   "11111111-2222-3333-4444-555555555555",
+	Scopes:     []string{"https://graph.microsoft.com/.default"},
+	Thumbprint: "ab12",
+}
+
+func openAt(t *testing.T, now time.Time) *Store {
+	t.Helper()
+	s, err := Open(filepath.Join(t.TempDir(), "pivauth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.now = func() time.Time { return now }
+	return s
+}
+
+func TestPutGetPrivateFiles(t *testing.T) {
+	now := time.Now()
+	s := openAt(t, now)
+	tok := Token{AccessToken: "at-1", TokenType: "Bearer", ExpiresOn: now.Add(time.Hour), Scopes: key.Scopes}
+	if err := s.Put(key, tok); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := s.Get(key)
+	if err != nil || !ok || got.AccessToken != "at-1" || !got.Cached || !got.ExpiresOn.Equal(tok.ExpiresOn) {
+		t.Fatalf("Get = %+v, %v, %v", got, ok, err)
+	}
+	if fi, _ := os.Stat(s.Dir()); fi.Mode().Perm() != 0o700 {
+		t.Errorf("dir mode %v, want 0700", fi.Mode().Perm())
+	}
+	files, _ := filepath.Glob(filepath.Join(s.Dir(), "*"))
+	if len(files) != 1 {
+		t.Fatalf("files %v, want one entry and no temp files", files)
+	}
+	if fi, _ := os.Stat(files[0]); fi.Mode().Perm() != 0o600 {
+		t.Errorf("entry mode %v, want 0600", fi.Mode().Perm())
+	}
+	data, _ := os.ReadFile(files[0])
+	if strings.Contains(filepath.Base(files[0]), key.ClientID) {
+		t.Errorf("file name %s reveals the client id", files[0])
+	}
+	if !strings.Contains(string(data), "at-1") {
+		t.Errorf("entry does not hold the token")
+	}
+}
+
+func TestGetNeedsFiveMinutesLeft(t *testing.T) {
+	now := time.Now()
+	s := openAt(t, now)
+	for _, c := range []struct {
+		left time.Duration
+		hit  bool
+	}{{4 * time.Minute, false}, {MinRemaining, false}, {6 * time.Minute, true}, {-time.Minute, false}} {
+		if err := s.Put(key, Token{AccessToken: "x", ExpiresOn: now.Add(c.left)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, _ := s.Get(key); ok != c.hit {
+			t.Errorf("%v left: hit = %v, want %v", c.left, ok, c.hit)
+		}
+	}
+}
+
+func TestKeyNormalizationAndSeparation(t *testing.T) {
+	now := time.Now()
+	s := openAt(t, now)
+	k := key
+	k.Scopes = []string{"B", "a", "a"}
+	if err := s.Put(k, Token{AccessToken: "x", ExpiresOn: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	same := Key{Authority: "HTTPS://login.example.test/tenant", ClientID: strings.ToUpper(key.ClientID), Scopes: []string{"A", "b"}, Thumbprint: "AB12"}
+	if _, ok, _ := s.Get(same); !ok {
+		t.Error("an equivalent key (case, order, trailing slash, duplicates) missed")
+	}
+	for name, other := range map[string]Key{
+		"another certificate": {Authority: k.Authority, ClientID: k.ClientID, Scopes: k.Scopes, Thumbprint: "cd34"},
+		"another client":      {Authority: k.Authority, ClientID: "other", Scopes: k.Scopes, Thumbprint: k.Thumbprint},
+		"another authority":   {Authority: "https://login.example.test/other", ClientID: k.ClientID, Scopes: k.Scopes, Thumbprint: k.Thumbprint},
+		"other scopes":        {Authority: k.Authority, ClientID: k.ClientID, Scopes: []string{"a"}, Thumbprint: k.Thumbprint},
+	} {
+		if _, ok, _ := s.Get(other); ok {
+			t.Errorf("%s: served a token cached for a different key", name)
+		}
+	}
+}
+
+func TestCorruptEntryIsAMiss(t *testing.T) {
+	s := openAt(t, time.Now())
+	if err := os.WriteFile(s.path(key), []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := s.Get(key); ok || err != nil {
+		t.Errorf("Get = %v, %v; want a plain miss", ok, err)
+	}
+	if err := s.Delete(key); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(key); err != nil {
+		t.Errorf("second Delete: %v", err)
+	}
+}
+
+func TestOpenRefusesSharedDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "shared")
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir); err == nil || !strings.Contains(err.Error(), "chmod 700") {
+		t.Errorf("Open(world-writable dir) = %v, want a refusal saying how to fix it", err)
+	}
+}
+
+func TestDefaultDirFollowsXDG(t *testing.T) {
+	base := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", base)
+	dir, err := DefaultDir()
+	if err != nil || dir != filepath.Join(base, "pivauth") {
+		t.Errorf("DefaultDir = %q, %v", dir, err)
+	}
+}
+
+func TestFetchFetchesOnceAndKeepsErrorsOut(t *testing.T) {
+	now := time.Now()
+	s := openAt(t, now)
+	calls := 0
+	fetch := func(context.Context) (Token, error) {
+		calls++
+		return Token{AccessToken: fmt.Sprint("at-", calls), ExpiresOn: now.Add(time.Hour)}, nil
+	}
+	failing := func(context.Context) (Token, error) { return Token{}, errors.New("boom") }
+	other := key
+	other.ClientID = "other"
+	if _, err := s.Fetch(context.Background(), other, failing); err == nil {
+		t.Fatal("fetch error swallowed")
+	}
+	if _, ok, _ := s.Get(other); ok {
+		t.Error("a failed fetch left an entry")
+	}
+	a, err := s.Fetch(context.Background(), key, fetch)
+	if err != nil || a.Cached {
+		t.Fatalf("first Fetch = %+v, %v", a, err)
+	}
+	b, err := s.Fetch(context.Background(), key, fetch)
+	if err != nil || !b.Cached || b.AccessToken != a.AccessToken || calls != 1 {
+		t.Fatalf("second Fetch = %+v, %v after %d fetches", b, err, calls)
+	}
+}
+
+func TestFetchWaitHonoursContext(t *testing.T) {
+	s := openAt(t, time.Now())
+	unlock, err := lockFile(context.Background(), filepath.Join(s.Dir(), key.name()+".lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err = s.Fetch(ctx, key, func(context.Context) (Token, error) { t.Error("fetched while another holds the lock"); return Token{}, nil })
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Fetch = %v, want the context's deadline", err)
+	}
+}
+
+// TestTwoProcessesFetchOnce starts two processes that Fetch the same key at once; the fetch
+// (standing in for a card signature and a token request) appends to a log and takes a while. Only
+// one of them may fetch; the other must wait and read its token.
+func TestTwoProcessesFetchOnce(t *testing.T) {
+	if os.Getenv("PIVAUTH_CACHE_HELPER") != "" {
+		t.Skip("helper mode")
+	}
+	dir := filepath.Join(t.TempDir(), "pivauth")
+	logFile := filepath.Join(t.TempDir(), "fetches")
+	var wg sync.WaitGroup
+	outs := make([]string, 2)
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cmd := exec.Command(os.Args[0], "-test.run=^TestHelperFetch$", "-test.count=1")
+			cmd.Env = append(os.Environ(), "PIVAUTH_CACHE_HELPER="+dir, "PIVAUTH_CACHE_LOG="+logFile)
+			out, err := cmd.CombinedOutput()
+			outs[i], errs[i] = string(out), err
+		}()
+	}
+	wg.Wait()
+	for i := range 2 {
+		if errs[i] != nil {
+			t.Fatalf("helper %d: %v\n%s", i, errs[i], outs[i])
+		}
+	}
+	log, _ := os.ReadFile(logFile)
+	if n := strings.Count(string(log), "\n"); n != 1 {
+		t.Errorf("fetched %d times across two processes, want 1:\n%s", n, log)
+	}
+	token := func(out string) string {
+		_, after, _ := strings.Cut(out, "TOKEN=")
+		tok, _, _ := strings.Cut(after, "\n")
+		return tok
+	}
+	if a, b := token(outs[0]), token(outs[1]); a == "" || a != b {
+		t.Errorf("processes got %q and %q, want the same token", a, b)
+	}
+}
+
+// TestHelperFetch is the body of each process in TestTwoProcessesFetchOnce.
+func TestHelperFetch(t *testing.T) {
+	dir := os.Getenv("PIVAUTH_CACHE_HELPER")
+	if dir == "" {
+		t.Skip("only run as a helper process")
+	}
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Barrier: announce readiness, then wait for the other process, so both call Fetch together.
+	ready := os.Getenv("PIVAUTH_CACHE_LOG") + ".ready"
+	f, err := os.OpenFile(ready, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("x")
+	f.Close()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if b, _ := os.ReadFile(ready); len(b) >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the other helper never became ready")
+		}
+	}
+	tok, err := s.Fetch(context.Background(), key, func(context.Context) (Token, error) {
+		f, err := os.OpenFile(os.Getenv("PIVAUTH_CACHE_LOG"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+		if err != nil {
+			return Token{}, err
+		}
+		fmt.Fprintf(f, "pid %d\n", os.Getpid())
+		f.Close()
+		time.Sleep(300 * time.Millisecond) // long enough for the other process to be waiting
+		return Token{AccessToken: fmt.Sprintf("from-%d", os.Getpid()), ExpiresOn: time.Now().Add(time.Hour)}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("TOKEN=%s\n", tok.AccessToken)
+}
