@@ -149,7 +149,6 @@ func (s *Store) Get(k Key) (Token, bool, error) {
 	return e.Token, true, nil
 }
 
-
 // Put stores t under k, replacing any entry atomically.
 func (s *Store) Put(k Key, t Token) error {
 	t.Cached = false

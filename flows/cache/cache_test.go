@@ -174,7 +174,10 @@ func TestFetchWaitHonoursContext(t *testing.T) {
 	defer unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	_, err = s.Fetch(ctx, key, func(context.Context) (Token, error) { t.Error("fetched while another holds the lock"); return Token{}, nil })
+	_, err = s.Fetch(ctx, key, func(context.Context) (Token, error) {
+		t.Error("fetched while another holds the lock")
+		return Token{}, nil
+	})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Fetch = %v, want the context's deadline", err)
 	}
