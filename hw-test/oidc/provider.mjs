@@ -203,6 +203,13 @@ provider.use(async (ctx, next) => {
   }
 });
 
+// Errors go to stderr, which the Go helper shows when a test fails.
+for (const event of ['grant.error', 'device_authorization.error', 'authorization.error', 'server_error', 'introspection.error']) {
+  provider.on(event, (ctx, err) => {
+    process.stderr.write(`${event}: ${err.error || err.name}: ${err.error_description || err.message}${err.error_detail ? ` (${err.error_detail})` : ''}\n`);
+  });
+}
+
 const callback = provider.callback();
 issuerServer.on('request', callback);
 mtlsServer.on('request', callback);

@@ -1,0 +1,303 @@
+package oidc
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/pivauth/pivauth/flows/assertion"
+	"github.com/pivauth/pivauth/flows/mtls"
+)
+
+// AuthMethod is a token endpoint client authentication method.
+type AuthMethod string
+
+// The client authentication methods a card can back.
+const (
+	// PrivateKeyJWT signs an RFC 7523 client assertion with the card per request.
+	PrivateKeyJWT AuthMethod = "private_key_jwt"
+	// TLSClientAuth presents a CA-issued certificate over TLS (RFC 8705 section 2.1).
+	TLSClientAuth AuthMethod = "tls_client_auth"
+	// SelfSignedTLSClientAuth presents a registered certificate over TLS (RFC 8705 section 2.2).
+	SelfSignedTLSClientAuth AuthMethod = "self_signed_tls_client_auth"
+)
+
+// Config describes a client of an OpenID provider whose credential is on a card.
+type Config struct {
+	// Issuer is the provider's issuer URL; its metadata is discovered from it.
+	Issuer string
+	// ClientID is the registered client id.
+	ClientID string
+	// AuthMethod is how the client authenticates; "" means PrivateKeyJWT.
+	AuthMethod AuthMethod
+	// Identity is the card's signer and certificate (any crypto.Signer works).
+	Identity mtls.Identity
+	// TLS sets the trust (roots, SSL_CERT_FILE) and TLS versions of every connection.
+	TLS mtls.Options
+	// CertificateBound requests certificate-bound access tokens (RFC 8705 section 3): token
+	// requests go over mTLS even with private_key_jwt. The TLS methods always go over mTLS, so
+	// their tokens are bound whenever the provider binds them.
+	CertificateBound bool
+	// Algorithm forces the JWS algorithm of client assertions; "" chooses from the provider's
+	// token_endpoint_auth_signing_alg_values_supported and the key type.
+	Algorithm string
+	// AssertionAudience is the aud of client assertions; "" means the URL of the token endpoint
+	// the client uses (RFC 7523 section 3): its mTLS alias when requests go over mTLS, as
+	// providers compare aud with the URL they were reached at. Some providers want the issuer.
+	AssertionAudience string
+}
+
+// Client gets tokens from one provider for one client. Safe for concurrent use.
+type Client struct {
+	cfg   Config
+	meta  *Metadata
+	alg   string
+	plain *mtls.Transport // no client certificate: discovery, private_key_jwt
+	card  *mtls.Transport // the card's identity: RFC 8705 and bound-token requests
+}
+
+// New discovers the provider and checks the configuration against it: the client
+// authentication method is advertised, the key can sign an algorithm the provider accepts, and
+// the certificate is valid now. The card is not used yet.
+func New(ctx context.Context, cfg Config) (*Client, error) {
+	if cfg.Issuer == "" || cfg.ClientID == "" {
+		return nil, errors.New("oidc: an issuer and a client id are required")
+	}
+	if cfg.AuthMethod == "" {
+		cfg.AuthMethod = PrivateKeyJWT
+	}
+	switch cfg.AuthMethod {
+	case PrivateKeyJWT, TLSClientAuth, SelfSignedTLSClientAuth:
+	default:
+		return nil, fmt.Errorf("oidc: client authentication %q is not one a card can back: use %s, %s or %s",
+			cfg.AuthMethod, PrivateKeyJWT, TLSClientAuth, SelfSignedTLSClientAuth)
+	}
+	if cfg.Identity.Signer == nil || cfg.Identity.Certificate == nil {
+		return nil, errors.New("oidc: the client needs the card's signer and certificate")
+	}
+	if err := checkValidity(cfg.Identity.Certificate, time.Now()); err != nil {
+		return nil, err
+	}
+	c := &Client{cfg: cfg}
+	var err error
+	if c.plain, err = mtls.NewTransport(mtls.Identity{}, cfg.TLS); err != nil {
+		return nil, err
+	}
+	if c.card, err = mtls.NewTransport(cfg.Identity, cfg.TLS); err != nil {
+		return nil, err
+	}
+	if c.meta, err = Discover(ctx, &http.Client{Transport: c.plain}, cfg.Issuer); err != nil {
+		return nil, err
+	}
+	if m := c.meta.TokenEndpointAuthMethodsSupported; len(m) > 0 && !slices.Contains(m, string(cfg.AuthMethod)) {
+		return nil, fmt.Errorf("oidc: %s does not offer client authentication %s: it offers %s",
+			cfg.Issuer, cfg.AuthMethod, strings.Join(m, ", "))
+	}
+	if cfg.AuthMethod == PrivateKeyJWT {
+		advertised := c.meta.TokenEndpointAuthSigningAlgValuesSupported
+		switch {
+		case cfg.Algorithm == "":
+			if c.alg, err = assertion.Choose(cfg.Identity.Signer.Public(), advertised); err != nil {
+				return nil, fmt.Errorf("oidc: %s: %w", cfg.Issuer, err)
+			}
+		case len(advertised) > 0 && !slices.Contains(advertised, cfg.Algorithm):
+			return nil, fmt.Errorf("oidc: %s does not accept %s client assertions: it accepts %s",
+				cfg.Issuer, cfg.Algorithm, strings.Join(advertised, ", "))
+		default:
+			c.alg = cfg.Algorithm
+		}
+	}
+	return c, nil
+}
+
+// checkValidity refuses a certificate outside its validity period before any network call.
+func checkValidity(cert *x509.Certificate, now time.Time) error {
+	switch {
+	case now.After(cert.NotAfter):
+		return fmt.Errorf("oidc: certificate %q expired on %s: renew it (pivauth setup) and register the new one",
+			cert.Subject.String(), cert.NotAfter.Format(time.DateOnly))
+	case now.Before(cert.NotBefore):
+		return fmt.Errorf("oidc: certificate %q is valid only from %s: check this computer's clock",
+			cert.Subject.String(), cert.NotBefore.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// Metadata returns the discovered provider metadata.
+func (c *Client) Metadata() *Metadata { return c.meta }
+
+// Algorithm returns the JWS algorithm of the client assertions ("" for the TLS methods).
+func (c *Client) Algorithm() string { return c.alg }
+
+// Transport returns the card-backed mTLS transport the client uses for RFC 8705 requests.
+func (c *Client) Transport() *mtls.Transport { return c.card }
+
+// ResourceClient returns an HTTP client that calls a resource server with tokens from src over
+// the card's TLS identity, as certificate-bound tokens require (RFC 8705 section 3).
+func (c *Client) ResourceClient(src oauth2.TokenSource) *http.Client {
+	return &http.Client{Transport: &oauth2.Transport{Source: src, Base: c.card}}
+}
+
+// TokenRequest is what a token is asked for.
+type TokenRequest struct {
+	// Scopes are requested space-separated in "scope".
+	Scopes []string
+	// Resources are RFC 8707 resource indicators ("resource", repeated).
+	Resources []string
+	// Params are extra token request parameters (for example "audience" for providers that
+	// predate resource indicators).
+	Params url.Values
+}
+
+// apply adds the request's parameters to a form.
+func (r TokenRequest) apply(form url.Values) {
+	if len(r.Scopes) > 0 {
+		form.Set("scope", strings.Join(r.Scopes, " "))
+	}
+	for _, res := range r.Resources {
+		form.Add("resource", res)
+	}
+	for k, vs := range r.Params {
+		for _, v := range vs {
+			form.Add(k, v)
+		}
+	}
+}
+
+// overTLS reports whether token and device requests go over the card's TLS identity.
+func (c *Client) overTLS() bool {
+	return c.cfg.AuthMethod != PrivateKeyJWT || c.cfg.CertificateBound
+}
+
+// endpoint returns the URL and transport for a client-authenticated endpoint ("token_endpoint",
+// "device_authorization_endpoint").
+func (c *Client) endpoint(name, plain string) (string, *mtls.Transport) {
+	if c.overTLS() {
+		return c.meta.mtlsEndpoint(name, plain), c.card
+	}
+	return plain, c.plain
+}
+
+// authenticate adds the client authentication to a form: client_id always, and a fresh card
+// signed assertion for private_key_jwt (one card signature; a jti is never reused).
+func (c *Client) authenticate(form url.Values) error {
+	form.Set("client_id", c.cfg.ClientID)
+	if c.cfg.AuthMethod != PrivateKeyJWT {
+		return nil
+	}
+	aud := c.cfg.AssertionAudience
+	if aud == "" {
+		aud, _ = c.endpoint("token_endpoint", c.meta.TokenEndpoint)
+	}
+	jws, err := assertion.New(c.cfg.Identity.Signer, c.cfg.Identity.Certificate, assertion.Options{
+		Audience:  aud,
+		ClientID:  c.cfg.ClientID,
+		Algorithm: c.alg,
+		Chain:     c.cfg.Identity.Chain,
+	})
+	if err != nil {
+		return fmt.Errorf("oidc: client assertion: %w", err)
+	}
+	form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+	form.Set("client_assertion", jws)
+	return nil
+}
+
+// post sends a client-authenticated form to an endpoint and decodes a JSON success into v.
+func (c *Client) post(ctx context.Context, name, plainURL string, form url.Values, v any) error {
+	if plainURL == "" {
+		return fmt.Errorf("oidc: %s does not advertise a %s", c.cfg.Issuer, strings.ReplaceAll(name, "_", " "))
+	}
+	if err := c.authenticate(form); err != nil {
+		return err
+	}
+	endpoint, transport := c.endpoint(name, plainURL)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return fmt.Errorf("oidc: %s: %w", name, err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	resp, err := transport.RoundTrip(req)
+	if err != nil {
+		return fmt.Errorf("oidc: %s %s: %w", strings.ReplaceAll(name, "_", " "), endpoint, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("oidc: %s %s: %w", strings.ReplaceAll(name, "_", " "), endpoint, err)
+	}
+	if resp.StatusCode == http.StatusOK {
+		if err := json.Unmarshal(body, v); err != nil {
+			return fmt.Errorf("oidc: %s %s: undecodable answer: %w", strings.ReplaceAll(name, "_", " "), endpoint, err)
+		}
+		return nil
+	}
+	return c.responseError(resp, transport, form.Get("grant_type"), body)
+}
+
+// responseError turns a failed answer into an *Error (OAuth error JSON), the mTLS explanation of
+// a certificate rejected at the HTTP level, or a plain error quoting the answer.
+func (c *Client) responseError(resp *http.Response, transport *mtls.Transport, grant string, body []byte) error {
+	endpoint := resp.Request.URL.String()
+	mediaType, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	var e Error
+	if mediaType == "application/json" && json.Unmarshal(body, &e) == nil && e.Code != "" {
+		e.Endpoint, e.Status, e.grant, e.client = endpoint, resp.StatusCode, grant, c
+		return &e
+	}
+	if err := transport.Explain(resp); err != nil {
+		return fmt.Errorf("oidc: %s: %w", endpoint, err)
+	}
+	snippet := strings.TrimSpace(string(body))
+	if len(snippet) > 200 {
+		snippet = snippet[:200] + "…"
+	}
+	return fmt.Errorf("oidc: %s answered %s: %s", endpoint, resp.Status, snippet)
+}
+
+// token is the JSON answer of a token endpoint.
+type token struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	RefreshToken string `json:"refresh_token"`
+	ExpiresIn    int64  `json:"expires_in"`
+}
+
+// requestToken sends a token request and returns the token, with the answer's other fields
+// (id_token, scope, issued_token_type …) available through Token.Extra.
+func (c *Client) requestToken(ctx context.Context, form url.Values) (*oauth2.Token, error) {
+	var raw map[string]any
+	if err := c.post(ctx, "token_endpoint", c.meta.TokenEndpoint, form, &raw); err != nil {
+		return nil, err
+	}
+	data, _ := json.Marshal(raw)
+	var t token
+	if err := json.Unmarshal(data, &t); err != nil || t.AccessToken == "" {
+		return nil, fmt.Errorf("oidc: token endpoint %s answered without an access token", c.meta.TokenEndpoint)
+	}
+	tok := &oauth2.Token{AccessToken: t.AccessToken, TokenType: t.TokenType, RefreshToken: t.RefreshToken, ExpiresIn: t.ExpiresIn}
+	if t.ExpiresIn > 0 {
+		tok.Expiry = time.Now().Add(time.Duration(t.ExpiresIn) * time.Second)
+	}
+	return tok.WithExtra(raw), nil
+}
+
+// Refresh exchanges a refresh token for a new token (bound refresh tokens go over mTLS like
+// every token request of this client).
+func (c *Client) Refresh(ctx context.Context, refreshToken string, req TokenRequest) (*oauth2.Token, error) {
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}
+	req.apply(form)
+	return c.requestToken(ctx, form)
+}
