@@ -1,0 +1,211 @@
+package piv
+
+import "fmt"
+
+// Instruction bytes: SP 800-73-4 part 2 and ISO 7816-4, then the Yubico
+// extensions.
+const (
+	insSelect              = 0xA4
+	insGetData             = 0xCB
+	insPutData             = 0xDB
+	insVerify              = 0x20
+	insChangeReference     = 0x24
+	insResetRetry          = 0x2C
+	insGeneralAuthenticate = 0x87
+	insGenerateKeyPair     = 0x47
+	insGetResponse         = 0xC0
+
+	insYKGetVersion  = 0xFD
+	insYKGetSerial   = 0xF8
+	insYKGetMetadata = 0xF7
+	insYKAttest      = 0xF9
+	insYKImportKey   = 0xFE
+	insYKSetMgmtKey  = 0xFF
+)
+
+// MaxNe asks for as many response bytes as the card will give: Le 00 in a
+// short APDU (256 bytes, the rest through GET RESPONSE), 0000 in an extended
+// one (65536).
+const MaxNe = 65536
+
+const (
+	claChaining   = 0x10
+	maxShortData  = 255
+	maxExtData    = 65535
+	maxShortNe    = 256
+	maxGetResp    = 512 // GET RESPONSE rounds before we call the card broken
+	maxRespLength = 1 << 20
+)
+
+// Command is one command as the application means it (case 1 to 4 of ISO
+// 7816-3). The engine turns it into one extended APDU where the card allows
+// it and the command needs it, or into short APDUs chained with CLA 0x10.
+type Command struct {
+	Cla, Ins, P1, P2 byte
+	// Data is the command data field (Nc bytes), nil for none.
+	Data []byte
+	// Ne is the number of response bytes expected, 0 for none, MaxNe for "all".
+	Ne int
+
+	// secretResp marks a response that must not reach a trace (decrypted
+	// data, a shared secret). Command data of VERIFY, CHANGE REFERENCE DATA,
+	// RESET RETRY COUNTER and the Yubico key/management-key imports is
+	// redacted by instruction, whoever builds the command.
+	secretResp bool
+}
+
+// needsExtended reports whether c does not fit one short APDU.
+func (c Command) needsExtended() bool {
+	return len(c.Data) > maxShortData || c.Ne > maxShortNe
+}
+
+// encode returns the command APDUs that carry c, in order. With ext, a
+// command that does not fit a short APDU goes as one extended APDU;
+// otherwise it is chained (every part but the last has CLA bit 0x10 and no
+// Le) and a long response comes back through GET RESPONSE.
+func (c Command) encode(ext bool) [][]byte {
+	if ext && c.needsExtended() && len(c.Data) <= maxExtData {
+		return [][]byte{c.extended()}
+	}
+	var parts [][]byte
+	data := c.Data
+	for len(data) > maxShortData {
+		p := make([]byte, 0, 5+maxShortData)
+		p = append(p, c.Cla|claChaining, c.Ins, c.P1, c.P2, maxShortData)
+		parts = append(parts, append(p, data[:maxShortData]...))
+		data = data[maxShortData:]
+	}
+	last := make([]byte, 0, 6+len(data))
+	last = append(last, c.Cla, c.Ins, c.P1, c.P2)
+	if len(data) > 0 {
+		last = append(last, byte(len(data)))
+		last = append(last, data...)
+	}
+	if c.Ne > 0 {
+		last = append(last, shortLe(c.Ne))
+	}
+	return append(parts, last)
+}
+
+func shortLe(ne int) byte {
+	if ne >= maxShortNe {
+		return 0x00
+	}
+	return byte(ne)
+}
+
+// extended encodes c as one extended-length APDU (ISO 7816-3 12.1.3).
+func (c Command) extended() []byte {
+	a := make([]byte, 0, 9+len(c.Data))
+	a = append(a, c.Cla, c.Ins, c.P1, c.P2, 0x00)
+	if len(c.Data) > 0 {
+		a = append(a, byte(len(c.Data)>>8), byte(len(c.Data)))
+		a = append(a, c.Data...)
+	}
+	if c.Ne > 0 {
+		ne := c.Ne
+		if ne >= MaxNe {
+			ne = 0 // 0000 means 65536
+		}
+		a = append(a, byte(ne>>8), byte(ne))
+	}
+	return a
+}
+
+// exchange sends the APDUs that carry c through send and returns the whole
+// response data and the final status word. It follows 61xx with GET
+// RESPONSE and answers 6Cxx by resending with the Le the card asked for.
+// err is a transport failure only; a status word other than 9000 is
+// returned in sw with whatever data came before it.
+func exchange(send func([]byte) ([]byte, error), c Command, ext bool) (data []byte, sw uint16, err error) {
+	parts := c.encode(ext)
+	if secretIns(c.Ins) {
+		defer func() {
+			for _, p := range parts {
+				clear(p)
+			}
+		}()
+	}
+	for _, p := range parts[:len(parts)-1] {
+		r, err := send(p)
+		if err != nil {
+			return nil, 0, err
+		}
+		if sw := statusWord(r); sw != 0x9000 {
+			return nil, sw, nil
+		}
+	}
+	apdu := parts[len(parts)-1]
+	r, err := send(apdu)
+	if err != nil {
+		return nil, 0, err
+	}
+	if statusWord(r)&0xFF00 == 0x6C00 && c.Ne > 0 && !isExtended(apdu) {
+		// Wrong Le: the card tells the right one; ask again once.
+		again := append(append([]byte(nil), apdu[:len(apdu)-1]...), byte(statusWord(r)))
+		if r, err = send(again); err != nil {
+			return nil, 0, err
+		}
+	}
+	for i := 0; ; i++ {
+		sw = statusWord(r)
+		data = append(data, r[:len(r)-2]...)
+		if sw&0xFF00 != 0x6100 {
+			return data, sw, nil
+		}
+		if i == maxGetResp || len(data) > maxRespLength {
+			return nil, 0, fmt.Errorf("piv: %s: the card keeps answering 61xx after %d bytes", insName(c.Ins), len(data))
+		}
+		if r, err = send([]byte{c.Cla &^ claChaining, insGetResponse, 0x00, 0x00, byte(sw)}); err != nil {
+			return nil, 0, err
+		}
+	}
+}
+
+// isExtended reports whether a command APDU uses extended length fields.
+func isExtended(apdu []byte) bool { return len(apdu) >= 7 && apdu[4] == 0 }
+
+// statusWord returns SW1SW2 of a response; send guarantees at least two bytes.
+func statusWord(r []byte) uint16 {
+	return uint16(r[len(r)-2])<<8 | uint16(r[len(r)-1])
+}
+
+// secretIns reports the instructions whose command data is a PIN, PUK,
+// private key or management key.
+func secretIns(ins byte) bool {
+	switch ins {
+	case insVerify, insChangeReference, insResetRetry, insYKImportKey, insYKSetMgmtKey:
+		return true
+	}
+	return false
+}
+
+// redactCommand returns the APDU as it may be logged: the data field of
+// commands that carry a PIN, PUK, private key or management key is replaced
+// by 0x2A ('*') bytes, so a trace shows the command's shape and never the
+// secret. Chained parts and extended APDUs are handled alike.
+func redactCommand(apdu []byte) []byte {
+	out := append([]byte(nil), apdu...)
+	if len(out) <= 5 {
+		return out
+	}
+	if !secretIns(out[1]) {
+		return out
+	}
+	start, n := 5, int(out[4])
+	if out[4] == 0 && len(out) >= 7 { // extended Lc
+		start, n = 7, int(out[5])<<8|int(out[6])
+	}
+	for i := start; i < start+n && i < len(out); i++ {
+		out[i] = '*'
+	}
+	return out
+}
+
+// redactResponse keeps only the status word of a secret response.
+func redactResponse(resp []byte) []byte {
+	if len(resp) < 2 {
+		return append([]byte(nil), resp...)
+	}
+	return append([]byte("<redacted>"), resp[len(resp)-2:]...)
+}

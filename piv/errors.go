@@ -1,0 +1,189 @@
+package piv
+
+import (
+	"errors"
+	"fmt"
+)
+
+// AuthError reports a wrong PIN (or PUK): the card refused the reference data
+// and has Retries tries left before it blocks it.
+type AuthError struct {
+	// Retries is the number of tries left; 0 means the PIN (PUK) is now blocked.
+	Retries int
+	// PUK is true when the PUK, not the PIN, was wrong.
+	PUK bool
+}
+
+func (e AuthError) Error() string {
+	what := "PIN"
+	if e.PUK {
+		what = "PUK"
+	}
+	switch e.Retries {
+	case 0:
+		if e.PUK {
+			return "PUK incorrect: no tries left: " + ErrPUKBlocked.Error()
+		}
+		return "PIN incorrect: no tries left: " + ErrPINBlocked.Error()
+	case 1:
+		return what + " incorrect: 1 try left"
+	default:
+		return fmt.Sprintf("%s incorrect: %d tries left", what, e.Retries)
+	}
+}
+
+// Is makes an AuthError with no tries left match ErrPINBlocked (or
+// ErrPUKBlocked), so callers need one check for "blocked", however the card
+// said it.
+func (e AuthError) Is(target error) bool {
+	if e.Retries != 0 {
+		return false
+	}
+	if e.PUK {
+		return target == ErrPUKBlocked
+	}
+	return target == ErrPINBlocked
+}
+
+var (
+	// ErrPINBlocked reports a PIN blocked after too many wrong tries (SW 6983).
+	ErrPINBlocked = errors.New("PIN blocked: unblock it with the PUK: pivauth pin unblock")
+	// ErrPUKBlocked reports a PUK blocked after too many wrong tries. Only a
+	// reset of the PIV application (which erases every key on it) makes the
+	// card usable again.
+	ErrPUKBlocked = errors.New("PUK blocked: the PIN can no longer be unblocked; only a reset of the PIV application (erasing its keys) recovers the card")
+	// ErrNotFound reports a data object or key the card does not hold
+	// (SW 6A82 or 6A88).
+	ErrNotFound = errors.New("not found on the card")
+	// ErrSecurityStatus reports an operation the card refused because the
+	// PIN or the management key was not verified first (SW 6982).
+	ErrSecurityStatus = errors.New("security status not satisfied: verify the PIN (or authenticate with the management key) first")
+	// ErrCardRemoved reports a card taken out of its reader. Errors wrapping
+	// it name the reader.
+	ErrCardRemoved = errors.New("card removed")
+	// ErrNotPIV reports a card without a PIV application (SELECT answered 6A82).
+	ErrNotPIV = errors.New("the card has no PIV application")
+	// ErrNoCard reports that no card matched the selector.
+	ErrNoCard = errors.New("no matching smart card found")
+	// ErrNotYubiKey reports a Yubico extension asked of a card that does not
+	// implement it (SW 6D00 to GET VERSION).
+	ErrNotYubiKey = errors.New("not a YubiKey: the card does not implement the Yubico PIV extensions")
+	// ErrManagementKey reports a management key the card rejected.
+	ErrManagementKey = errors.New("management key incorrect")
+)
+
+// removedError names the reader whose card went away; it wraps ErrCardRemoved.
+func removedError(reader string) error {
+	return fmt.Errorf("reader %q: %w: insert the card again and retry", reader, ErrCardRemoved)
+}
+
+// StatusError is a status word other than 9000 that the card answered to a
+// command. It unwraps to ErrNotFound (6A82, 6A88) or ErrSecurityStatus (6982)
+// where one applies.
+type StatusError struct {
+	// Ins is the instruction byte of the command.
+	Ins byte
+	// SW is the status word, SW1 in the high byte.
+	SW uint16
+}
+
+func (e *StatusError) Error() string {
+	msg := fmt.Sprintf("piv: %s: card answered %04X", insName(e.Ins), e.SW)
+	if d := swText(e.SW); d != "" {
+		msg += " (" + d + ")"
+	}
+	return msg
+}
+
+// Unwrap maps the status words with a sentinel error to it.
+func (e *StatusError) Unwrap() error {
+	switch e.SW {
+	case 0x6A82, 0x6A88:
+		return ErrNotFound
+	case 0x6982:
+		return ErrSecurityStatus
+	}
+	return nil
+}
+
+func swText(sw uint16) string {
+	switch {
+	case sw&0xFFF0 == 0x63C0:
+		return fmt.Sprintf("verification failed, %d tries left", sw&0x0F)
+	case sw&0xFF00 == 0x6C00:
+		return "wrong Le"
+	}
+	switch sw {
+	case 0x6700:
+		return "wrong length"
+	case 0x6881:
+		return "logical channel not supported"
+	case 0x6882:
+		return "secure messaging not supported"
+	case 0x6884:
+		return "command chaining not supported"
+	case 0x6982:
+		return "security status not satisfied"
+	case 0x6983:
+		return "authentication method blocked"
+	case 0x6984:
+		return "reference data not usable"
+	case 0x6985:
+		return "conditions of use not satisfied"
+	case 0x6986:
+		return "command not allowed"
+	case 0x6A80:
+		return "incorrect data"
+	case 0x6A81:
+		return "function not supported"
+	case 0x6A82:
+		return "file or application not found"
+	case 0x6A84:
+		return "not enough memory"
+	case 0x6A86:
+		return "incorrect P1 or P2"
+	case 0x6A88:
+		return "referenced data not found"
+	case 0x6B00:
+		return "wrong parameters"
+	case 0x6D00:
+		return "instruction not supported"
+	case 0x6E00:
+		return "class not supported"
+	case 0x6F00:
+		return "no precise diagnosis"
+	}
+	return ""
+}
+
+func insName(ins byte) string {
+	switch ins {
+	case insSelect:
+		return "SELECT"
+	case insGetData:
+		return "GET DATA"
+	case insPutData:
+		return "PUT DATA"
+	case insVerify:
+		return "VERIFY"
+	case insChangeReference:
+		return "CHANGE REFERENCE DATA"
+	case insResetRetry:
+		return "RESET RETRY COUNTER"
+	case insGeneralAuthenticate:
+		return "GENERAL AUTHENTICATE"
+	case insGenerateKeyPair:
+		return "GENERATE ASYMMETRIC KEY PAIR"
+	case insGetResponse:
+		return "GET RESPONSE"
+	case insYKGetVersion:
+		return "GET VERSION"
+	case insYKGetSerial:
+		return "GET SERIAL"
+	case insYKGetMetadata:
+		return "GET METADATA"
+	case insYKAttest:
+		return "ATTEST"
+	}
+	return fmt.Sprintf("INS %02X", ins)
+}

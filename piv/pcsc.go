@@ -1,0 +1,122 @@
+package piv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ebfe/scard"
+)
+
+// establish opens a PC/SC context, saying what to do when pcscd is missing.
+func establish() (*scard.Context, error) {
+	sc, err := scard.EstablishContext()
+	if err != nil {
+		if errors.Is(err, scard.ErrNoService) || errors.Is(err, scard.ErrServiceStopped) {
+			return nil, fmt.Errorf("piv: the PC/SC service is not running: start pcscd (systemctl start pcscd.socket): %w", err)
+		}
+		return nil, fmt.Errorf("piv: connecting to the PC/SC service: %w", err)
+	}
+	return sc, nil
+}
+
+// listReaders lists the readers of a context; no reader is an empty list.
+func listReaders(sc *scard.Context) ([]string, error) {
+	readers, err := sc.ListReaders()
+	if errors.Is(err, scard.ErrNoReadersAvailable) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("piv: listing readers: %w", err)
+	}
+	return readers, nil
+}
+
+// Readers lists the names of the smart card readers PC/SC knows, with or
+// without a card.
+func Readers(ctx context.Context) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	sc, err := establish()
+	if err != nil {
+		return nil, err
+	}
+	defer sc.Release()
+	return listReaders(sc)
+}
+
+// presentReaders returns the readers that hold a card right now.
+func presentReaders(sc *scard.Context) ([]string, error) {
+	readers, err := listReaders(sc)
+	if err != nil || len(readers) == 0 {
+		return nil, err
+	}
+	states := make([]scard.ReaderState, len(readers))
+	for i, r := range readers {
+		states[i] = scard.ReaderState{Reader: r, CurrentState: scard.StateUnaware}
+	}
+	if err := sc.GetStatusChange(states, 0); err != nil && !errors.Is(err, scard.ErrTimeout) {
+		return nil, fmt.Errorf("piv: reading reader states: %w", err)
+	}
+	var out []string
+	for _, s := range states {
+		if s.EventState&scard.StatePresent != 0 && s.EventState&scard.StateMute == 0 {
+			out = append(out, s.Reader)
+		}
+	}
+	return out, nil
+}
+
+// cardGone reports whether the card in reader is absent, or goes away
+// within wait. A transport error mid-command may reach us before pcscd's
+// reader thread has noticed the removal; waiting a little for the state
+// change tells a pulled card from a broken exchange.
+func cardGone(sc *scard.Context, reader string, wait time.Duration) bool {
+	st := []scard.ReaderState{{Reader: reader, CurrentState: scard.StateUnaware}}
+	if err := sc.GetStatusChange(st, 0); err != nil {
+		return errors.Is(err, scard.ErrUnknownReader) || errors.Is(err, scard.ErrReaderUnavailable)
+	}
+	if st[0].EventState&scard.StatePresent == 0 {
+		return true
+	}
+	st[0].CurrentState = st[0].EventState &^ scard.StateChanged
+	if err := sc.GetStatusChange(st, wait); err != nil {
+		return errors.Is(err, scard.ErrUnknownReader) || errors.Is(err, scard.ErrReaderUnavailable)
+	}
+	return st[0].EventState&scard.StatePresent == 0
+}
+
+// isRemoval reports the PC/SC errors that mean the card or its reader is gone.
+func isRemoval(err error) bool {
+	for _, e := range []scard.Error{scard.ErrRemovedCard, scard.ErrNoSmartcard, scard.ErrUnknownReader, scard.ErrReaderUnavailable} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// isTransportFailure reports the PC/SC errors a card pulled mid-command
+// may show up as before pcscd reports the removal.
+func isTransportFailure(err error) bool {
+	for _, e := range []scard.Error{scard.ErrNotTransacted, scard.ErrCommError, scard.ErrUnresponsiveCard,
+		scard.ErrUnpoweredCard, scard.ErrCommDataLost, scard.ErrInvalidHandle} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// connectError explains a failed SCardConnect.
+func connectError(reader string, err error) error {
+	switch {
+	case isRemoval(err):
+		return removedError(reader)
+	case errors.Is(err, scard.ErrSharingViolation):
+		return fmt.Errorf("piv: reader %q: another application holds the card exclusively: close it and retry: %w", reader, err)
+	}
+	return fmt.Errorf("piv: reader %q: connecting to the card: %w", reader, err)
+}

@@ -1,0 +1,220 @@
+package piv
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+
+	pivgo "github.com/go-piv/piv-go/v2/piv"
+)
+
+// YubiKey management (generate with attestation, import, management key,
+// retries, reset) goes through piv-go. piv-go connects exclusively and holds
+// a transaction for the life of its handle, so the card is lent to it for
+// one command: our shared connection is released, piv-go opens the card by
+// our reader's name, runs the command and is closed, and our next
+// transaction reconnects and selects PIV again.
+
+// withYubiKey lends the card to piv-go for fn.
+func (c *Card) withYubiKey(ctx context.Context, what string, fn func(yk *pivgo.YubiKey) error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return errors.New("piv: card is closed")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.drop()
+	yk, err := pivgo.Open(c.reader)
+	if err != nil {
+		return fmt.Errorf("piv: reader %q: %s: %w", c.reader, what, pivgoError(err))
+	}
+	defer yk.Close()
+	if err := fn(yk); err != nil {
+		return fmt.Errorf("piv: reader %q: %s: %w", c.reader, what, pivgoError(err))
+	}
+	return nil
+}
+
+// pivgoError maps piv-go's errors onto ours, keeping its message.
+func pivgoError(err error) error {
+	var ae pivgo.AuthErr
+	if errors.As(err, &ae) {
+		return fmt.Errorf("%w (%v)", AuthError{Retries: ae.Retries}, err)
+	}
+	var sw interface{ Status() uint16 }
+	if errors.As(err, &sw) {
+		switch sw.Status() {
+		case 0x6D00:
+			return fmt.Errorf("%w (%v)", ErrNotYubiKey, err)
+		case 0x6982:
+			return fmt.Errorf("%w (%v)", ErrSecurityStatus, err)
+		}
+	}
+	if errors.Is(err, pivgo.ErrNotFound) {
+		return fmt.Errorf("%w (%v)", ErrNotFound, err)
+	}
+	return err
+}
+
+var pivgoAlgorithms = map[Algorithm]pivgo.Algorithm{
+	AlgRSA1024: pivgo.AlgorithmRSA1024, AlgRSA2048: pivgo.AlgorithmRSA2048,
+	AlgRSA3072: pivgo.AlgorithmRSA3072, AlgRSA4096: pivgo.AlgorithmRSA4096,
+	AlgECCP256: pivgo.AlgorithmEC256, AlgECCP384: pivgo.AlgorithmEC384,
+	AlgEd25519: pivgo.AlgorithmEd25519, AlgX25519: pivgo.AlgorithmX25519,
+}
+
+// KeyOptions chooses the algorithm and the YubiKey policies of a key.
+type KeyOptions struct {
+	// Algorithm of a generated key; ImportKey takes it from the key.
+	Algorithm Algorithm
+	// PINPolicy; PINPolicyDefault means DefaultPINPolicy of the slot.
+	PINPolicy PINPolicy
+	// TouchPolicy; TouchPolicyDefault means never.
+	TouchPolicy TouchPolicy
+}
+
+// pivgoKey converts options for a slot; piv-go's policy numbering is the
+// YubiKey's, like ours.
+func (o KeyOptions) pivgoKey(slot Slot) pivgo.Key {
+	pin, touch := o.PINPolicy, o.TouchPolicy
+	if pin == PINPolicyDefault {
+		pin = DefaultPINPolicy(slot)
+	}
+	if touch == TouchPolicyDefault {
+		touch = TouchPolicyNever
+	}
+	return pivgo.Key{Algorithm: pivgoAlgorithms[o.Algorithm], PINPolicy: pivgo.PINPolicy(pin), TouchPolicy: pivgo.TouchPolicy(touch)}
+}
+
+func pivgoSlot(s Slot) pivgo.Slot { return pivgo.Slot{Key: uint32(s.Key), Object: s.Object} }
+
+// Attestation is what a verified YubiKey attestation proves about a key:
+// it was generated on the YubiKey with this serial, with these policies.
+type Attestation struct {
+	Serial      uint32
+	Version     Version
+	PINPolicy   PINPolicy
+	TouchPolicy TouchPolicy
+	Slot        Slot
+	// Certificate is the key's attestation certificate (ATTEST);
+	// Intermediate is the card's attestation certificate (slot F9) that
+	// signed it.
+	Certificate, Intermediate *x509.Certificate
+}
+
+// VerifyAttestation checks that slotCert chains through the card's
+// attestation certificate to roots (Yubico's attestation CAs when roots is
+// nil; the bench's attestation CA for the virtual card) and returns what it
+// attests.
+func VerifyAttestation(intermediate, slotCert *x509.Certificate, roots *x509.CertPool) (*Attestation, error) {
+	v := pivgo.Verifier{Roots: roots}
+	a, err := v.Verify(intermediate, slotCert)
+	if err != nil {
+		return nil, fmt.Errorf("piv: attestation: %w", err)
+	}
+	slot, _ := SlotByKey(byte(a.Slot.Key))
+	return &Attestation{
+		Serial: a.Serial, Version: Version{a.Version.Major, a.Version.Minor, a.Version.Patch},
+		PINPolicy: PINPolicy(a.PINPolicy), TouchPolicy: TouchPolicy(a.TouchPolicy), Slot: slot,
+		Certificate: slotCert, Intermediate: intermediate,
+	}, nil
+}
+
+// GenerateKey generates a key in slot of a YubiKey with the chosen
+// algorithm and policies, has the card attest it and verifies the
+// attestation against roots (see VerifyAttestation). It fails unless the
+// attestation vouches for the very key generated, in this slot, with these
+// policies.
+func (c *Card) GenerateKey(ctx context.Context, managementKey []byte, slot Slot, opts KeyOptions, roots *x509.CertPool) (crypto.PublicKey, *Attestation, error) {
+	key := opts.pivgoKey(slot)
+	if key.Algorithm == 0 {
+		return nil, nil, fmt.Errorf("piv: %s keys cannot be generated", opts.Algorithm)
+	}
+	var pub crypto.PublicKey
+	var slotCert, intermediate *x509.Certificate
+	err := c.withYubiKey(ctx, "generating a key", func(yk *pivgo.YubiKey) (err error) {
+		if pub, err = yk.GenerateKey(managementKey, pivgoSlot(slot), key); err != nil {
+			return err
+		}
+		if slotCert, err = yk.Attest(pivgoSlot(slot)); err != nil {
+			return err
+		}
+		intermediate, err = yk.AttestationCertificate()
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	att, err := VerifyAttestation(intermediate, slotCert, roots)
+	if err != nil {
+		return pub, nil, err
+	}
+	same, ok := slotCert.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
+	switch {
+	case !ok || !same.Equal(pub):
+		return pub, nil, errors.New("piv: the attestation vouches for another key than the one generated")
+	case att.Slot != slot:
+		return pub, nil, fmt.Errorf("piv: the attestation names slot %s, the key was generated in %s", att.Slot, slot)
+	case att.PINPolicy != PINPolicy(key.PINPolicy) || att.TouchPolicy != TouchPolicy(key.TouchPolicy):
+		return pub, nil, fmt.Errorf("piv: the attestation says PIN policy %s and touch policy %s, not the ones asked for", att.PINPolicy, att.TouchPolicy)
+	}
+	return pub, att, nil
+}
+
+// ImportKey puts a private key (RSA, ECDSA, Ed25519 or X25519) and,
+// unless cert is nil, its certificate into a slot of a YubiKey. An imported
+// key cannot be attested.
+func (c *Card) ImportKey(ctx context.Context, managementKey []byte, slot Slot, priv crypto.PrivateKey, cert *x509.Certificate, opts KeyOptions) error {
+	signer, ok := priv.(interface{ Public() crypto.PublicKey })
+	if !ok {
+		return fmt.Errorf("piv: private key of type %T has no public key", priv)
+	}
+	if cert != nil {
+		if same, ok := cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !same.Equal(signer.Public()) {
+			return errors.New("piv: the certificate is not for this private key")
+		}
+	}
+	key := opts.pivgoKey(slot)
+	return c.withYubiKey(ctx, "importing a key", func(yk *pivgo.YubiKey) error {
+		if err := yk.SetPrivateKeyInsecure(managementKey, pivgoSlot(slot), priv, key); err != nil {
+			return err
+		}
+		if cert == nil {
+			return nil
+		}
+		return yk.SetCertificate(managementKey, pivgoSlot(slot), cert)
+	})
+}
+
+// SetManagementKey replaces the management key. On firmware 5.4 and later
+// piv-go stores the new key as AES, its length choosing AES-128, -192 or
+// -256 (a 24-byte key becomes AES-192, not 3DES); older YubiKeys take a
+// 24-byte 3DES key.
+func (c *Card) SetManagementKey(ctx context.Context, oldKey, newKey []byte) error {
+	return c.withYubiKey(ctx, "setting the management key", func(yk *pivgo.YubiKey) error {
+		return yk.SetManagementKey(oldKey, newKey)
+	})
+}
+
+// SetRetries sets how many wrong PINs and PUKs the YubiKey allows (1-255).
+// The YubiKey resets the PIN and PUK to their factory values (123456,
+// 12345678) when it does this: change them afterwards.
+func (c *Card) SetRetries(ctx context.Context, managementKey, pin []byte, pinRetries, pukRetries int) error {
+	return c.withYubiKey(ctx, "setting the PIN and PUK retries", func(yk *pivgo.YubiKey) error {
+		return yk.SetRetries(managementKey, string(pin), pinRetries, pukRetries)
+	})
+}
+
+// Reset returns the YubiKey's PIV application to its factory state: every
+// key and certificate is erased, and the PIN, PUK and management key get
+// their default values. piv-go first blocks the PIN and PUK with random
+// values, as the YubiKey requires.
+func (c *Card) Reset(ctx context.Context) error {
+	return c.withYubiKey(ctx, "resetting the PIV application", func(yk *pivgo.YubiKey) error {
+		return yk.Reset()
+	})
+}
