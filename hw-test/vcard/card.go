@@ -42,7 +42,7 @@ type Card struct {
 
 // volatile is the state a card loses on power-off or reset.
 type volatile struct {
-	selected    bool // the PIV application is the current application
+	app         application // the currently selected application
 	pinVerified bool
 	pinAlways   bool // the last command was a successful PIN VERIFY: one PIN-always use allowed
 	mgmtAuth    bool
@@ -57,6 +57,15 @@ type volatile struct {
 		challenge *mgmtChallenge
 	}
 }
+
+// application is what SELECT made current.
+type application int
+
+const (
+	appNone       application = iota // after power-on: nothing selected
+	appPIV                           // the PIV card application
+	appManagement                    // Yubico's management application (yubikey profile)
+)
 
 // chain accumulates the parts of a chained command (CLA bit 0x10).
 type chain struct {
@@ -320,9 +329,6 @@ func (c *Card) getResponse(cmd command) []byte {
 func (c *Card) dispatch(cmd command, h handler) ([]byte, int) {
 	c.vol.cur.always, c.vol.pinAlways = c.vol.pinAlways, false
 	c.vol.cur.challenge, c.vol.challenge = c.vol.challenge, nil
-	if !c.vol.selected && cmd.ins != insSelect {
-		return nil, swInsNotSupported
-	}
 	return h(c, cmd)
 }
 
@@ -351,10 +357,10 @@ const (
 	insGetVersion    = 0xFD
 	insImportKey     = 0xFE
 	insSetMgmtKey    = 0xFF
+	insDeviceInfo    = 0x1D // in the management application
 )
 
 var pivHandlers = map[byte]handler{
-	insSelect:          (*Card).cmdSelect,
 	insGetData:         (*Card).cmdGetData,
 	insPutData:         (*Card).cmdPutData,
 	insVerify:          (*Card).cmdVerify,
@@ -376,14 +382,19 @@ var yubicoHandlers = map[byte]handler{
 	insMoveKey:       (*Card).cmdMoveKey,
 }
 
-// handler returns the handler of an instruction, nil when the profile does
-// not know it.
+// handler returns the handler of an instruction in the current application,
+// nil when the application (or, with none selected, the card) does not know
+// it.
 func (c *Card) handler(ins byte) handler {
-	if h := pivHandlers[ins]; h != nil {
-		return h
-	}
-	if c.st.Profile == ProfileYubiKey {
+	switch {
+	case ins == insSelect:
+		return (*Card).cmdSelect
+	case c.vol.app == appPIV && pivHandlers[ins] != nil:
+		return pivHandlers[ins]
+	case c.vol.app == appPIV && c.st.Profile == ProfileYubiKey:
 		return yubicoHandlers[ins]
+	case c.vol.app == appManagement && ins == insDeviceInfo:
+		return (*Card).cmdDeviceInfo
 	}
 	return nil
 }

@@ -7,6 +7,12 @@ import (
 	"github.com/pivauth/pivauth/internal/tlv"
 )
 
+// managementAID is Yubico's management application, which the yubikey
+// profile knows only far enough to select it (leaving PIV, as
+// yubico-piv-tool does to drop the management-key authentication) and read
+// the device information.
+var managementAID = []byte{0xA0, 0x00, 0x00, 0x05, 0x27, 0x47, 0x11, 0x17}
+
 // pivAID is the full AID of the PIV card application (SP 800-73-4 2.2).
 var pivAID = []byte{0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00, 0x01, 0x00}
 
@@ -99,6 +105,13 @@ func (c *Card) cmdSelect(cmd command) ([]byte, int) {
 	if cmd.p1 != 0x04 || cmd.p2 != 0x00 && cmd.p2 != 0x0C {
 		return nil, swIncorrectP1P2
 	}
+	if c.st.Profile == ProfileYubiKey && bytes.Equal(cmd.data, managementAID) {
+		c.vol = volatile{app: appManagement, lastTouch: c.vol.lastTouch}
+		if cmd.p2 == 0x0C {
+			return nil, swOK
+		}
+		return []byte(fmt.Sprintf("Firmware version %d.%d.%d", firmware[0], firmware[1], firmware[2])), swOK
+	}
 	if len(cmd.data) < 5 || !bytes.HasPrefix(pivAID, cmd.data) {
 		// Another application: the PIV application and all its security
 		// status are gone.
@@ -107,11 +120,10 @@ func (c *Card) cmdSelect(cmd command) ([]byte, int) {
 	}
 	// SP 800-73-4 keeps the security status when the PIV application is
 	// selected again; a YubiKey resets it (yubico-piv-tool relies on that to
-	// read the PIN tries).
-	if !c.vol.selected || c.st.Profile == ProfileYubiKey {
-		c.vol = volatile{lastTouch: c.vol.lastTouch}
+	// read the PIN tries, OpenSC knows it as CI_PIV_AID_LOSE_STATE).
+	if c.vol.app != appPIV || c.st.Profile == ProfileYubiKey {
+		c.vol = volatile{app: appPIV, lastTouch: c.vol.lastTouch}
 	}
-	c.vol.selected = true
 	if cmd.p2 == 0x0C {
 		return nil, swOK
 	}

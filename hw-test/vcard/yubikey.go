@@ -321,7 +321,7 @@ func (c *Card) cmdReset(cmd command) ([]byte, int) {
 	if hasAttest {
 		c.st.Objects[objectName(tagAttestCert)] = attest
 	}
-	c.vol = volatile{selected: true, lastTouch: c.vol.lastTouch}
+	c.vol = volatile{app: appPIV, lastTouch: c.vol.lastTouch}
 	return nil, c.commit()
 }
 
@@ -347,4 +347,13 @@ func (c *Card) cmdMoveKey(cmd command) ([]byte, int) {
 	}
 	delete(c.st.Keys, slotName(from))
 	return nil, c.commit()
+}
+
+// cmdDeviceInfo is READ CONFIG of Yubico's management application
+// (00 1D 00 00): length, then 02 serial, 04 form factor, 05 firmware.
+func (c *Card) cmdDeviceInfo(command) ([]byte, int) {
+	info := tlv.Encode(0x02, binary.BigEndian.AppendUint32(nil, c.st.Serial))
+	info = tlv.Append(info, 0x04, []byte{formFactor})
+	info = tlv.Append(info, 0x05, firmware[:])
+	return append([]byte{byte(len(info))}, info...), swOK
 }
