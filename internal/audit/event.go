@@ -22,12 +22,13 @@ const (
 const (
 	ResultOK           = "ok"
 	ResultError        = "error"
-	ResultCanceled     = "canceled"      // the caller gave up (context canceled, PIN prompt dismissed)
-	ResultTimeout      = "timeout"       // a deadline passed
-	ResultPINIncorrect = "pin-incorrect" // the card rejected the PIN
-	ResultPINBlocked   = "pin-blocked"   // the PIN is blocked (or the lockout guard refused the last try)
-	ResultCardRemoved  = "card-removed"  // the card left the reader during the operation
-	ResultRefused      = "refused"       // the agent refused the requester (another user)
+	ResultCanceled     = "canceled"        // the caller gave up (context canceled, PIN prompt dismissed)
+	ResultTimeout      = "timeout"         // a deadline passed
+	ResultPINIncorrect = "pin-incorrect"   // the card rejected the PIN
+	ResultPINBlocked   = "pin-blocked"     // the PIN is blocked (or the lockout guard refused the last try)
+	ResultNoPIN        = "pin-unavailable" // the PIN was needed and there was no one or nothing to ask
+	ResultCardRemoved  = "card-removed"    // the card left the reader during the operation
+	ResultRefused      = "refused"         // the agent refused the requester (another user)
 )
 
 // Event is one line of the audit log. It deliberately has no field for a PIN, a token, an assertion

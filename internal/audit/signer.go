@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -69,10 +68,10 @@ func (b bound) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]by
 
 // Key identifies the private key a Signer records operations for.
 type Key struct {
-	Card        string            // "serial:<n>" or "guid:<hex>" (see Event.Card)
-	Reader      string            // PC/SC reader name
-	Slot        string            // "9a"
-	Certificate *x509.Certificate // for the thumbprint; may be nil
+	Card        string // "serial:<n>" or "guid:<hex>" (see Event.Card)
+	Reader      string // PC/SC reader name
+	Slot        string // "9a"
+	Certificate []byte // the certificate's DER (x509.Certificate.Raw), for the thumbprint; may be nil
 }
 
 // Signer records every signature of the signer it wraps. Create it with Wrap.
@@ -92,7 +91,7 @@ func Wrap(s crypto.Signer, key Key, rec Recorder, classify Classifier) *Signer {
 	}
 	w := &Signer{s: s, key: key, rec: rec, classify: classify}
 	if key.Certificate != nil {
-		sum := sha256.Sum256(key.Certificate.Raw)
+		sum := sha256.Sum256(key.Certificate)
 		w.thumb = strings.ToUpper(hex.EncodeToString(sum[:]))
 	}
 	return w

@@ -49,7 +49,7 @@ func TestSignerRecordsPurposeAndRequester(t *testing.T) {
 		t.Fatal(err)
 	}
 	key, cert := softKey(t)
-	w := Wrap(key, Key{Card: "serial:42", Reader: "Virtual PCD 00 00", Slot: "9a", Certificate: cert}, l, nil)
+	w := Wrap(key, Key{Card: "serial:42", Reader: "Virtual PCD 00 00", Slot: "9a", Certificate: cert.Raw}, l, nil)
 
 	purpose := Purpose{TokenEndpoint: "https://idp.example/token", ClientID: "app-1", JTI: "8d0c6c1e-jti"}
 	ctx := WithRequester(WithPurpose(context.Background(), purpose), Requester{PID: 77, UID: 1000, Command: "pivauth"})

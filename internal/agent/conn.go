@@ -1,0 +1,109 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/pivauth/pivauth/internal/audit"
+)
+
+// conn is one client connection on the agent side.
+type conn struct {
+	nc        *net.UnixConn
+	r         *lineReader
+	wmu       sync.Mutex // a touch notice may be sent from the signer's goroutine
+	requester audit.Requester
+	canPrompt bool // set by hello
+}
+
+// send writes one reply line.
+func (c *conn) send(rep reply) error {
+	line, err := encodeLine(rep)
+	if err != nil {
+		return err
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_, err = c.nc.Write(line)
+	return err
+}
+
+// askPIN sends a PIN prompt and waits up to timeout for the client's answer. A client that
+// disconnects or does not answer in time fails the operation, never the agent.
+func (c *conn) askPIN(req PINRequest, timeout time.Duration) ([]byte, error) {
+	if err := c.send(reply{Type: typePINPrompt, Prompt: &req}); err != nil {
+		return nil, fmt.Errorf("asking the requesting command for the PIN: %w", err)
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(timeout))
+	defer func() { _ = c.nc.SetReadDeadline(time.Time{}) }()
+	var ans request
+	if err := c.r.decode(&ans); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, fmt.Errorf("no PIN from the requesting command within %s: %w", timeout, context.DeadlineExceeded)
+		}
+		return nil, fmt.Errorf("the requesting command went away during the PIN prompt: %w", err)
+	}
+	switch ans.Op {
+	case opPIN:
+		return ans.PIN, nil
+	case opCancel:
+		return nil, errPromptCanceled
+	}
+	return nil, fmt.Errorf("agent protocol: %q in answer to a PIN prompt", ans.Op)
+}
+
+// serveConn checks the peer and serves its requests until it disconnects or the agent stops.
+func (s *Server) serveConn(ctx context.Context, nc *net.UnixConn) {
+	defer nc.Close()
+	c := &conn{nc: nc, r: newLineReader(nc)}
+	s.conns.Store(c, struct{}{})
+	defer s.conns.Delete(c)
+	if ctx.Err() != nil {
+		return // Serve's shutdown may have closed the others before this one was stored
+	}
+
+	cred, err := peerCred(nc)
+	if err != nil {
+		s.log.Warn("refused a connection without peer credentials", "error", err)
+		_ = c.send(errorReply(audit.ResultRefused, fmt.Errorf("%w: %v", ErrRefused, err)))
+		return
+	}
+	c.requester = audit.Requester{PID: int(cred.Pid), UID: int(cred.Uid), Command: commandName(cred.Pid)}
+	if uid := os.Geteuid(); int(cred.Uid) != uid {
+		s.refuse(c, uid)
+		return
+	}
+
+	for {
+		var req request
+		if err := c.r.decode(&req); err != nil {
+			if !errors.Is(err, io.EOF) && ctx.Err() == nil {
+				s.log.Debug("client connection ended", "pid", cred.Pid, "error", err)
+			}
+			return
+		}
+		rep := s.handle(ctx, c, req)
+		if err := c.send(rep); err != nil {
+			s.log.Debug("client went away before its reply", "pid", cred.Pid, "op", req.Op, "error", err)
+			return
+		}
+	}
+}
+
+// refuse answers a connection from another user with an error, and records the attempt.
+func (s *Server) refuse(c *conn, uid int) {
+	s.log.Warn("refused a connection from another user", "uid", c.requester.UID, "pid", c.requester.PID, "command", c.requester.Command)
+	if s.cfg.Audit != nil {
+		r := c.requester
+		if err := s.cfg.Audit.Record(audit.Event{Operation: audit.OpAgentConnect, Requester: &r, Result: audit.ResultRefused}); err != nil {
+			s.log.Error("audit log", "error", err)
+		}
+	}
+	_ = c.send(errorReply(audit.ResultRefused, fmt.Errorf("%w: this agent serves uid %d only; start your own with `pivauth agent`", ErrRefused, uid)))
+}

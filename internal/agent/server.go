@@ -1,0 +1,436 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pivauth/pivauth/internal/audit"
+	"github.com/pivauth/pivauth/internal/pinbuf"
+)
+
+// ErrNeedPIN is returned when a card needs the PIN and neither the requesting client nor a
+// fallback PIN source can supply it.
+var ErrNeedPIN = errors.New("the card needs its PIN and there is no one to ask: run the pivauth command " +
+	"on a terminal (or with --pin-file), or start the agent with --pinentry")
+
+// errPromptCanceled is the client declining a PIN prompt (Ctrl-C, an empty answer).
+var errPromptCanceled = fmt.Errorf("PIN prompt canceled by the requesting command: %w", context.Canceled)
+
+// DefaultPromptTimeout is how long the agent waits for a client to answer a PIN prompt before it
+// gives up and serves the next client.
+const DefaultPromptTimeout = 2 * time.Minute
+
+// Config configures a Server.
+type Config struct {
+	Backend Backend
+	// Monitor watches for card removal; nil leaves removal to be noticed by a failing operation.
+	Monitor Monitor
+	// IdleTimeout locks the agent after this long without a card operation; 0 never does.
+	IdleTimeout time.Duration
+	// PromptTimeout bounds a client's answer to a PIN prompt; 0 means DefaultPromptTimeout.
+	PromptTimeout time.Duration
+	// FallbackPIN asks for the PIN when the requesting client cannot (no terminal): pinentry.
+	FallbackPIN func(ctx context.Context, req PINRequest) ([]byte, error)
+	// Audit records refused connections (card operations are recorded by the backend's keys).
+	Audit audit.Recorder
+	// Log receives the agent's own messages (never a PIN or token); nil discards them.
+	Log *slog.Logger
+}
+
+// Server is the agent: it holds open keys and the PIN of each card for the session, serves one
+// card operation at a time to the clients of its own user, and forgets every secret when it locks.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+
+	op      sync.Mutex // one card operation at a time; guards keys, pins and idleAt
+	keys    map[KeyRef]*openKey
+	pins    map[string]*pinbuf.Buffer // by card identity
+	idle    *time.Timer
+	idleAt  time.Time
+	current atomic.Pointer[conn] // the client the running operation is for (PIN prompt, touch)
+
+	tokMu  sync.Mutex
+	tokens map[string]Token // by profile
+
+	conns   sync.Map // *conn -> struct{}: closed on shutdown
+	handles sync.WaitGroup
+}
+
+// openKey is a key the agent has open, with the reader epoch it was opened in.
+type openKey struct {
+	key       Key
+	info      KeyInfo
+	epoch     uint64
+	stopWatch context.CancelFunc
+}
+
+// NewServer returns a Server for cfg.
+func NewServer(cfg Config) *Server {
+	if cfg.PromptTimeout <= 0 {
+		cfg.PromptTimeout = DefaultPromptTimeout
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Server{cfg: cfg, log: log, keys: map[KeyRef]*openKey{}, pins: map[string]*pinbuf.Buffer{}, tokens: map[string]Token{}}
+}
+
+// Serve accepts connections on l until ctx ends, then closes every connection, locks (wiping the
+// PINs and tokens) and returns nil. Clients are served concurrently; their card operations in turn.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		<-ctx.Done()
+		_ = l.Close()
+		s.conns.Range(func(c, _ any) bool { _ = c.(*conn).nc.Close(); return true })
+	}()
+	var err error
+	for {
+		var nc net.Conn
+		nc, err = l.Accept()
+		if err != nil {
+			break
+		}
+		uc, ok := nc.(*net.UnixConn)
+		if !ok {
+			_ = nc.Close()
+			continue
+		}
+		s.handles.Add(1)
+		go func() {
+			defer s.handles.Done()
+			s.serveConn(ctx, uc)
+		}()
+	}
+	cancel()
+	s.handles.Wait()
+	s.Lock("agent stopping")
+	if ctx.Err() != nil {
+		return nil
+	}
+	return fmt.Errorf("agent: accept: %w", err)
+}
+
+// Lock forgets every PIN, closes every key (the card sessions go) and drops the cached tokens. The
+// next operation asks for the PIN again. reason goes to the log.
+func (s *Server) Lock(reason string) {
+	s.op.Lock()
+	defer s.op.Unlock()
+	s.lockLocked(reason)
+}
+
+// lockLocked is Lock with s.op held.
+func (s *Server) lockLocked(reason string) {
+	had := len(s.keys) > 0 || len(s.pins) > 0
+	for ref, k := range s.keys {
+		k.close()
+		delete(s.keys, ref)
+	}
+	for card, b := range s.pins {
+		_ = b.Close()
+		delete(s.pins, card)
+	}
+	if s.idle != nil {
+		s.idle.Stop()
+		s.idleAt = time.Time{}
+	}
+	s.tokMu.Lock()
+	had = had || len(s.tokens) > 0
+	for p, t := range s.tokens {
+		pinbuf.Wipe(t.Data)
+		delete(s.tokens, p)
+	}
+	s.tokMu.Unlock()
+	if had {
+		s.log.Info("locked: PIN, card sessions and tokens forgotten", "reason", reason)
+	}
+}
+
+// forgetCard closes the keys of card and wipes its PIN, after the card refused the PIN.
+func (s *Server) forgetCard(card string) {
+	for ref, k := range s.keys {
+		if k.info.Card == card {
+			k.close()
+			delete(s.keys, ref)
+		}
+	}
+	if b := s.pins[card]; b != nil {
+		_ = b.Close()
+		delete(s.pins, card)
+	}
+}
+
+func (k *openKey) close() {
+	if k.stopWatch != nil {
+		k.stopWatch()
+	}
+	_ = k.key.Close()
+}
+
+// resetIdle restarts the idle countdown after an operation; s.op is held.
+func (s *Server) resetIdle() {
+	if s.cfg.IdleTimeout <= 0 {
+		return
+	}
+	s.idleAt = time.Now().Add(s.cfg.IdleTimeout)
+	if s.idle == nil {
+		s.idle = time.AfterFunc(s.cfg.IdleTimeout, s.idleExpired)
+		return
+	}
+	s.idle.Reset(s.cfg.IdleTimeout)
+}
+
+// idleExpired locks unless an operation moved the deadline while the timer fired.
+func (s *Server) idleExpired() {
+	s.op.Lock()
+	defer s.op.Unlock()
+	if !s.idleAt.IsZero() && !time.Now().Before(s.idleAt) {
+		s.lockLocked(fmt.Sprintf("idle for %s", s.cfg.IdleTimeout))
+	}
+}
+
+// key returns the open key for ref, opening it (and starting its removal watch) if needed. A key
+// whose reader saw a removal since it was opened is not reused: the agent locks first, so a
+// reinserted card asks for the PIN again. s.op is held.
+func (s *Server) key(ctx context.Context, ref KeyRef) (*openKey, error) {
+	if k := s.keys[ref]; k != nil {
+		if !s.removedSince(k) {
+			return k, nil
+		}
+		s.lockLocked("card removed from " + k.info.Reader)
+	}
+	key, err := s.cfg.Backend.Open(ctx, ref, Hooks{PIN: s.pin, Touch: s.touch})
+	if err != nil {
+		return nil, err
+	}
+	k := &openKey{key: key, info: key.Info()}
+	k.info.Ref = ref
+	if m := s.cfg.Monitor; m != nil && k.info.Reader != "" {
+		if k.epoch, err = m.Epoch(k.info.Reader); err != nil {
+			_ = key.Close()
+			return nil, fmt.Errorf("watch reader %q for removal: %w", k.info.Reader, err)
+		}
+		var wctx context.Context
+		wctx, k.stopWatch = context.WithCancel(context.Background())
+		go s.watch(wctx, k)
+	}
+	s.keys[ref] = k
+	return k, nil
+}
+
+// removedSince reports whether k's reader saw a removal or insertion since k was opened; s.op is
+// held. This check closes the gap between a pull-and-reinsert and the watcher noticing it.
+func (s *Server) removedSince(k *openKey) bool {
+	if s.cfg.Monitor == nil || k.info.Reader == "" {
+		return false
+	}
+	e, err := s.cfg.Monitor.Epoch(k.info.Reader)
+	return err != nil || e != k.epoch
+}
+
+// watch locks the agent as soon as k's card leaves its reader.
+func (s *Server) watch(ctx context.Context, k *openKey) {
+	err := s.cfg.Monitor.Wait(ctx, k.info.Reader, k.epoch)
+	if ctx.Err() != nil {
+		return // the key was closed
+	}
+	s.op.Lock()
+	defer s.op.Unlock()
+	if s.keys[k.info.Ref] != k {
+		return
+	}
+	if err != nil {
+		s.log.Warn("cannot watch the reader any more; locking", "reader", k.info.Reader, "error", err)
+	}
+	s.lockLocked("card removed from " + k.info.Reader)
+}
+
+// pin is Hooks.PIN: the PIN held for the card, or a fresh one from the requesting client (or the
+// fallback source), which is then held. It runs inside an operation, so s.op is held.
+func (s *Server) pin(ctx context.Context, req PINRequest) ([]byte, error) {
+	if b := s.pins[req.Card]; b != nil {
+		if !req.Retry {
+			var out []byte
+			err := b.Use(func(p []byte) error { out = bytes.Clone(p); return nil })
+			return out, err
+		}
+		_ = b.Close() // the card refused it
+		delete(s.pins, req.Card)
+	}
+	var pin []byte
+	var err error
+	switch c := s.current.Load(); {
+	case c != nil && c.canPrompt:
+		pin, err = c.askPIN(req, s.cfg.PromptTimeout)
+	case s.cfg.FallbackPIN != nil:
+		pin, err = s.cfg.FallbackPIN(ctx, req)
+	default:
+		return nil, ErrNeedPIN
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := bytes.Clone(pin)
+	b, err := pinbuf.New(pin) // wipes pin
+	if err != nil {
+		pinbuf.Wipe(out)
+		return nil, err
+	}
+	s.pins[req.Card] = b
+	return out, nil
+}
+
+// touch is Hooks.Touch: the requesting client prints the notice.
+func (s *Server) touch() {
+	if c := s.current.Load(); c != nil {
+		_ = c.send(reply{Type: typeTouch})
+	}
+}
+
+// classify names the class of an operation's error.
+func (s *Server) classify(err error) string {
+	switch {
+	case errors.Is(err, ErrNeedPIN):
+		return audit.ResultNoPIN
+	case errors.Is(err, errPromptCanceled):
+		return audit.ResultCanceled
+	}
+	return s.cfg.Backend.Classify(err)
+}
+
+// cardOp runs fn as the one card operation in progress, for client c, and handles what its error
+// means for the session: a wrong PIN forgets the card's PIN, a removed card locks.
+func (s *Server) cardOp(ctx context.Context, c *conn, ref KeyRef, fn func(ctx context.Context, k *openKey) (reply, error)) reply {
+	s.op.Lock()
+	defer s.op.Unlock()
+	s.current.Store(c)
+	defer s.current.Store(nil)
+	defer s.resetIdle()
+
+	k, err := s.key(ctx, ref)
+	var rep reply
+	if err == nil {
+		rep, err = fn(ctx, k)
+	}
+	if err == nil {
+		return rep
+	}
+	class := s.classify(err)
+	switch class {
+	case audit.ResultCardRemoved:
+		s.lockLocked("card removed")
+	case audit.ResultPINIncorrect, audit.ResultPINBlocked:
+		if k != nil {
+			s.forgetCard(k.info.Card)
+		}
+	}
+	return errorReply(class, err)
+}
+
+func errorReply(class string, err error) reply {
+	return reply{Type: typeError, Error: &RemoteError{Class: class, Message: err.Error()}}
+}
+
+// signerOpts rebuilds the crypto.SignerOpts a client's key was called with.
+func signerOpts(req request) crypto.SignerOpts {
+	if req.PSSSalt != nil {
+		return &rsa.PSSOptions{SaltLength: *req.PSSSalt, Hash: req.Hash}
+	}
+	return req.Hash
+}
+
+// status describes the agent; s.op is held.
+func (s *Server) status() *Status {
+	st := &Status{PID: os.Getpid(), Locked: len(s.pins) == 0, IdleTimeout: s.cfg.IdleTimeout, IdleLock: s.idleAt}
+	for _, k := range s.keys {
+		info := k.info
+		info.Certificates = nil
+		st.Keys = append(st.Keys, info)
+	}
+	s.tokMu.Lock()
+	st.Tokens = len(s.tokens)
+	s.tokMu.Unlock()
+	return st
+}
+
+// handle serves one request of client c.
+func (s *Server) handle(ctx context.Context, c *conn, req request) reply {
+	switch req.Op {
+	case opHello:
+		if req.Version != protocolVersion {
+			return errorReply(audit.ResultError, fmt.Errorf("this pivauth agent speaks protocol %d, the command %d: "+
+				"restart the agent with the same pivauth version", protocolVersion, req.Version))
+		}
+		c.canPrompt = req.CanPrompt
+		return reply{Type: typeOK, Version: protocolVersion, PID: os.Getpid()}
+	case opStatus:
+		s.op.Lock()
+		defer s.op.Unlock()
+		return reply{Type: typeOK, Status: s.status()}
+	case opLock:
+		s.Lock(fmt.Sprintf("asked by pid %d (%s)", c.requester.PID, c.requester.Command))
+		return reply{Type: typeOK}
+	case opKey, opSign:
+		if req.Key == nil {
+			return errorReply(audit.ResultError, errors.New("agent protocol: request without a key"))
+		}
+		return s.cardOp(ctx, c, *req.Key, func(ctx context.Context, k *openKey) (reply, error) {
+			if req.Op == opKey {
+				return reply{Type: typeOK, KeyInfo: &k.info}, nil
+			}
+			ctx = audit.WithPurpose(audit.WithRequester(ctx, c.requester), req.Purpose)
+			sig, err := k.key.SignContext(ctx, rand.Reader, req.Digest, signerOpts(req))
+			return reply{Type: typeOK, Sig: sig}, err
+		})
+	case opTokenGet:
+		return reply{Type: typeOK, Token: s.token(req.Profile)}
+	case opTokenPut:
+		if req.Token == nil {
+			return errorReply(audit.ResultError, errors.New("agent protocol: token-put without a token"))
+		}
+		s.putToken(req.Profile, *req.Token)
+		return reply{Type: typeOK}
+	}
+	return errorReply(audit.ResultError, fmt.Errorf("agent protocol: unknown operation %q", req.Op))
+}
+
+// token returns the unexpired token cached for profile, or nil.
+func (s *Server) token(profile string) *Token {
+	s.tokMu.Lock()
+	defer s.tokMu.Unlock()
+	t, ok := s.tokens[profile]
+	if !ok {
+		return nil
+	}
+	if !time.Now().Before(t.Expires) {
+		pinbuf.Wipe(t.Data)
+		delete(s.tokens, profile)
+		return nil
+	}
+	t.Data = bytes.Clone(t.Data) // a Lock may wipe the cached bytes while the reply is being sent
+	return &t
+}
+
+// putToken caches t for profile, replacing (and wiping) an older one.
+func (s *Server) putToken(profile string, t Token) {
+	s.tokMu.Lock()
+	defer s.tokMu.Unlock()
+	if old, ok := s.tokens[profile]; ok {
+		pinbuf.Wipe(old.Data)
+	}
+	s.tokens[profile] = t
+}
