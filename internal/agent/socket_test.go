@@ -52,7 +52,7 @@ func childRawDial(path string) int {
 type exitPrompter struct{}
 
 func (exitPrompter) PIN(context.Context, PINRequest) ([]byte, error) { os.Exit(3); return nil, nil }
-func (exitPrompter) Touch()                                           {}
+func (exitPrompter) Touch()                                          {}
 
 func childCrashAtPrompt(path string) int {
 	c, err := DialPath(context.Background(), path, exitPrompter{})
