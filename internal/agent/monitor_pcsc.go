@@ -2,7 +2,9 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/ebfe/scard"
 )
@@ -39,6 +41,10 @@ func (PCSCMonitor) Epoch(reader string) (uint64, error) {
 	return epochOf(rs[0].EventState), nil
 }
 
+// waitSlice bounds one SCardGetStatusChange: SCardCancel wakes a wait at once, but misses a
+// cancel that lands just before the wait starts.
+const waitSlice = 500 * time.Millisecond
+
 // Wait blocks until reader's epoch differs from epoch (or the reader disappears: nil), or ctx ends.
 func (PCSCMonitor) Wait(ctx context.Context, reader string, epoch uint64) error {
 	sc, err := scard.EstablishContext()
@@ -50,9 +56,12 @@ func (PCSCMonitor) Wait(ctx context.Context, reader string, epoch uint64) error 
 	defer stop()
 	rs := []scard.ReaderState{{Reader: reader, CurrentState: scard.StateUnaware}}
 	for {
-		err := sc.GetStatusChange(rs, -1)
+		err := sc.GetStatusChange(rs, waitSlice)
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if errors.Is(err, scard.ErrTimeout) {
+			continue
 		}
 		if err != nil {
 			return fmt.Errorf("pcsc: reader %q: %w", reader, err)
