@@ -30,8 +30,9 @@ func (p *Provider) User() *User {
 }
 
 var (
-	formAction  = regexp.MustCompile(`(?is)<form[^>]*method="post"[^>]*action="([^"]*)"`)
+	postForm    = regexp.MustCompile(`(?is)<form[^>]*method="post"[^>]*action="([^"]*)"[^>]*>(.*?)</form>`)
 	hiddenInput = regexp.MustCompile(`(?is)<input type="hidden" name="([^"]+)" value="([^"]*)"\s*/?>`)
+	anyInput    = regexp.MustCompile(`(?is)<input\b`)
 )
 
 // Authorize opens an authorization URL and follows it to its end: the automatic sign-in and
@@ -70,7 +71,7 @@ func (u *User) ApproveDevice(ctx context.Context, verificationURI, userCode stri
 }
 
 // browse requests target and keeps submitting the page's post form (with its hidden inputs,
-// passed through edit) until a page has none, returning that page.
+// passed through edit) until a page has none, or one that asks for typing, returning that page.
 func (u *User) browse(ctx context.Context, method, target string, form url.Values, edit func(url.Values)) (string, error) {
 	for range 10 {
 		var body io.Reader
@@ -94,8 +95,8 @@ func (u *User) browse(ctx context.Context, method, target string, form url.Value
 			return "", err
 		}
 		page := string(data)
-		m := formAction.FindStringSubmatch(page)
-		if m == nil {
+		m := postForm.FindStringSubmatch(page)
+		if m == nil || len(anyInput.FindAllString(m[2], -1)) != len(hiddenInput.FindAllString(m[2], -1)) {
 			return page, nil
 		}
 		action, err := resp.Request.URL.Parse(html.UnescapeString(m[1]))
@@ -103,7 +104,7 @@ func (u *User) browse(ctx context.Context, method, target string, form url.Value
 			return "", err
 		}
 		form = url.Values{}
-		for _, in := range hiddenInput.FindAllStringSubmatch(page, -1) {
+		for _, in := range hiddenInput.FindAllStringSubmatch(m[2], -1) {
 			form.Set(in[1], html.UnescapeString(in[2]))
 		}
 		if edit != nil {
