@@ -103,10 +103,12 @@ type KeyInfo struct {
 	Certificates [][]byte `json:"certificates"` // DER, the key's certificate first, then its chain
 }
 
-// PINRequest is what the agent tells a client when a card needs the PIN: which card and slot, and
-// how many tries are left (-1: unknown). Retry is set when the previous PIN was wrong.
+// PINRequest is what the agent tells a client when a card needs the PIN: which card (a
+// description such as "YubiKey serial 12345678", may be empty) in which reader, which slot, and how
+// many tries are left (-1: unknown). Retry is set when the card refused the previous PIN.
 type PINRequest struct {
-	Card    string `json:"card"`
+	Reader  string `json:"reader"`
+	Card    string `json:"card,omitempty"`
 	Slot    string `json:"slot"`
 	Retries int    `json:"retries"`
 	Retry   bool   `json:"retry,omitempty"`
@@ -122,7 +124,7 @@ type Token struct {
 // Status describes a running agent.
 type Status struct {
 	PID         int           `json:"pid"`
-	Locked      bool          `json:"locked"` // no PIN held
+	Locked      bool          `json:"locked"` // no key open, so no PIN held
 	Keys        []KeyInfo     `json:"keys"`   // keys open (certificates left out)
 	Tokens      int           `json:"tokens"` // tokens cached
 	IdleTimeout time.Duration `json:"idle_timeout"`

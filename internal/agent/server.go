@@ -48,15 +48,15 @@ type Config struct {
 	Log *slog.Logger
 }
 
-// Server is the agent: it holds open keys and the PIN of each card for the session, serves one
-// card operation at a time to the clients of its own user, and forgets every secret when it locks.
+// Server is the agent: it holds the open keys (card sessions, each with the PIN its signer keeps
+// for the session), serves one card operation at a time to the clients of its own user, and
+// closes every key, forgetting the PINs, when it locks.
 type Server struct {
 	cfg Config
 	log *slog.Logger
 
-	op      sync.Mutex // one card operation at a time; guards keys, pins and idleAt
+	op      sync.Mutex // one card operation at a time; guards keys and idleAt
 	keys    map[KeyRef]*openKey
-	pins    map[string]*pinbuf.Buffer // by card identity
 	idle    *time.Timer
 	idleAt  time.Time
 	current atomic.Pointer[conn] // the client the running operation is for (PIN prompt, touch)
@@ -85,7 +85,7 @@ func NewServer(cfg Config) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{cfg: cfg, log: log, keys: map[KeyRef]*openKey{}, pins: map[string]*pinbuf.Buffer{}, tokens: map[string]Token{}}
+	return &Server{cfg: cfg, log: log, keys: map[KeyRef]*openKey{}, tokens: map[string]Token{}}
 }
 
 // Serve accepts connections on l until ctx ends, then closes every connection, locks (wiping the
@@ -125,8 +125,8 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	return fmt.Errorf("agent: accept: %w", err)
 }
 
-// Lock forgets every PIN, closes every key (the card sessions go) and drops the cached tokens. The
-// next operation asks for the PIN again. reason goes to the log.
+// Lock closes every key (the card sessions go, and with them the PINs their signers held) and drops
+// the cached tokens. The next operation asks for the PIN again. reason goes to the log.
 func (s *Server) Lock(reason string) {
 	s.op.Lock()
 	defer s.op.Unlock()
@@ -135,14 +135,10 @@ func (s *Server) Lock(reason string) {
 
 // lockLocked is Lock with s.op held.
 func (s *Server) lockLocked(reason string) {
-	had := len(s.keys) > 0 || len(s.pins) > 0
+	had := len(s.keys) > 0
 	for ref, k := range s.keys {
 		k.close()
 		delete(s.keys, ref)
-	}
-	for card, b := range s.pins {
-		_ = b.Close()
-		delete(s.pins, card)
 	}
 	if s.idle != nil {
 		s.idle.Stop()
@@ -160,17 +156,14 @@ func (s *Server) lockLocked(reason string) {
 	}
 }
 
-// forgetCard closes the keys of card and wipes its PIN, after the card refused the PIN.
+// forgetCard closes the keys of card after it refused a PIN: whatever PIN their signers held is
+// gone, and the next operation asks afresh.
 func (s *Server) forgetCard(card string) {
 	for ref, k := range s.keys {
 		if k.info.Card == card {
 			k.close()
 			delete(s.keys, ref)
 		}
-	}
-	if b := s.pins[card]; b != nil {
-		_ = b.Close()
-		delete(s.pins, card)
 	}
 }
 
@@ -259,39 +252,18 @@ func (s *Server) watch(ctx context.Context, k *openKey) {
 	s.lockLocked("card removed from " + k.info.Reader)
 }
 
-// pin is Hooks.PIN: the PIN held for the card, or a fresh one from the requesting client (or the
-// fallback source), which is then held. It runs inside an operation, so s.op is held.
+// pin is Hooks.PIN: it asks the requesting client, or the fallback source when the client cannot
+// prompt. The key's signer keeps the PIN for its session; the agent holds no copy. It runs inside
+// an operation (s.op held).
 func (s *Server) pin(ctx context.Context, req PINRequest) ([]byte, error) {
-	if b := s.pins[req.Card]; b != nil {
-		if !req.Retry {
-			var out []byte
-			err := b.Use(func(p []byte) error { out = bytes.Clone(p); return nil })
-			return out, err
-		}
-		_ = b.Close() // the card refused it
-		delete(s.pins, req.Card)
-	}
-	var pin []byte
-	var err error
-	switch c := s.current.Load(); {
+	c := s.current.Load()
+	switch {
 	case c != nil && c.canPrompt:
-		pin, err = c.askPIN(req, s.cfg.PromptTimeout)
+		return c.askPIN(req, s.cfg.PromptTimeout)
 	case s.cfg.FallbackPIN != nil:
-		pin, err = s.cfg.FallbackPIN(ctx, req)
-	default:
-		return nil, ErrNeedPIN
+		return s.cfg.FallbackPIN(ctx, req)
 	}
-	if err != nil {
-		return nil, err
-	}
-	out := bytes.Clone(pin)
-	b, err := pinbuf.New(pin) // wipes pin
-	if err != nil {
-		pinbuf.Wipe(out)
-		return nil, err
-	}
-	s.pins[req.Card] = b
-	return out, nil
+	return nil, ErrNeedPIN
 }
 
 // touch is Hooks.Touch: the requesting client prints the notice.
@@ -355,7 +327,7 @@ func signerOpts(req request) crypto.SignerOpts {
 
 // status describes the agent; s.op is held.
 func (s *Server) status() *Status {
-	st := &Status{PID: os.Getpid(), Locked: len(s.pins) == 0, IdleTimeout: s.cfg.IdleTimeout, IdleLock: s.idleAt}
+	st := &Status{PID: os.Getpid(), Locked: len(s.keys) == 0, IdleTimeout: s.cfg.IdleTimeout, IdleLock: s.idleAt}
 	for _, k := range s.keys {
 		info := k.info
 		info.Certificates = nil

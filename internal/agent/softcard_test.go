@@ -20,10 +20,11 @@ import (
 	"github.com/pivauth/pivauth/internal/audit"
 )
 
-// softCard is a software stand-in for a PIV card behind the Backend interface, for the tests that
-// run before (and without) the card stack: it asks for the PIN through the agent's hook at every
-// operation, as package signer verifies inside every operation's transaction, counts tries, and
-// can demand a touch.
+// softCard is a software stand-in for a PIV card and package signer behind the Backend interface,
+// for the tests that run without the card stack. Like the signer, each open key asks for the PIN
+// through the agent's hook once per session (again, with Retry, after the card refused it) and
+// presents it at every operation, as the signer verifies inside every operation's transaction; the
+// card counts tries and can demand a touch.
 type softCard struct {
 	id, reader string
 	key        *ecdsa.PrivateKey
@@ -90,6 +91,8 @@ type softKey struct {
 	card   *softCard
 	hooks  Hooks
 	slot   string
+	pin    []byte // the session's PIN, as the signer keeps it
+	retry  bool   // the card refused the previous PIN
 	closed bool
 }
 
@@ -99,7 +102,11 @@ func (k *softKey) Info() KeyInfo {
 	return KeyInfo{Card: k.card.id, Reader: k.card.reader, Certificates: [][]byte{k.card.cert.Raw}}
 }
 
-func (k *softKey) Close() error { k.closed = true; return nil }
+func (k *softKey) Close() error {
+	clear(k.pin)
+	k.pin, k.closed = nil, true
+	return nil
+}
 
 func (k *softKey) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	return k.SignContext(context.Background(), rand, digest, opts)
@@ -114,25 +121,29 @@ func (k *softKey) SignContext(ctx context.Context, _ io.Reader, digest []byte, o
 	if k.closed {
 		return nil, errors.New("soft key used after Close")
 	}
-	c.mu.Lock()
-	retries := c.retries
-	c.mu.Unlock()
-	pin, err := k.hooks.PIN(ctx, PINRequest{Card: c.id, Slot: k.slot, Retries: retries})
-	if err != nil {
-		return nil, err
+	if k.pin == nil {
+		c.mu.Lock()
+		retries := c.retries
+		c.mu.Unlock()
+		pin, err := k.hooks.PIN(ctx, PINRequest{Reader: c.reader, Card: c.id, Slot: k.slot, Retries: retries, Retry: k.retry})
+		if err != nil {
+			return nil, err
+		}
+		k.pin = pin
 	}
 	c.mu.Lock()
 	c.verifies++
-	ok := string(pin) == c.pin
+	ok := string(k.pin) == c.pin
 	if ok {
 		c.retries = 3
 	} else {
 		c.retries--
 	}
-	retries = c.retries
+	retries := c.retries
 	c.mu.Unlock()
-	clear(pin)
 	if !ok {
+		clear(k.pin)
+		k.pin, k.retry = nil, true
 		return nil, wrongPIN{retries}
 	}
 	if c.touch {
