@@ -288,3 +288,35 @@ func TestConfigurationCheckedBeforeTokens(t *testing.T) {
 		t.Errorf("expired certificate: got %v", err)
 	}
 }
+
+// TestOAuthErrorsExplained: grant, scope and resource refusals come back as *Error with the
+// code and what to do.
+func TestOAuthErrorsExplained(t *testing.T) {
+	k := newKey(t, assertiontest.P256)
+	codeOnly := oidctest.PrivateKeyJWT("code-only", k.cert)
+	codeOnly["grant_types"] = []string{oidctest.GrantAuthorizationCode}
+	narrow := oidctest.PrivateKeyJWT("narrow", k.cert)
+	narrow["scope"] = "openid"
+	p := startProvider(t, oidctest.Config{Clients: []oidctest.Client{codeOnly, narrow}})
+	for _, tc := range []struct {
+		client string
+		req    oidc.TokenRequest
+		code   string
+		want   string
+	}{
+		// oidc-provider answers invalid_request (not unauthorized_client) for a grant the client
+		// is not registered for; its description must reach the person.
+		{"code-only", oidc.TokenRequest{}, oidc.ErrCodeInvalidRequest, "requested grant type is not allowed for this client"},
+		{"narrow", oidc.TokenRequest{Scopes: []string{"email"}}, oidc.ErrCodeInvalidScope, "request only the scopes registered"},
+		{"narrow", oidc.TokenRequest{Resources: []string{"https://unknown.pivauth.test"}}, oidc.ErrCodeInvalidTarget, "resource indicators"},
+	} {
+		t.Run(tc.code, func(t *testing.T) {
+			c := newClient(t, p, oidc.Config{ClientID: tc.client, Identity: k.identity()})
+			_, err := c.ClientCredentials(context.Background(), tc.req)
+			var oe *oidc.Error
+			if !errors.As(err, &oe) || oe.Code != tc.code || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want %s saying %q", err, tc.code, tc.want)
+			}
+		})
+	}
+}
