@@ -115,7 +115,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.requests[server] = *request
 		t.mu.Unlock()
 	}
-	if err != nil && (signErr != nil || request != nil || isTLSFailure(err)) {
+	canceled := errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+	if err != nil && !canceled && (signErr != nil || request != nil || isTLSFailure(err)) {
 		if signErr != nil {
 			err = signErr
 		}

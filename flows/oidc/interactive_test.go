@@ -138,6 +138,10 @@ func TestAuthorizationCode(t *testing.T) {
 			}()
 			return nil
 		}
+		// offline_access with prompt=consent (which oidc-provider requires for it) brings a
+		// refresh token, redeemed below.
+		req.Scopes = append(req.Scopes, "offline_access")
+		req.AuthParams = url.Values{"prompt": {"consent"}}
 		tok, err := c.AuthorizationCode(ctx, req)
 		if err != nil {
 			t.Fatal(err)
@@ -150,6 +154,16 @@ func TestAuthorizationCode(t *testing.T) {
 		}
 		if k.signer.Count() != 1 {
 			t.Errorf("sign-in cost %d card signatures, want 1 (the code redemption)", k.signer.Count())
+		}
+		if tok.RefreshToken == "" {
+			t.Fatal("no refresh token for offline_access")
+		}
+		refreshed, err := c.Refresh(ctx, tok.RefreshToken, oidc.TokenRequest{Resources: []string{api}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cl := claims(t, refreshed); cl["sub"] != "bench.user" || refreshed.AccessToken == tok.AccessToken {
+			t.Errorf("refreshed token claims %v", cl)
 		}
 	})
 
