@@ -223,6 +223,12 @@ func (c *Card) send(apdu []byte, secretResp bool) ([]byte, error) {
 		return nil, fmt.Errorf("piv: reader %q: transmit: %w", c.reader, err)
 	}
 	if len(resp) < 2 {
+		// vpcd, for one, answers an empty response when the card goes away
+		// mid-command.
+		if cardGone(c.sc, c.reader, removalWait) {
+			c.drop()
+			return nil, removedError(c.reader)
+		}
 		return nil, fmt.Errorf("piv: reader %q: response of %d bytes has no status word", c.reader, len(resp))
 	}
 	if c.trace != nil {

@@ -1,0 +1,168 @@
+package piv_test
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ebfe/scard"
+	"github.com/pivauth/pivauth/hw-test/benchtest"
+	"github.com/pivauth/pivauth/hw-test/vcard"
+	"github.com/pivauth/pivauth/piv"
+)
+
+// otherApplication is a second PC/SC client on the same reader, as another
+// program on the machine would be.
+func otherApplication(t *testing.T, reader string) *scard.Card {
+	t.Helper()
+	sc, err := scard.EstablishContext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sc.Release() })
+	h, err := sc.Connect(reader, scard.ShareShared, scard.ProtocolAny)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// signCardAuth signs with the piv profile's 9E key, which needs no PIN, and
+// checks the signature.
+func signCardAuth(t *testing.T, ctx context.Context, c *piv.Card, pub crypto.PublicKey) error {
+	t.Helper()
+	msg := randomMessage(t)
+	in, _ := signInput(t, pub, msg)
+	var sig []byte
+	err := c.Transaction(ctx, func(tx *piv.Tx) (err error) {
+		sig, err = tx.Sign(piv.SlotCardAuthentication, piv.AlgECCP256, in)
+		return err
+	})
+	if err == nil {
+		checkSignature(t, pub, msg, sig)
+	}
+	return err
+}
+
+func TestSessionRecovery(t *testing.T) {
+	b := benchtest.Start(t, vcard.ProfilePIV)
+	c := openBench(t, b)
+	ctx := testContext(t)
+	cert, err := c.Certificate(ctx, piv.SlotCardAuthentication)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign := func(what string, want int) {
+		t.Helper()
+		var err error
+		n := countAPDUs(t, b, func() { err = signCardAuth(t, ctx, c, cert.PublicKey) })
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if n != want {
+			t.Errorf("%s: signature took %d APDUs, want %d", what, n, want)
+		}
+	}
+	sign("steady state", 1)
+
+	// Another application resets the card: we reconnect and select again.
+	other := otherApplication(t, b.Reader)
+	if err := other.Disconnect(scard.ResetCard); err != nil {
+		t.Fatal(err)
+	}
+	sign("after a reset by another application", 2)
+	sign("after the reset was handled", 1)
+
+	// Another application selects a different application between our
+	// transactions: the first command is refused, we select PIV and retry.
+	other = otherApplication(t, b.Reader)
+	resp, err := other.Transmit([]byte{0x00, 0xA4, 0x04, 0x00, 0x08, 0xA0, 0x00, 0x00, 0x05, 0x27, 0x20, 0x01, 0x01})
+	if err != nil || len(resp) != 2 {
+		t.Fatalf("other application's SELECT: % X %v", resp, err)
+	}
+	other.Disconnect(scard.LeaveCard)
+	sign("after another application selected something else", 3)
+	sign("after the re-selection", 1)
+
+	// The card is pulled in the middle of GENERAL AUTHENTICATE: the call
+	// returns an error naming the reader, promptly.
+	b.PullDuring(0x87)
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- signCardAuth(t, ctx, c, cert.PublicKey) }()
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("signature with the card pulled mid-command did not return")
+	}
+	t.Logf("card pulled mid-command: error after %v: %v", time.Since(start).Round(time.Millisecond), err)
+	if !errors.Is(err, piv.ErrCardRemoved) || !strings.Contains(err.Error(), b.Reader) {
+		t.Fatalf("pulled mid-command: %v, want ErrCardRemoved naming %q", err, b.Reader)
+	}
+	if err := signCardAuth(t, ctx, c, cert.PublicKey); !errors.Is(err, piv.ErrCardRemoved) {
+		t.Fatalf("signature with the card out: %v, want ErrCardRemoved", err)
+	}
+
+	// Put back, the card works again: a new connection, SELECT, signature.
+	b.Insert()
+	sign("after the card came back", 2)
+	if id, err := c.Identity(ctx); err != nil || id.GUID == "" {
+		t.Errorf("identity after reinsertion: %+v %v", id, err)
+	}
+}
+
+func TestWaitForCard(t *testing.T) {
+	b := benchtest.Start(t, vcard.ProfilePIV)
+	ctx := testContext(t)
+
+	// Present already: returns at once.
+	if r, err := piv.WaitForCard(ctx, piv.Selector{Reader: b.Reader}); err != nil || r != b.Reader {
+		t.Fatalf("WaitForCard with the card present: %q %v", r, err)
+	}
+
+	// Cancelled by its context while no matching card comes.
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := piv.WaitForCard(short, piv.Selector{Reader: b.Reader, GUID: "00000000-0000-4000-8000-000000000000"})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("cancelled wait: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("WaitForCard ignored its context")
+	}
+
+	// Waits for the card to be inserted.
+	b.Pull()
+	type result struct {
+		reader string
+		err    error
+	}
+	got := make(chan result, 1)
+	go func() {
+		r, err := piv.WaitForCard(ctx, piv.Selector{Reader: b.Reader})
+		got <- result{r, err}
+	}()
+	select {
+	case r := <-got:
+		t.Fatalf("WaitForCard returned with the card out: %+v", r)
+	case <-time.After(500 * time.Millisecond):
+	}
+	b.Insert()
+	select {
+	case r := <-got:
+		if r.err != nil || r.reader != b.Reader {
+			t.Fatalf("WaitForCard after insertion: %+v", r)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("WaitForCard did not see the card inserted")
+	}
+}
