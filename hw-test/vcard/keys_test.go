@@ -13,6 +13,7 @@ import (
 	"crypto/sha512"
 	"math/big"
 	"testing"
+	"time"
 
 	"github.com/pivauth/pivauth/internal/tlv"
 )
@@ -215,5 +216,129 @@ func TestStatePersists(t *testing.T) {
 	}
 	if _, err := OpenWithCA(path, ProfilePIV, ca); err == nil {
 		t.Fatal("opening a yubikey state as piv card succeeded")
+	}
+}
+
+func TestGenerateRSASizes(t *testing.T) {
+	c, _ := newCard(t, ProfileYubiKey)
+	must(t, c, selectPIV)
+	mgmtAuth(t, c, alg3DES, defaultMgmtKey)
+	must(t, c, verifyPIN("123456"))
+	digest := sha256.Sum256([]byte("sizes"))
+	// 2048 is covered by TestRSAChainingAndGetResponse; 4096 costs seconds,
+	// so it is generated here once.
+	for alg, bits := range map[byte]int{algRSA1024: 1024, algRSA3072: 3072, algRSA4096: 4096} {
+		pub := generate(t, c, 0x9D, alg, pinOnce, touchNever).(*rsa.PublicKey)
+		if pub.N.BitLen() != bits {
+			t.Fatalf("alg %02X: %d-bit key", alg, pub.N.BitLen())
+		}
+		// Through GET RESPONSE for the larger ones, as a short APDU.
+		sig := authenticate(t, c, alg, 0x9D, 0x81, pkcs1(digest[:], bits/8))
+		if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig); err != nil {
+			t.Fatalf("alg %02X: %v", alg, err)
+		}
+		// The block must be exactly the modulus size and below the modulus.
+		expect(t, c, apdu(0, insAuthenticate, alg, 0x9D, tlv.Encode(0x7C, tlv.Append([]byte{0x82, 0x00}, 0x81, digest[:]))), 0x6A80)
+		expect(t, c, apdu(0, insAuthenticate, alg, 0x9D, tlv.Encode(0x7C, tlv.Append([]byte{0x82, 0x00}, 0x81, bytes.Repeat([]byte{0xFF}, bits/8)))), 0x6A80)
+	}
+}
+
+func TestECDH(t *testing.T) {
+	c, _ := newCard(t, ProfileYubiKey)
+	must(t, c, selectPIV)
+	mgmtAuth(t, c, alg3DES, defaultMgmtKey)
+	for _, tc := range []struct {
+		alg   byte
+		curve ecdh.Curve
+	}{{algECCP256, ecdh.P256()}, {algECCP384, ecdh.P384()}, {algX25519, ecdh.X25519()}} {
+		pub := generate(t, c, 0x9D, tc.alg, pinNever, touchNever)
+		var cardPub *ecdh.PublicKey
+		switch k := pub.(type) {
+		case *ecdsa.PublicKey:
+			var err error
+			if cardPub, err = k.ECDH(); err != nil {
+				t.Fatal(err)
+			}
+		case *ecdh.PublicKey:
+			cardPub = k
+		}
+		peer, err := tc.curve.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := peer.ECDH(cardPub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := authenticate(t, c, tc.alg, 0x9D, 0x85, peer.PublicKey().Bytes())
+		if !bytes.Equal(got, want) {
+			t.Errorf("alg %02X: shared secret %X, want %X", tc.alg, got, want)
+		}
+		// A point not on the curve, and signing with an agreement-only key.
+		bad := bytes.Clone(peer.PublicKey().Bytes())
+		bad[len(bad)-1] ^= 1
+		if tc.alg != algX25519 {
+			expect(t, c, apdu(0, insAuthenticate, tc.alg, 0x9D, tlv.Encode(0x7C, tlv.Append([]byte{0x82, 0x00}, 0x85, bad))), 0x6A80)
+		}
+	}
+	expect(t, c, apdu(0, insAuthenticate, algX25519, 0x9D, tlv.Encode(0x7C, tlv.Append([]byte{0x82, 0x00}, 0x81, make([]byte, 32)))), 0x6A80)
+	if got := c.Stats().Signatures; got != 3 {
+		t.Errorf("Signatures = %d, want 3 completed agreements", got)
+	}
+}
+
+func TestPINAlwaysAndTouch(t *testing.T) {
+	c, _ := newCard(t, ProfileYubiKey)
+	must(t, c, selectPIV)
+	mgmtAuth(t, c, alg3DES, defaultMgmtKey)
+	generate(t, c, 0x9A, algEd25519, pinAlways, touchAlways)
+	sign := apdu(0, insAuthenticate, algEd25519, 0x9A, tlv.Encode(0x7C, tlv.Append([]byte{0x82, 0x00}, 0x81, []byte("m"))))
+	expect(t, c, sign, 0x6982)
+	must(t, c, verifyPIN("123456"))
+	const delay = 30 * time.Millisecond
+	c.SetTouchDelay(delay)
+	start := time.Now()
+	must(t, c, sign)
+	if waited := time.Since(start); waited < delay {
+		t.Errorf("signing with touch policy always took %v, less than the touch delay", waited)
+	}
+	expect(t, c, sign, 0x6982)
+	// VERIFY P1=FF drops the PIN, the always-grant with it.
+	must(t, c, verifyPIN("123456"))
+	must(t, c, apdu(0, insVerify, 0xFF, refPIN, nil))
+	expect(t, c, sign, 0x6982)
+}
+
+func TestGeneralAuthenticateErrors(t *testing.T) {
+	c, _ := newCard(t, ProfileYubiKey)
+	must(t, c, selectPIV)
+	mgmtAuth(t, c, alg3DES, defaultMgmtKey)
+	digest := sha256.Sum256([]byte("errors"))
+	body := tlv.Encode(0x7C, tlv.Append([]byte{0x82, 0x00}, 0x81, digest[:]))
+	expect(t, c, apdu(0, insAuthenticate, algECCP256, 0x9A, body), 0x6A88) // empty slot
+	generate(t, c, 0x9A, algECCP256, pinNever, touchNever)
+	for name, tc := range map[string]struct {
+		cmd  []byte
+		want uint16
+	}{
+		"wrong algorithm":   {apdu(0, insAuthenticate, algECCP384, 0x9A, body), 0x6A86},
+		"attestation slot":  {apdu(0, insAuthenticate, algECCP256, keyAttestation, body), 0x6A86},
+		"not a slot":        {apdu(0, insAuthenticate, algECCP256, 0x42, body), 0x6A86},
+		"no template":       {apdu(0, insAuthenticate, algECCP256, 0x9A, digest[:]), 0x6A80},
+		"no response tag":   {apdu(0, insAuthenticate, algECCP256, 0x9A, tlv.Encode(0x7C, tlv.Encode(0x81, digest[:]))), 0x6A80},
+		"digest too long":   {apdu(0, insAuthenticate, algECCP256, 0x9A, tlv.Encode(0x7C, tlv.Append([]byte{0x82, 0x00}, 0x81, make([]byte, 33)))), 0x6A80},
+		"empty digest":      {apdu(0, insAuthenticate, algECCP256, 0x9A, tlv.Encode(0x7C, tlv.Append([]byte{0x82, 0x00}, 0x81, nil))), 0x6A80},
+		"both 81 and 85":    {apdu(0, insAuthenticate, algECCP256, 0x9A, tlv.Encode(0x7C, tlv.Append(tlv.Append([]byte{0x82, 0x00}, 0x81, digest[:]), 0x85, digest[:]))), 0x6A80},
+		"truncated TLV":     {apdu(0, insAuthenticate, algECCP256, 0x9A, body[:len(body)-1]), 0x6A80},
+		"generate P1":       {apdu(0, insGenerate, 1, 0x9A, unhex(t, "AC03800111")), 0x6A86},
+		"generate alg":      {apdu(0, insGenerate, 0, 0x9A, unhex(t, "AC03800142")), 0x6A80},
+		"generate policy":   {apdu(0, insGenerate, 0, 0x9A, unhex(t, "AC06800111AA0109")), 0x6A80},
+		"generate template": {apdu(0, insGenerate, 0, 0x9A, unhex(t, "AB03800111")), 0x6A80},
+		"generate in F9":    {apdu(0, insGenerate, 0, keyAttestation, unhex(t, "AC03800111")), 0x6A86},
+	} {
+		t.Run(name, func(t *testing.T) { expect(t, c, tc.cmd, tc.want) })
+	}
+	if got := c.Stats().Signatures; got != 0 {
+		t.Errorf("Signatures = %d after failed operations only", got)
 	}
 }
