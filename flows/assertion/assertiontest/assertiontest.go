@@ -12,6 +12,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"io"
 	"math/big"
 	"sync/atomic"
@@ -41,6 +42,15 @@ func Key(t testing.TB, kind string) (crypto.Signer, *x509.Certificate) {
 // KeyWith is Key with control over the certificate's validity and name.
 func KeyWith(t testing.TB, kind string, o CertOptions) (crypto.Signer, *x509.Certificate) {
 	t.Helper()
+	key, cert, err := NewKey(kind, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, cert
+}
+
+// NewKey is KeyWith for code without a testing.TB, such as runnable examples.
+func NewKey(kind string, o CertOptions) (crypto.Signer, *x509.Certificate, error) {
 	var (
 		key crypto.Signer
 		err error
@@ -55,17 +65,26 @@ func KeyWith(t testing.TB, kind string, o CertOptions) (crypto.Signer, *x509.Cer
 	case Ed25519:
 		_, key, err = ed25519.GenerateKey(rand.Reader)
 	default:
-		t.Fatalf("assertiontest: unknown key kind %q", kind)
+		return nil, nil, fmt.Errorf("assertiontest: unknown key kind %q", kind)
 	}
 	if err != nil {
-		t.Fatalf("assertiontest: generate %s key: %v", kind, err)
+		return nil, nil, fmt.Errorf("assertiontest: generate %s key: %w", kind, err)
 	}
-	return key, Certificate(t, key, o)
+	cert, err := selfSign(key, o)
+	return key, cert, err
 }
 
 // Certificate self-signs a certificate for key.
 func Certificate(t testing.TB, key crypto.Signer, o CertOptions) *x509.Certificate {
 	t.Helper()
+	cert, err := selfSign(key, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+func selfSign(key crypto.Signer, o CertOptions) (*x509.Certificate, error) {
 	if o.NotBefore.IsZero() {
 		o.NotBefore = time.Now().Add(-time.Hour)
 	}
@@ -77,7 +96,7 @@ func Certificate(t testing.TB, key crypto.Signer, o CertOptions) *x509.Certifica
 	}
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
@@ -89,13 +108,9 @@ func Certificate(t testing.TB, key crypto.Signer, o CertOptions) *x509.Certifica
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
-		t.Fatalf("assertiontest: self-sign: %v", err)
+		return nil, fmt.Errorf("assertiontest: self-sign: %w", err)
 	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
+	return x509.ParseCertificate(der)
 }
 
 // CountingSigner wraps a crypto.Signer and counts Sign calls, standing in for the card's signature
