@@ -126,7 +126,10 @@ func TestYubiKeyEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	var plain []byte
-	err = c.Transaction(ctx, func(tx *piv.Tx) (err error) { plain, err = tx.Decrypt(piv.SlotKeyManagement, piv.AlgRSA2048, ct); return err })
+	err = c.Transaction(ctx, func(tx *piv.Tx) (err error) {
+		plain, err = tx.Decrypt(piv.SlotKeyManagement, piv.AlgRSA2048, ct)
+		return err
+	})
 	if err != nil || !bytes.HasSuffix(plain, append([]byte{0}, secret...)) || plain[0] != 0 || plain[1] != 2 {
 		t.Fatalf("decrypt: % X %v", plain, err)
 	}
@@ -154,7 +157,10 @@ func TestYubiKeyEngine(t *testing.T) {
 		peer, _ := tc.curve.GenerateKey(rand.Reader)
 		want, _ := peer.ECDH(cardPub)
 		var got []byte
-		err = c.Transaction(ctx, func(tx *piv.Tx) (err error) { got, err = tx.ECDH(tc.slot, tc.alg, peer.PublicKey().Bytes()); return err })
+		err = c.Transaction(ctx, func(tx *piv.Tx) (err error) {
+			got, err = tx.ECDH(tc.slot, tc.alg, peer.PublicKey().Bytes())
+			return err
+		})
 		if err != nil || !bytes.Equal(got, want) {
 			t.Errorf("%s key agreement: %v", tc.alg, err)
 		}
@@ -213,7 +219,10 @@ func TestYubiKeyManagement(t *testing.T) {
 	msg := randomMessage(t)
 	in, _ := signInput(t, pub, msg)
 	var sig []byte
-	if err := withPIN(t, c, func(tx *piv.Tx) (err error) { sig, err = tx.Sign(piv.SlotAuthentication, piv.AlgECCP256, in); return err }); err != nil {
+	if err := withPIN(t, c, func(tx *piv.Tx) (err error) {
+		sig, err = tx.Sign(piv.SlotAuthentication, piv.AlgECCP256, in)
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	checkSignature(t, pub, msg, sig)
