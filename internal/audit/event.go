@@ -28,6 +28,7 @@ const (
 	ResultPINBlocked   = "pin-blocked"     // the PIN is blocked (or the lockout guard refused the last try)
 	ResultNoPIN        = "pin-unavailable" // the PIN was needed and there was no one or nothing to ask
 	ResultCardRemoved  = "card-removed"    // the card left the reader during the operation
+	ResultNoCard       = "no-card"         // no card (or not the selected one) was present
 	ResultRefused      = "refused"         // the agent refused the requester (another user)
 )
 
