@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pivauth/pivauth/hw-test/benchtest"
+	"github.com/pivauth/pivauth/internal/rsapad"
 	"github.com/pivauth/pivauth/piv"
 )
 
@@ -48,18 +49,14 @@ func countAPDUs(t testing.TB, b *benchtest.Bench, fn func()) int {
 	return b.Stats().APDUs
 }
 
-// pkcs1 builds the PKCS#1 v1.5 encoded SHA-256 digest block of k bytes, the
-// input a raw RSA signature takes.
+// pkcs1 is the PKCS#1 v1.5 block of a SHA-256 digest for a k-byte modulus,
+// the input a raw RSA signature takes.
 func pkcs1(t testing.TB, digest []byte, k int) []byte {
 	t.Helper()
-	prefix := []byte{0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20}
-	t0 := append(prefix, digest...)
-	em := make([]byte, k)
-	em[1] = 0x01
-	for i := 2; i < k-len(t0)-1; i++ {
-		em[i] = 0xFF
+	em, err := rsapad.EncodePKCS1v15(crypto.SHA256, digest, k)
+	if err != nil {
+		t.Fatal(err)
 	}
-	copy(em[k-len(t0):], t0)
 	return em
 }
 

@@ -72,6 +72,9 @@ func (tx *Tx) PutData(object uint32, value []byte) error {
 	if _, err := tx.Transmit(Command{Ins: insPutData, P1: 0x3F, P2: 0xFF, Data: data}); err != nil {
 		return fmt.Errorf("piv: writing object %X: %w", object, err)
 	}
+	if object == ObjectCHUID {
+		tx.c.ident = nil // the GUID and FASC-N may have changed
+	}
 	return nil
 }
 

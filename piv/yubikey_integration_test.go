@@ -19,6 +19,7 @@ import (
 
 	"github.com/pivauth/pivauth/hw-test/benchtest"
 	"github.com/pivauth/pivauth/hw-test/vcard"
+	"github.com/pivauth/pivauth/internal/rsapad"
 	"github.com/pivauth/pivauth/piv"
 )
 
@@ -130,8 +131,11 @@ func TestYubiKeyEngine(t *testing.T) {
 		plain, err = tx.Decrypt(piv.SlotKeyManagement, piv.AlgRSA2048, ct)
 		return err
 	})
-	if err != nil || !bytes.HasSuffix(plain, append([]byte{0}, secret...)) || plain[0] != 0 || plain[1] != 2 {
-		t.Fatalf("decrypt: % X %v", plain, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := rsapad.DecodePKCS1v15(plain); err != nil || !bytes.Equal(got, secret) {
+		t.Fatalf("decrypted %q: %v", got, err)
 	}
 
 	// Key agreement, P-256 and X25519, against Go's ECDH.
@@ -164,6 +168,40 @@ func TestYubiKeyEngine(t *testing.T) {
 		if err != nil || !bytes.Equal(got, want) {
 			t.Errorf("%s key agreement: %v", tc.alg, err)
 		}
+	}
+
+	// PUT DATA: a CHUID makes the YubiKey selectable by GUID; a certificate
+	// stored compressed reads back.
+	guid := [16]byte{0xC0, 0xFF, 0xEE, 0, 1, 2, 0x43, 4, 0x85, 6, 7, 8, 9, 10, 11, 12}
+	chuid := append([]byte{0x34, 0x10}, guid[:]...)
+	chuid = append(chuid, append([]byte{0x35, 0x08}, "20991231"...)...)
+	certTmpl := &x509.Certificate{SerialNumber: big.NewInt(9), Subject: pkix.Name{CommonName: "stored"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	signer, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.CreateCertificate(rand.Reader, certTmpl, certTmpl, signer.Public(), signer)
+	stored, _ := x509.ParseCertificate(der)
+	err = c.Transaction(ctx, func(tx *piv.Tx) error {
+		if err := tx.AuthenticateManagementKey(piv.AlgTDES, defaultMgmtKey); err != nil {
+			return err
+		}
+		if err := tx.PutData(piv.ObjectCHUID, append(chuid, 0xFE, 0x00)); err != nil {
+			return err
+		}
+		return tx.PutCertificate(piv.SlotCardAuthentication, stored, true)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Certificate(ctx, piv.SlotCardAuthentication); err != nil || !got.Equal(stored) {
+		t.Errorf("stored certificate: %v", err)
+	}
+	byGUID, err := piv.Open(ctx, piv.Selector{Reader: b.Reader, GUID: piv.GUIDString(guid)})
+	if err != nil {
+		t.Fatalf("Open by the GUID just written: %v", err)
+	}
+	byGUID.Close()
+	if id, err := c.Identity(ctx); err != nil || id.GUID != piv.GUIDString(guid) || !id.YubiKey {
+		t.Errorf("identity after writing the CHUID: %+v %v", id, err)
 	}
 
 	// The engine's ATTEST verifies against the bench attestation CA.
