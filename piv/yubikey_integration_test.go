@@ -25,7 +25,7 @@ import (
 
 // generate makes a key on the card through the engine, with the factory
 // management key.
-func generate(t *testing.T, c *piv.Card, slot piv.Slot, alg piv.Algorithm, pin piv.PINPolicy) crypto.PublicKey {
+func generate(t testing.TB, c *piv.Card, slot piv.Slot, alg piv.Algorithm, pin piv.PINPolicy) crypto.PublicKey {
 	t.Helper()
 	var pub crypto.PublicKey
 	err := c.Transaction(testContext(t), func(tx *piv.Tx) error {
@@ -46,7 +46,7 @@ func generate(t *testing.T, c *piv.Card, slot piv.Slot, alg piv.Algorithm, pin p
 }
 
 // withPIN runs fn between VERIFY and VERIFY P1=FF in one transaction.
-func withPIN(t *testing.T, c *piv.Card, fn func(tx *piv.Tx) error) error {
+func withPIN(t testing.TB, c *piv.Card, fn func(tx *piv.Tx) error) error {
 	t.Helper()
 	return c.Transaction(testContext(t), func(tx *piv.Tx) error {
 		if err := tx.Verify(defaultPIN); err != nil {
