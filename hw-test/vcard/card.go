@@ -34,7 +34,8 @@ type Card struct {
 	saved      []byte // the state as last written to path
 	touchDelay time.Duration
 
-	vol volatile
+	vol    volatile
+	panics int // recovered panics: a bug in the model, which the tests look for
 
 	statsMu sync.Mutex
 	stats   Stats
@@ -212,6 +213,7 @@ func (c *Card) Transmit(apdu []byte) (resp []byte) {
 	c.countIn(apdu)
 	defer func() {
 		if r := recover(); r != nil {
+			c.panics++
 			c.restore()
 			c.vol = volatile{}
 			resp = sw(nil, swNoPreciseDiagnostic)
