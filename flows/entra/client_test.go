@@ -2,7 +2,9 @@ package entra
 
 import (
 	"context"
+	"crypto"
 	"errors"
+	"io"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -372,5 +374,29 @@ func TestLoginUnregisteredRedirect(t *testing.T) {
 	_, err := f.client.Login(ctx, LoginOptions{Scopes: []string{"User.Read"}, OpenBrowser: browserUser(f.srv), Output: &strings.Builder{}})
 	if !errors.Is(err, context.DeadlineExceeded) || !slices.Contains(f.srv.Stats().Rejections, 50011) {
 		t.Errorf("err = %v, rejections %v; want a timeout after Entra's AADSTS50011 page", err, f.srv.Stats().Rejections)
+	}
+}
+
+// failingSigner fails as a card does on a wrong PIN.
+type failingSigner struct {
+	crypto.Signer
+	err error
+}
+
+func (f failingSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) { return nil, f.err }
+
+func TestSignerErrorPassesThrough(t *testing.T) {
+	errPIN := errors.New("PIN incorrect: 2 tries left")
+	f := newFixture(t, nil)
+	c, err := New(Options{Authority: f.srv.Authority(), ClientID: testClientID, Signer: failingSigner{f.signer, errPIN}, Certificate: f.cert, HTTPClient: f.srv.HTTPClient()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Token(context.Background(), graphDefault)
+	if !errors.Is(err, errPIN) || !strings.Contains(err.Error(), "2 tries left") {
+		t.Errorf("err = %v, want the signer's error", err)
+	}
+	if st := f.srv.Stats(); st.Token != 0 {
+		t.Errorf("a token request was sent without an assertion: %+v", st)
 	}
 }
