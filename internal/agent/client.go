@@ -29,10 +29,15 @@ var ErrNoAgent = errors.New("no pivauth agent is running")
 // restarted. The request may or may not have reached the card.
 var ErrAgentGone = errors.New("the pivauth agent went away during the request (stopped or restarted); run the command again")
 
+// ErrCannotPrompt is wrapped by a Prompter's error when it has no way to ask for the PIN (no
+// terminal, no PIN file): the agent then tries its own fallback source (pinentry) instead of
+// failing the operation as it does when a person dismissed the prompt.
+var ErrCannotPrompt = errors.New("cannot ask for the PIN here")
+
 // Prompter is the requesting command's side of the agent's questions.
 type Prompter interface {
 	// PIN asks the user for the PIN of the card and slot in req. The agent takes (and wipes)
-	// the returned bytes. An error cancels the operation.
+	// the returned bytes. An error cancels the operation; see ErrCannotPrompt.
 	PIN(ctx context.Context, req PINRequest) ([]byte, error)
 	// Touch tells the user to touch the card.
 	Touch()
@@ -165,7 +170,7 @@ func (c *Client) answerPIN(ctx context.Context, req *PINRequest) (promptErr, err
 		promptErr = errors.New("no PIN entered")
 	}
 	if promptErr != nil {
-		line, _ := encodeLine(request{Op: opCancel})
+		line, _ := encodeLine(request{Op: opCancel, Unavailable: errors.Is(promptErr, ErrCannotPrompt) || errors.Is(promptErr, ErrNeedPIN)})
 		_, err = c.nc.Write(line)
 		return promptErr, err
 	}

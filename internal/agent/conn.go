@@ -53,6 +53,9 @@ func (c *conn) askPIN(req PINRequest, timeout time.Duration) ([]byte, error) {
 	case opPIN:
 		return ans.PIN, nil
 	case opCancel:
+		if ans.Unavailable {
+			return nil, errClientCannotPrompt
+		}
 		return nil, errPromptCanceled
 	}
 	return nil, fmt.Errorf("agent protocol: %q in answer to a PIN prompt", ans.Op)

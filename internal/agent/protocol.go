@@ -58,6 +58,9 @@ type request struct {
 	Profile   string        `json:"profile,omitempty"`    // token-get, token-put
 	Token     *Token        `json:"token,omitempty"`      // token-put
 	PIN       []byte        `json:"pin,omitempty"`        // pin (the answer to a prompt); wiped after use
+	// Unavailable qualifies a cancel: the client has no way to ask for the PIN (no terminal, no
+	// PIN file), as opposed to a person who dismissed the prompt.
+	Unavailable bool `json:"unavailable,omitempty"`
 }
 
 // reply is one line from the agent.

@@ -27,6 +27,9 @@ var ErrNeedPIN = errors.New("the card needs its PIN and there is no one to ask: 
 // errPromptCanceled is the client declining a PIN prompt (Ctrl-C, an empty answer).
 var errPromptCanceled = fmt.Errorf("PIN prompt canceled by the requesting command: %w", context.Canceled)
 
+// errClientCannotPrompt is the client answering a PIN prompt with "no way to ask here".
+var errClientCannotPrompt = errors.New("the requesting command cannot ask for the PIN")
+
 // DefaultPromptTimeout is how long the agent waits for a client to answer a PIN prompt before it
 // gives up and serves the next client.
 const DefaultPromptTimeout = 2 * time.Minute
@@ -253,14 +256,16 @@ func (s *Server) watch(ctx context.Context, k *openKey) {
 }
 
 // pin is Hooks.PIN: it asks the requesting client, or the fallback source when the client cannot
-// prompt. The key's signer keeps the PIN for its session; the agent holds no copy. It runs inside
+// prompt (none attached, or none it can reach). The key's signer keeps the PIN for its session; the agent holds no copy. It runs inside
 // an operation (s.op held).
 func (s *Server) pin(ctx context.Context, req PINRequest) ([]byte, error) {
-	c := s.current.Load()
-	switch {
-	case c != nil && c.canPrompt:
-		return c.askPIN(req, s.cfg.PromptTimeout)
-	case s.cfg.FallbackPIN != nil:
+	if c := s.current.Load(); c != nil && c.canPrompt {
+		pin, err := c.askPIN(req, s.cfg.PromptTimeout)
+		if !errors.Is(err, errClientCannotPrompt) {
+			return pin, err
+		}
+	}
+	if s.cfg.FallbackPIN != nil {
 		return s.cfg.FallbackPIN(ctx, req)
 	}
 	return nil, ErrNeedPIN

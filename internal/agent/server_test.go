@@ -7,6 +7,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -371,7 +372,30 @@ func TestClientWithoutPrompter(t *testing.T) {
 	if fallback != 1 {
 		t.Errorf("fallback PIN source asked %d times, want 1", fallback)
 	}
+
+	// A client that has a prompter but no way to use it (no terminal) leaves it to the fallback.
+	h3 := startAgent(t, func(c *Config) {
+		c.FallbackPIN = func(context.Context, PINRequest) ([]byte, error) { fallback++; return []byte("123456"), nil }
+	})
+	if err := h3.sign(h3.dial(cannotPrompt{}), "c"); err != nil {
+		t.Fatal(err)
+	}
+	if fallback != 2 {
+		t.Errorf("fallback PIN source not asked for a client that cannot prompt")
+	}
+	// Without a fallback the client reports its own reason.
+	if err := h.sign(h.dial(cannotPrompt{}), "d"); !errors.Is(err, ErrCannotPrompt) {
+		t.Errorf("sign from a client that cannot prompt, no fallback = %v, want its ErrCannotPrompt", err)
+	}
 }
+
+// cannotPrompt is a command without a terminal or PIN file.
+type cannotPrompt struct{}
+
+func (cannotPrompt) PIN(context.Context, PINRequest) ([]byte, error) {
+	return nil, fmt.Errorf("no terminal: %w", ErrCannotPrompt)
+}
+func (cannotPrompt) Touch() {}
 
 // A dismissed prompt fails the operation with the prompter's own error and leaves the agent locked.
 func TestDismissedPrompt(t *testing.T) {
