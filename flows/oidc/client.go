@@ -8,10 +8,13 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -216,35 +219,51 @@ func (c *Client) authenticate(form url.Values) error {
 
 // post sends a client-authenticated form to an endpoint and decodes a JSON success into v.
 func (c *Client) post(ctx context.Context, name, plainURL string, form url.Values, v any) error {
+	what := strings.ReplaceAll(name, "_", " ")
 	if plainURL == "" {
-		return fmt.Errorf("oidc: %s does not advertise a %s", c.cfg.Issuer, strings.ReplaceAll(name, "_", " "))
-	}
-	if err := c.authenticate(form); err != nil {
-		return err
+		return fmt.Errorf("oidc: %s does not advertise a %s", c.cfg.Issuer, what)
 	}
 	endpoint, transport := c.endpoint(name, plainURL)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	resp, err := c.send(ctx, endpoint, transport, form)
 	if err != nil {
-		return fmt.Errorf("oidc: %s: %w", name, err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	resp, err := transport.RoundTrip(req)
-	if err != nil {
-		return fmt.Errorf("oidc: %s %s: %w", strings.ReplaceAll(name, "_", " "), endpoint, err)
+		return fmt.Errorf("oidc: %s %s: %w", what, endpoint, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return fmt.Errorf("oidc: %s %s: %w", strings.ReplaceAll(name, "_", " "), endpoint, err)
+		return fmt.Errorf("oidc: %s %s: %w", what, endpoint, err)
 	}
 	if resp.StatusCode == http.StatusOK {
 		if err := json.Unmarshal(body, v); err != nil {
-			return fmt.Errorf("oidc: %s %s: undecodable answer: %w", strings.ReplaceAll(name, "_", " "), endpoint, err)
+			return fmt.Errorf("oidc: %s %s: undecodable answer: %w", what, endpoint, err)
 		}
 		return nil
 	}
 	return c.responseError(resp, transport, form.Get("grant_type"), body)
+}
+
+// send authenticates and posts the form. A keep-alive connection the server closed just as the
+// request went out (EOF or reset before any answer) is retried once on a new connection with a
+// fresh authentication: net/http retries only idempotent requests, and a token request is a POST.
+func (c *Client) send(ctx context.Context, endpoint string, transport http.RoundTripper, form url.Values) (*http.Response, error) {
+	for attempt := 0; ; attempt++ {
+		if err := c.authenticate(form); err != nil {
+			return nil, err
+		}
+		var reused bool
+		trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) { reused = info.Reused }}
+		req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Accept", "application/json")
+		resp, err := transport.RoundTrip(req)
+		stale := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
+		if err == nil || attempt > 0 || !reused || !stale {
+			return resp, err
+		}
+	}
 }
 
 // responseError turns a failed answer into an *Error (OAuth error JSON), the mTLS explanation of
@@ -255,6 +274,11 @@ func (c *Client) responseError(resp *http.Response, transport *mtls.Transport, g
 	var e Error
 	if mediaType == "application/json" && json.Unmarshal(body, &e) == nil && e.Code != "" {
 		e.Endpoint, e.Status, e.grant, e.client = endpoint, resp.StatusCode, grant, c
+		if host := resp.Request.URL.Host; transport == c.card {
+			if req, ok := transport.CertificateRequest(hostPort(host)); ok && req.Unsuitable != nil {
+				e.tlsCAs = req.AcceptableCAs
+			}
+		}
 		return &e
 	}
 	if err := transport.Explain(resp); err != nil {
@@ -265,6 +289,14 @@ func (c *Client) responseError(resp *http.Response, transport *mtls.Transport, g
 		snippet = snippet[:200] + "…"
 	}
 	return fmt.Errorf("oidc: %s answered %s: %s", endpoint, resp.Status, snippet)
+}
+
+// hostPort adds the https default port to a URL host without one.
+func hostPort(host string) string {
+	if _, _, err := net.SplitHostPort(host); err == nil {
+		return host
+	}
+	return net.JoinHostPort(host, "443")
 }
 
 // token is the JSON answer of a token endpoint.

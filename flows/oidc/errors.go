@@ -39,6 +39,7 @@ type Error struct {
 
 	grant  string
 	client *Client
+	tlsCAs []string // CAs named by the server's TLS certificate request when they did not issue ours
 }
 
 // Error returns "oidc: ENDPOINT: CODE (DESCRIPTION): what to do".
@@ -66,7 +67,11 @@ func (e *Error) hint() string {
 	}
 	switch e.Code {
 	case ErrCodeInvalidClient:
-		return invalidClientHint(cfg)
+		hint := invalidClientHint(cfg)
+		if len(e.tlsCAs) > 0 {
+			hint += fmt.Sprintf(" (its TLS certificate request named the CAs %q, none of which issued ours)", e.tlsCAs)
+		}
+		return hint
 	case ErrCodeInvalidGrant:
 		return "the code, device code or refresh token is invalid, used or expired (or a bound token was asked for without the certificate): sign in again"
 	case ErrCodeUnauthorizedClient:

@@ -240,6 +240,8 @@ func TestInvalidClientExplained(t *testing.T) {
 	}{
 		{"pkjwt", oidc.PrivateKeyJWT, k, sha256Hex},
 		{"tls", oidc.TLSClientAuth, issued, `tls_client_auth_subject_dn "CN=someone else"`},
+		// Right subject, but self-signed: the provider's CAs did not issue it.
+		{"tls", oidc.TLSClientAuth, key{k.signer, assertiontest.Certificate(t, k.signer, assertiontest.CertOptions{CommonName: "bench.user"})}, `named the CAs ["CN=client CA,O=pivauth tests"]`},
 		{"selfsigned", oidc.SelfSignedTLSClientAuth, k, assertion.X5TS256(k.cert)},
 	} {
 		t.Run(tc.id, func(t *testing.T) {
