@@ -20,6 +20,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/pivauth/pivauth/flows/assertion"
+	"github.com/pivauth/pivauth/flows/cache"
 	"github.com/pivauth/pivauth/flows/mtls"
 )
 
@@ -59,6 +60,10 @@ type Config struct {
 	// the client uses (RFC 7523 section 3): its mTLS alias when requests go over mTLS, as
 	// providers compare aud with the URL they were reached at. Some providers want the issuer.
 	AssertionAudience string
+	// Resources are the RFC 8707 resource indicators Token asks for.
+	Resources []string
+	// Cache, when set, keeps Token's tokens across calls and processes.
+	Cache *cache.Store
 }
 
 // Client gets tokens from one provider for one client. Safe for concurrent use.

@@ -8,14 +8,17 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/oauth2"
 
+	"github.com/pivauth/pivauth/flows/adapters"
 	"github.com/pivauth/pivauth/flows/assertion"
 	"github.com/pivauth/pivauth/flows/assertion/assertiontest"
+	"github.com/pivauth/pivauth/flows/cache"
 	"github.com/pivauth/pivauth/flows/mtls"
 	"github.com/pivauth/pivauth/flows/oidc"
 	"github.com/pivauth/pivauth/hw-test/oidc/oidctest"
@@ -320,5 +323,33 @@ func TestOAuthErrorsExplained(t *testing.T) {
 				t.Fatalf("got %v, want %s saying %q", err, tc.code, tc.want)
 			}
 		})
+	}
+}
+
+// TestTokenCached: Token through a cache costs one card signature for any number of calls, across
+// clients sharing the cache directory (as two processes would), and serves adapters.
+func TestTokenCached(t *testing.T) {
+	k := newKey(t, assertiontest.P256)
+	p := startProvider(t, oidctest.Config{Clients: []oidctest.Client{oidctest.PrivateKeyJWT("app", k.cert)}})
+	dir := filepath.Join(t.TempDir(), "cache") // created private by cache.Open
+	for i := range 2 {
+		store, err := cache.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := newClient(t, p, oidc.Config{ClientID: "app", Identity: k.identity(), Resources: []string{api}, Cache: store})
+		tok, err := adapters.OAuth2TokenSource(context.Background(), c, "read").Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cl := claims(t, tok); cl["aud"] != api || cl["scope"] != "read" {
+			t.Errorf("client %d: claims %v", i, cl)
+		}
+		if again, err := c.Token(context.Background(), "read"); err != nil || !again.Cached || again.AccessToken != tok.AccessToken {
+			t.Errorf("client %d: second Token: cached=%v err=%v", i, again.Cached, err)
+		}
+	}
+	if n := k.signer.Count(); n != 1 {
+		t.Errorf("tokens through the cache cost %d signatures, want 1", n)
 	}
 }
