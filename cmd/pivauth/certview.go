@@ -16,6 +16,8 @@ import (
 // certJSON is the JSON form of a certificate in `pivauth certs`, `cards` and `setup` output.
 // Field names are part of the command-line contract.
 type certJSON struct {
+	Reader       string    `json:"reader,omitempty"`
+	Card         string    `json:"card,omitempty"` // e.g. "YubiKey 5.7.1 serial 12345678"
 	Slot         string    `json:"slot,omitempty"`
 	Subject      string    `json:"subject"`
 	Issuer       string    `json:"issuer"`

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -51,7 +52,7 @@ type cli struct {
 func newCLI(t *testing.T) *cli {
 	t.Helper()
 	home := t.TempDir()
-	return &cli{t: t, dir: home, env: []string{
+	c := &cli{t: t, dir: home, env: []string{
 		"HOME=" + home,
 		"XDG_CONFIG_HOME=" + filepath.Join(home, "config"),
 		"XDG_CACHE_HOME=" + filepath.Join(home, "cache"),
@@ -59,6 +60,11 @@ func newCLI(t *testing.T) *cli {
 		"PATH=" + os.Getenv("PATH"),
 		"LANG=C.UTF-8",
 	}}
+	// pcsc-lite finds pcscd through this variable when the bench runs its own.
+	if v, ok := os.LookupEnv("PCSCLITE_CSOCK_NAME"); ok {
+		c.env = append(c.env, "PCSCLITE_CSOCK_NAME="+v)
+	}
+	return c
 }
 
 // with returns a copy of c with more environment variables.
@@ -128,3 +134,6 @@ func writeFile(t *testing.T, dir, name, content string, mode os.FileMode) string
 	}
 	return p
 }
+
+// itoa formats a serial number for a flag.
+func itoa(n uint32) string { return strconv.FormatUint(uint64(n), 10) }

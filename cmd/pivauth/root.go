@@ -112,6 +112,9 @@ func (a *app) rootCommand() *cobra.Command {
 	root.AddCommand(
 		a.versionCommand(),
 		a.profileCommand(),
+		a.auditCommand(),
+		a.cardsCommand(),
+		a.certsCommand(),
 		exitCodesTopic(),
 		environmentTopic(),
 		configTopic(),
@@ -172,12 +175,11 @@ func (a *app) report(ctx context.Context, err error) int {
 
 // completeSlots offers the standard PIV slots to shell completion.
 func completeSlots(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-	return []string{
-		"9a\tPIV authentication",
-		"9c\tdigital signature",
-		"9d\tkey management",
-		"9e\tcard authentication",
-	}, cobra.ShellCompDirectiveNoFileComp
+	var out []string
+	for _, s := range []string{"9a", "9c", "9d", "9e"} {
+		out = append(out, s+"\t"+slotNames[s])
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
 }
 
 // setOutputFormats declares the --output formats cmd accepts (the first is the default) in the
