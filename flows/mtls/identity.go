@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"sync/atomic"
+	"time"
 
 	"github.com/pivauth/pivauth/flows/assertion"
 )
@@ -61,8 +62,9 @@ func FromTLSCertificate(c tls.Certificate) (Identity, error) {
 // empty reports whether the identity presents no certificate.
 func (id Identity) empty() bool { return id.Signer == nil && id.Certificate == nil }
 
-// check refuses an identity whose certificate is not for its key.
-func (id Identity) check() error {
+// check refuses an identity whose certificate is not for its key or not valid now: every
+// server would reject it, with less to say about why.
+func (id Identity) check(now time.Time) error {
 	if id.empty() {
 		return nil
 	}
@@ -71,6 +73,15 @@ func (id Identity) check() error {
 	}
 	if err := assertion.MatchCertificate(id.Signer.Public(), id.Certificate); err != nil {
 		return fmt.Errorf("mtls: %w", err)
+	}
+	cert := id.Certificate
+	switch {
+	case now.After(cert.NotAfter):
+		return fmt.Errorf("mtls: certificate %q expired on %s: renew it (pivauth setup) and register the new one",
+			cert.Subject.String(), cert.NotAfter.Format(time.DateOnly))
+	case now.Before(cert.NotBefore):
+		return fmt.Errorf("mtls: certificate %q is valid only from %s: check this computer's clock",
+			cert.Subject.String(), cert.NotBefore.Format(time.RFC3339))
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pivauth/pivauth/flows/assertion"
 	"github.com/pivauth/pivauth/flows/assertion/assertiontest"
@@ -153,12 +154,21 @@ func TestKeyChangeFailsClosed(t *testing.T) {
 	}
 }
 
-// TestMismatchedIdentityRefused: a certificate for another key is refused before any network use.
-func TestMismatchedIdentityRefused(t *testing.T) {
+// TestUnusableIdentityRefused: a certificate for another key, or one outside its validity, is
+// refused before any network use.
+func TestUnusableIdentityRefused(t *testing.T) {
 	key, _ := assertiontest.Key(t, assertiontest.P256)
 	_, cert := assertiontest.Key(t, assertiontest.P256)
 	if _, err := mtls.NewTransport(mtls.Identity{Signer: key, Certificate: cert}, mtls.Options{}); !errors.Is(err, assertion.ErrKeyMismatch) {
 		t.Fatalf("got %v, want ErrKeyMismatch", err)
+	}
+	expired := assertiontest.Certificate(t, key, assertiontest.CertOptions{NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)})
+	if _, err := mtls.NewTransport(mtls.Identity{Signer: key, Certificate: expired}, mtls.Options{}); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("expired certificate: got %v", err)
+	}
+	future := assertiontest.Certificate(t, key, assertiontest.CertOptions{NotBefore: time.Now().Add(24 * time.Hour)})
+	if _, err := mtls.NewTransport(mtls.Identity{Signer: key, Certificate: future}, mtls.Options{}); err == nil || !strings.Contains(err.Error(), "clock") {
+		t.Fatalf("not yet valid certificate: got %v", err)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // DefaultSessionCacheSize is the number of TLS sessions kept when Options.SessionCache is nil.
@@ -46,9 +47,9 @@ type Transport struct {
 }
 
 // NewTransport returns a Transport for the identity (the zero Identity presents no certificate).
-// It refuses an identity whose certificate is not for its key.
+// It refuses an identity whose certificate is not for its key or is expired.
 func NewTransport(id Identity, opts Options) (*Transport, error) {
-	if err := id.check(); err != nil {
+	if err := id.check(time.Now()); err != nil {
 		return nil, err
 	}
 	roots := opts.RootCAs

@@ -2,7 +2,6 @@ package oidc
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -75,9 +74,9 @@ type Client struct {
 	card  *mtls.Transport // the card's identity: RFC 8705 and bound-token requests
 }
 
-// New discovers the provider and checks the configuration against it: the client
-// authentication method is advertised, the key can sign an algorithm the provider accepts, and
-// the certificate is valid now. The card is not used yet.
+// New checks that the certificate is for the signer's key and valid now, discovers the provider
+// and checks the configuration against it: the client authentication method is advertised and
+// the key can sign an algorithm the provider accepts. The card is not used yet.
 func New(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.Issuer == "" || cfg.ClientID == "" {
 		return nil, errors.New("oidc: an issuer and a client id are required")
@@ -93,9 +92,6 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	if cfg.Identity.Signer == nil || cfg.Identity.Certificate == nil {
 		return nil, errors.New("oidc: the client needs the card's signer and certificate")
-	}
-	if err := checkValidity(cfg.Identity.Certificate, time.Now()); err != nil {
-		return nil, err
 	}
 	c := &Client{cfg: cfg}
 	var err error
@@ -127,19 +123,6 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		}
 	}
 	return c, nil
-}
-
-// checkValidity refuses a certificate outside its validity period before any network call.
-func checkValidity(cert *x509.Certificate, now time.Time) error {
-	switch {
-	case now.After(cert.NotAfter):
-		return fmt.Errorf("oidc: certificate %q expired on %s: renew it (pivauth setup) and register the new one",
-			cert.Subject.String(), cert.NotAfter.Format(time.DateOnly))
-	case now.Before(cert.NotBefore):
-		return fmt.Errorf("oidc: certificate %q is valid only from %s: check this computer's clock",
-			cert.Subject.String(), cert.NotBefore.Format(time.RFC3339))
-	}
-	return nil
 }
 
 // Metadata returns the discovered provider metadata.
