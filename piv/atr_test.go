@@ -26,3 +26,18 @@ func TestATR(t *testing.T) {
 		}
 	}
 }
+
+func FuzzATR(f *testing.F) {
+	f.Add(unhex(f, "3BFD1300008131FE158073C021C057597562694B657940"))
+	f.Add(unhex(f, "3B8880018073C021805F1F1F1F"))
+	f.Fuzz(func(t *testing.T, atr []byte) {
+		hist, err := historicalBytes(atr)
+		if err == nil && len(hist) != int(atr[1]&0x0F) {
+			t.Fatalf("%d historical bytes, T0 says %d", len(hist), atr[1]&0x0F)
+		}
+		if atrExtended(atr) != extUnknown && err != nil {
+			t.Fatal("extended-length support read from an ATR that does not parse")
+		}
+		atrSaysYubiKey(atr)
+	})
+}

@@ -62,3 +62,17 @@ func TestParseMetadata(t *testing.T) {
 		t.Error("one-byte policy parsed")
 	}
 }
+
+func FuzzParseMetadata(f *testing.F) {
+	f.Add(unhex(f, "01 01 FF 05 01 01 06 02 03 03"))
+	f.Add(unhex(f, "01 01 11 02 02 02 01 03 01 01 04 03 86 01 04"))
+	f.Add(unhex(f, "01 01 07 04 0A 81 03 01 00 01 82 03 01 00 01"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := parseMetadata(b)
+		if err == nil && m.PublicKey != nil {
+			if _, err := AlgorithmOf(m.PublicKey); err != nil {
+				t.Fatalf("metadata public key %T for %s: %v", m.PublicKey, m.Algorithm, err)
+			}
+		}
+	})
+}
