@@ -117,7 +117,7 @@ func (st *persistent) encode() ([]byte, error) {
 
 // writeFileAtomic replaces path with data so that a crash leaves either the
 // old or the new content, never a torn file: temp file in the same directory,
-// fsync, rename.
+// fsync, rename, fsync of the directory.
 func writeFileAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
@@ -148,5 +148,10 @@ func writeFileAtomic(path string, data []byte) error {
 		return err
 	}
 	ok = true
+	// The rename itself is durable only once the directory is synced.
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
 	return nil
 }
