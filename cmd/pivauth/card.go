@@ -91,12 +91,12 @@ func (a *app) openPIV(ctx context.Context) (*piv.Card, error) {
 // not hang on a card nobody will insert.
 func (a *app) waitForCard(ctx context.Context, sel piv.Selector) error {
 	timeout, tty := a.opts.timeout, stderrIsTerminal(a.stderr)
+	if timeout == 0 && !tty {
+		return withCode(ExitNoCard, fmt.Errorf("no card found (%s): insert one, or give --timeout to wait for it", sel))
+	}
 	what := "your PIV card"
 	if sel != (piv.Selector{}) {
 		what = "the PIV card (" + sel.String() + ")"
-	}
-	if timeout == 0 && !tty {
-		return withCode(ExitNoCard, fmt.Errorf("no card found (%s): insert %s, or give --timeout to wait for it", sel, what))
 	}
 	wctx := ctx
 	if timeout > 0 {

@@ -41,7 +41,8 @@ type result struct {
 }
 
 // cli runs the built binary with args in a clean environment: no PIN, no profile, a configuration
-// directory of the test's own, no terminal (stdin is empty, not a tty). env adds variables.
+// directory of the test's own, no terminal (a session of its own without a controlling terminal;
+// stdin is empty, not a tty). env adds variables.
 type cli struct {
 	t     *testing.T
 	env   []string
@@ -84,6 +85,7 @@ func (c *cli) run(args ...string) result {
 	cmd.Env = c.env
 	cmd.Dir = c.dir
 	cmd.Stdin = strings.NewReader(c.stdin)
+	cmd.SysProcAttr = detached()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

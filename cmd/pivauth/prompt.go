@@ -33,7 +33,28 @@ func (a *app) pinSource() signer.PINSource {
 	if a.opts.pinentry == "" {
 		sources = append(sources, signer.Pinentry())
 	}
-	return signer.Chain(sources...)
+	chain := signer.Chain(sources...)
+	return signer.PINFunc(func(ctx context.Context, req signer.PINRequest) ([]byte, error) {
+		pin, err := chain.PIN(ctx, req)
+		if err != nil {
+			return nil, &pinSourceError{err}
+		}
+		return pin, nil
+	})
+}
+
+// pinSourceError marks a failure to get the PIN (no source, a PIN file open to others, a prompt
+// cancelled), so that it exits with ExitPIN however the library that asked wraps it.
+type pinSourceError struct{ err error }
+
+func (e *pinSourceError) Error() string { return e.err.Error() }
+func (e *pinSourceError) Unwrap() error { return e.err }
+
+func init() {
+	classifiers = append(classifiers, func(err error) (int, bool) {
+		var pe *pinSourceError
+		return ExitPIN, errors.As(err, &pe)
+	})
 }
 
 // readNewSecret asks for a new PIN or PUK twice on the terminal and returns it once both match.

@@ -115,6 +115,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.auditCommand(),
 		a.cardsCommand(),
 		a.certsCommand(),
+		a.pinCommand(),
 		exitCodesTopic(),
 		environmentTopic(),
 		configTopic(),

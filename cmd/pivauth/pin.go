@@ -1,0 +1,379 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pivauth/pivauth/internal/pinbuf"
+	"github.com/pivauth/pivauth/piv"
+	"github.com/pivauth/pivauth/signer"
+)
+
+// pinStatusJSON is the JSON output of `pivauth pin status`.
+type pinStatusJSON struct {
+	Reader        string       `json:"reader"`
+	Card          string       `json:"card"`
+	PIN           secretJSON   `json:"pin"`
+	PUK           *secretJSON  `json:"puk,omitempty"`            // YubiKey only
+	ManagementKey *mgmtKeyJSON `json:"management_key,omitempty"` // YubiKey only
+}
+
+// secretJSON is the state of the PIN or the PUK.
+type secretJSON struct {
+	RetriesLeft  int   `json:"retries_left"`            // 0: blocked; -1: not known (PIN verified right now)
+	RetriesTotal int   `json:"retries_total,omitempty"` // YubiKey only
+	Default      *bool `json:"default,omitempty"`       // still the factory value (YubiKey only)
+}
+
+// mgmtKeyJSON is the state of the management key.
+type mgmtKeyJSON struct {
+	Algorithm string `json:"algorithm"`
+	Default   bool   `json:"default"`
+}
+
+func (a *app) pinCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "pin",
+		Short: "Show, change or unblock the PIN",
+		Long: `Show the PIN's tries left, change the PIN (or the PUK), or unblock a blocked PIN with the PUK.
+
+Lockout guard: pivauth does not present a PIN (or PUK) to a card that has only one try left,
+because a mistake would block it; --allow-last-try overrides this after you have made sure of
+the value. A wrong PIN always reports the tries left.`,
+		Example: `  pivauth pin status
+  pivauth pin change
+  pivauth pin unblock`,
+	}
+	cmd.AddCommand(a.pinStatusCommand(), a.pinChangeCommand(), a.pinUnblockCommand())
+	return cmd
+}
+
+func (a *app) pinStatusCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the PIN tries left (and on a YubiKey the PUK and management key state)",
+		Long: `Show how many PIN tries are left, without using one. On a YubiKey also the PUK tries, and whether
+the PIN, PUK and management key still have their factory values (which anyone can look up).`,
+		Example: `  pivauth pin status
+  pivauth pin status --output json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			format, err := a.outputFormat(cmd)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			card, err := a.openPIV(ctx)
+			if err != nil {
+				return err
+			}
+			defer card.Close()
+			st, err := readPINStatus(ctx, card)
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				return writeJSON(a.stdout, st)
+			}
+			a.writePINStatus(st)
+			return nil
+		},
+	}
+	setOutputFormats(cmd, "text", "json")
+	return cmd
+}
+
+// readPINStatus reads the PIN state (empty VERIFY) and, on a YubiKey, the metadata of the PIN,
+// the PUK and the management key, in one transaction.
+func readPINStatus(ctx context.Context, card *piv.Card) (pinStatusJSON, error) {
+	id, err := card.Identity(ctx)
+	if err != nil {
+		return pinStatusJSON{}, err
+	}
+	st := pinStatusJSON{Reader: id.Reader, Card: id.String()}
+	err = card.Transaction(ctx, func(tx *piv.Tx) error {
+		ps, err := tx.PINStatus()
+		if err != nil {
+			return err
+		}
+		st.PIN.RetriesLeft = ps.Retries
+		if ps.Verified {
+			st.PIN.RetriesLeft = -1
+		}
+		if !id.YubiKey {
+			return nil
+		}
+		secret := func(key byte) (*secretJSON, error) {
+			m, err := tx.Metadata(key)
+			if err != nil {
+				return nil, err
+			}
+			def := m.Default
+			return &secretJSON{RetriesLeft: m.RetriesLeft, RetriesTotal: m.RetriesTotal, Default: &def}, nil
+		}
+		pin, err := secret(piv.KeyPIN)
+		if err != nil {
+			return metadataUnavailable(err)
+		}
+		st.PIN = *pin
+		if st.PUK, err = secret(piv.KeyPUK); err != nil {
+			return err
+		}
+		m, err := tx.Metadata(piv.KeyCardManagement)
+		if err != nil {
+			return err
+		}
+		st.ManagementKey = &mgmtKeyJSON{Algorithm: m.Algorithm.String(), Default: m.Default}
+		return nil
+	})
+	return st, err
+}
+
+// metadataUnavailable keeps the empty-VERIFY answer when a YubiKey is too old for GET METADATA.
+func metadataUnavailable(err error) error {
+	if errors.Is(err, piv.ErrNotYubiKey) {
+		return nil
+	}
+	var se *piv.StatusError
+	if errors.As(err, &se) {
+		return nil
+	}
+	return err
+}
+
+func (a *app) writePINStatus(st pinStatusJSON) {
+	fmt.Fprintf(a.stdout, "%s in %q\n", st.Card, st.Reader)
+	line := func(name string, s secretJSON) {
+		switch {
+		case s.RetriesLeft == 0:
+			fmt.Fprintf(a.stdout, "  %-15s BLOCKED", name+":")
+		case s.RetriesLeft < 0:
+			fmt.Fprintf(a.stdout, "  %-15s verified (tries left not shown by the card)", name+":")
+		case s.RetriesTotal > 0:
+			fmt.Fprintf(a.stdout, "  %-15s %d of %d tries left", name+":", s.RetriesLeft, s.RetriesTotal)
+		default:
+			fmt.Fprintf(a.stdout, "  %-15s %d tries left", name+":", s.RetriesLeft)
+		}
+		if s.Default != nil && *s.Default {
+			fmt.Fprint(a.stdout, " (FACTORY DEFAULT: change it)")
+		}
+		fmt.Fprintln(a.stdout)
+	}
+	line("PIN", st.PIN)
+	if st.PUK != nil {
+		line("PUK", *st.PUK)
+	}
+	if mk := st.ManagementKey; mk != nil {
+		fmt.Fprintf(a.stdout, "  %-15s %s", "Management key:", mk.Algorithm)
+		if mk.Default {
+			fmt.Fprint(a.stdout, " (FACTORY DEFAULT: anyone can put keys on this card)")
+		}
+		fmt.Fprintln(a.stdout)
+	}
+}
+
+// secretFlags are the flags that give PIN-management secrets from files, for unattended use.
+type secretFlags struct {
+	newPINFile   string
+	pukFile      string
+	allowLastTry bool
+}
+
+func (f *secretFlags) register(cmd *cobra.Command, newWhat string, puk bool) {
+	cmd.Flags().StringVar(&f.newPINFile, "new-pin-file", "", "read the "+newWhat+" from `FILE` (mode 0600) instead of asking twice on the terminal")
+	if puk {
+		cmd.Flags().StringVar(&f.pukFile, "puk-file", "", "read the PUK from `FILE` (mode 0600) instead of asking on the terminal")
+	}
+	cmd.Flags().BoolVar(&f.allowLastTry, "allow-last-try", false, "present the PIN/PUK even when the card has only one try left")
+}
+
+// lockoutGuard refuses to present a secret when the card has one try or fewer left. retries < 0
+// means the count is not known.
+func lockoutGuard(what string, retries int, allow bool) error {
+	switch {
+	case retries == 0:
+		if what == "PUK" {
+			return fmt.Errorf("%w", piv.ErrPUKBlocked)
+		}
+		return fmt.Errorf("%w", piv.ErrPINBlocked)
+	case retries == 1 && !allow:
+		return withCode(ExitPIN, fmt.Errorf("lockout guard: the %s has 1 try left and a mistake would block it; nothing was sent. Make sure of it, then run again with --allow-last-try", what))
+	}
+	return nil
+}
+
+// newSecret reads a new PIN or PUK from file or, twice, from the terminal.
+func newSecret(ctx context.Context, file, what string) ([]byte, error) {
+	check := func(b []byte) error {
+		if len(b) < 6 || len(b) > 8 {
+			return fmt.Errorf("a %s has 6 to 8 characters", what)
+		}
+		return nil
+	}
+	if file != "" {
+		b, err := signer.File(file).PIN(ctx, signer.PINRequest{Retries: -1})
+		if err != nil {
+			return nil, withCode(ExitPIN, fmt.Errorf("%s: %w", what, err))
+		}
+		if err := check(b); err != nil {
+			pinbuf.Wipe(b)
+			return nil, withCode(ExitUsage, fmt.Errorf("%s in %s: %w", what, file, err))
+		}
+		return b, nil
+	}
+	return readNewSecret(ctx, what, check)
+}
+
+// currentPIN asks the PIN sources for the card's PIN after the lockout guard allowed it.
+func (a *app) currentPIN(ctx context.Context, card *piv.Card, id piv.Identity, allow bool) ([]byte, error) {
+	st, err := card.PINStatus(ctx)
+	if err != nil {
+		return nil, err
+	}
+	retries := st.Retries
+	if st.Verified {
+		retries = -1
+	}
+	if err := lockoutGuard("PIN", retries, allow); err != nil {
+		return nil, err
+	}
+	slot, err := a.slot()
+	if err != nil {
+		return nil, err
+	}
+	return a.pinSource().PIN(ctx, signer.PINRequest{Reader: id.Reader, Card: id.String(), Slot: slot, Retries: retries})
+}
+
+func (a *app) pinChangeCommand() *cobra.Command {
+	var f secretFlags
+	var puk bool
+	cmd := &cobra.Command{
+		Use:   "change",
+		Short: "Change the PIN (or with --puk the PUK)",
+		Long: `Change the PIN: the current PIN comes from the usual sources (terminal, --pin-file, PIVAUTH_PIN,
+pinentry), the new one is asked twice on the terminal or read from --new-pin-file. With --puk,
+change the PUK instead (current PUK from the terminal or --puk-file).`,
+		Example: `  pivauth pin change
+  pivauth pin change --pin-file old.pin --new-pin-file new.pin
+  pivauth pin change --puk`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			card, err := a.openPIV(ctx)
+			if err != nil {
+				return err
+			}
+			defer card.Close()
+			id, err := card.Identity(ctx)
+			if err != nil {
+				return err
+			}
+			if puk {
+				old, err := a.readPUK(ctx, card, id, f)
+				if err != nil {
+					return err
+				}
+				defer pinbuf.Wipe(old)
+				next, err := newSecret(ctx, f.newPINFile, "new PUK")
+				if err != nil {
+					return err
+				}
+				defer pinbuf.Wipe(next)
+				if err := card.ChangePUK(ctx, old, next); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stderr, "PUK changed on %s.\n", id)
+				return nil
+			}
+			old, err := a.currentPIN(ctx, card, id, f.allowLastTry)
+			if err != nil {
+				return err
+			}
+			defer pinbuf.Wipe(old)
+			next, err := newSecret(ctx, f.newPINFile, "new PIN")
+			if err != nil {
+				return err
+			}
+			defer pinbuf.Wipe(next)
+			if err := card.ChangePIN(ctx, old, next); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stderr, "PIN changed on %s.\n", id)
+			return nil
+		},
+	}
+	f.register(cmd, "new PIN (or PUK)", true)
+	cmd.Flags().BoolVar(&puk, "puk", false, "change the PUK instead of the PIN")
+	return cmd
+}
+
+// readPUK reads the PUK from --puk-file or the terminal, after the lockout guard (which knows
+// the PUK's tries only on a YubiKey).
+func (a *app) readPUK(ctx context.Context, card *piv.Card, id piv.Identity, f secretFlags) ([]byte, error) {
+	if id.YubiKey {
+		m, err := card.Metadata(ctx, piv.KeyPUK)
+		if err == nil {
+			if err := lockoutGuard("PUK", m.RetriesLeft, f.allowLastTry); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if f.pukFile != "" {
+		b, err := signer.File(f.pukFile).PIN(ctx, signer.PINRequest{Reader: id.Reader, Retries: -1})
+		if err != nil {
+			return nil, withCode(ExitPIN, fmt.Errorf("PUK: %w", err))
+		}
+		return b, nil
+	}
+	b, err := readSecret(ctx, fmt.Sprintf("PUK for %s in %q", id, id.Reader))
+	if errors.Is(err, errNoTerminal) {
+		return nil, withCode(ExitPIN, errors.New("no terminal to ask for the PUK: give it with --puk-file"))
+	}
+	return b, err
+}
+
+func (a *app) pinUnblockCommand() *cobra.Command {
+	var f secretFlags
+	cmd := &cobra.Command{
+		Use:   "unblock",
+		Short: "Set a new PIN with the PUK (after the PIN was blocked)",
+		Long: `Set a new PIN with the PUK and restore the PIN's tries. The PUK is asked on the terminal (or read
+from --puk-file), the new PIN twice on the terminal (or read from --new-pin-file). A YubiKey's
+PUK with one try left is protected by the lockout guard like the PIN.`,
+		Example: `  pivauth pin unblock
+  pivauth pin unblock --puk-file puk.txt --new-pin-file new.pin`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			card, err := a.openPIV(ctx)
+			if err != nil {
+				return err
+			}
+			defer card.Close()
+			id, err := card.Identity(ctx)
+			if err != nil {
+				return err
+			}
+			puk, err := a.readPUK(ctx, card, id, f)
+			if err != nil {
+				return err
+			}
+			defer pinbuf.Wipe(puk)
+			next, err := newSecret(ctx, f.newPINFile, "new PIN")
+			if err != nil {
+				return err
+			}
+			defer pinbuf.Wipe(next)
+			if err := card.UnblockPIN(ctx, puk, next); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stderr, "PIN set and unblocked on %s.\n", id)
+			return nil
+		},
+	}
+	f.register(cmd, "new PIN", true)
+	return cmd
+}

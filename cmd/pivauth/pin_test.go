@@ -1,0 +1,108 @@
+//go:build !windows
+
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pivauth/pivauth/hw-test/benchtest"
+	"github.com/pivauth/pivauth/hw-test/vcard"
+)
+
+// Factory secrets of the virtual card (hw-test/vcard).
+const (
+	factoryPIN = "123456"
+	factoryPUK = "12345678"
+)
+
+// pinStatus runs `pin status --output json` on the card in reader.
+func (c *cli) pinStatus(reader string) pinStatusJSON {
+	c.t.Helper()
+	var st pinStatusJSON
+	decodeJSON(c.t, c.ok("pin", "status", "--reader", reader, "--output", "json"), &st)
+	return st
+}
+
+func TestPINStatusYubiKey(t *testing.T) {
+	b := benchtest.Start(t, vcard.ProfileYubiKey)
+	c := newCLI(t)
+	st := c.pinStatus(b.Reader)
+	if st.Reader != b.Reader || !strings.HasPrefix(st.Card, "YubiKey ") || st.PIN.RetriesLeft != 3 || st.PIN.RetriesTotal != 3 ||
+		st.PIN.Default == nil || !*st.PIN.Default || st.PUK == nil || st.PUK.RetriesLeft != 3 || !*st.PUK.Default ||
+		st.ManagementKey == nil || !st.ManagementKey.Default || st.ManagementKey.Algorithm != "3DES" {
+		t.Errorf("pin status: %+v puk %+v mgm %+v", st, st.PUK, st.ManagementKey)
+	}
+	text := c.ok("pin", "status", "--reader", b.Reader).stdout
+	for _, want := range []string{"PIN:            3 of 3 tries left (FACTORY DEFAULT", "Management key: 3DES (FACTORY DEFAULT"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("pin status text lacks %q:\n%s", want, text)
+		}
+	}
+}
+
+// TestPINLifecycle changes the PIN from files, shows the tries left after wrong PINs, stops at
+// the lockout guard with one try left (sending nothing), blocks the PIN and unblocks it with the
+// PUK — on the government-style profile, whose PIN state is read with the empty VERIFY only.
+func TestPINLifecycle(t *testing.T) {
+	b := benchtest.Start(t, vcard.ProfilePIV)
+	c := newCLI(t)
+	file := func(name, content string) string { return writeFile(t, c.dir, name, content+"\n", 0o600) }
+	oldPIN, newPIN, wrongPIN, puk := file("old.pin", factoryPIN), file("new.pin", "24681357"), file("wrong.pin", "000000"), file("puk", factoryPUK)
+
+	st := c.pinStatus(b.Reader)
+	if st.PIN.RetriesLeft != 3 || st.PUK != nil || st.ManagementKey != nil || !strings.HasPrefix(st.Card, "PIV card") {
+		t.Fatalf("piv profile status: %+v", st)
+	}
+	c.ok("pin", "change", "--reader", b.Reader, "--pin-file", oldPIN, "--new-pin-file", newPIN)
+
+	// The old PIN is wrong now: each failure names the tries left.
+	c.fails(ExitPIN, []string{"PIN incorrect: 2 tries left"}, "pin", "change", "--reader", b.Reader, "--pin-file", oldPIN, "--new-pin-file", newPIN)
+	c.fails(ExitPIN, []string{"PIN incorrect: 1 try left"}, "pin", "change", "--reader", b.Reader, "--pin-file", wrongPIN, "--new-pin-file", newPIN)
+	b.ResetStats()
+	c.fails(ExitPIN, []string{"lockout guard", "1 try left", "--allow-last-try"}, "pin", "change", "--reader", b.Reader, "--pin-file", newPIN, "--new-pin-file", oldPIN)
+	if n := b.Stats().PINVerifies; n != 0 {
+		t.Errorf("the lockout guard let %d PIN verifications through", n)
+	}
+	if left := c.pinStatus(b.Reader).PIN.RetriesLeft; left != 1 {
+		t.Fatalf("after the guard: %d tries left, want 1", left)
+	}
+
+	// The last try, allowed explicitly, with the wrong PIN blocks the PIN.
+	c.fails(ExitPIN, []string{"PIN", "blocked", "pivauth pin unblock"}, "pin", "change", "--reader", b.Reader, "--pin-file", wrongPIN, "--new-pin-file", oldPIN, "--allow-last-try")
+	c.fails(ExitPIN, []string{"blocked"}, "pin", "change", "--reader", b.Reader, "--pin-file", newPIN, "--new-pin-file", oldPIN, "--allow-last-try")
+	if left := c.pinStatus(b.Reader).PIN.RetriesLeft; left != 0 {
+		t.Fatalf("blocked PIN shows %d tries left", left)
+	}
+	if text := c.ok("pin", "status", "--reader", b.Reader).stdout; !strings.Contains(text, "BLOCKED") {
+		t.Errorf("pin status text for a blocked PIN:\n%s", text)
+	}
+
+	c.ok("pin", "unblock", "--reader", b.Reader, "--puk-file", puk, "--new-pin-file", oldPIN)
+	if left := c.pinStatus(b.Reader).PIN.RetriesLeft; left != 3 {
+		t.Errorf("after unblock: %d tries left, want 3", left)
+	}
+	// The PIN from the environment works too, and the new PIN from a file must be 6-8 long.
+	c.with("PIVAUTH_PIN="+factoryPIN).fails(ExitUsage, []string{"6 to 8 characters"}, "pin", "change", "--reader", b.Reader, "--new-pin-file", file("short.pin", "12"))
+	c.with("PIVAUTH_PIN="+factoryPIN).ok("pin", "change", "--reader", b.Reader, "--new-pin-file", newPIN)
+}
+
+// TestPINUnattendedFailsFast: no terminal and no PIN source is an immediate, clear error, never
+// a wait on stdin (stdin here is an open pipe that never ends).
+func TestPINUnattendedFailsFast(t *testing.T) {
+	b := benchtest.Start(t, vcard.ProfilePIV)
+	c := newCLI(t)
+	start := time.Now()
+	r := c.fails(ExitPIN, []string{"no PIN available", "--pin-file", "PIVAUTH_PIN"}, "pin", "change", "--reader", b.Reader, "--new-pin-file", writeFile(t, c.dir, "n", "654321", 0o600))
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %v", d)
+	}
+	if strings.Contains(r.stderr, factoryPIN) {
+		t.Errorf("stderr shows a PIN")
+	}
+	c.fails(ExitPIN, []string{"open to group or others", "chmod 600"}, "pin", "change", "--reader", b.Reader,
+		"--pin-file", writeFile(t, c.dir, "open.pin", factoryPIN, 0o644), "--new-pin-file", writeFile(t, c.dir, "n2", "654321", 0o600))
+	c.fails(ExitPIN, []string{"no terminal", "--puk-file"}, "pin", "unblock", "--reader", b.Reader, "--new-pin-file", writeFile(t, c.dir, "n3", "654321", 0o600))
+	c.fails(ExitPIN, []string{"no terminal", "new PIN"}, "pin", "change", "--reader", b.Reader, "--pin-file", writeFile(t, c.dir, "p", factoryPIN, 0o600))
+}
