@@ -143,6 +143,7 @@ func (c *Card) Transaction(ctx context.Context, fn func(*Tx) error) error {
 		if err == nil {
 			err = fn(tx)
 		}
+		tx.done = true
 		if c.h != nil {
 			c.h.EndTransaction(scard.LeaveCard)
 		}
@@ -268,6 +269,8 @@ type Tx struct {
 	// the PIV application answers: until then an answer that looks like
 	// another application's leads to a SELECT and one retry.
 	confirmed bool
+	// done is set when the transaction ended; the Tx is unusable then.
+	done bool
 }
 
 // Reader returns the name of the card's reader.
@@ -275,10 +278,11 @@ func (tx *Tx) Reader() string { return tx.c.reader }
 
 // notSelectedSW reports status words a card gives when the command reached
 // another application than PIV (another program selected it between our
-// transactions): unknown instruction or class, wrong parameters, not found.
+// transactions): unknown instruction or class, wrong parameters, not found
+// (a card manager answers GET DATA 3FFF with 6A88).
 func notSelectedSW(sw uint16) bool {
 	switch sw {
-	case 0x6D00, 0x6E00, 0x6A82, 0x6A86, 0x6B00, 0x6986, 0x6881:
+	case 0x6D00, 0x6E00, 0x6A82, 0x6A88, 0x6A86, 0x6B00, 0x6986, 0x6881:
 		return true
 	}
 	return false
@@ -289,6 +293,9 @@ func notSelectedSW(sw uint16) bool {
 // is answered as if the PIV application were not selected, the application
 // is selected again and the command sent once more.
 func (tx *Tx) Transmit(cmd Command) ([]byte, error) {
+	if tx.done {
+		return nil, errors.New("piv: a Tx was used after its transaction ended")
+	}
 	data, sw, err := tx.c.exchange(cmd)
 	if err != nil {
 		return nil, err

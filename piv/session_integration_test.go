@@ -68,6 +68,13 @@ func TestSessionRecovery(t *testing.T) {
 	}
 	sign("steady state", 1)
 
+	// A Tx kept past its transaction refuses to talk to the card.
+	var leaked *piv.Tx
+	c.Transaction(ctx, func(tx *piv.Tx) error { leaked = tx; return nil })
+	if n := countAPDUs(t, b, func() { _, err = leaked.GetData(piv.ObjectCHUID) }); err == nil || n != 0 {
+		t.Errorf("Tx used after its transaction: %v, %d APDUs", err, n)
+	}
+
 	// Another application resets the card: we reconnect and select again.
 	other := otherApplication(t, b.Reader)
 	if err := other.Disconnect(scard.ResetCard); err != nil {
