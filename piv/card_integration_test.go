@@ -110,9 +110,12 @@ func TestIdentifyAndSelect(t *testing.T) {
 	if n := countAPDUs(t, yk, func() { ykCard.Identity(ctx) }); n != 0 {
 		t.Errorf("cached identity took %d APDUs", n)
 	}
-	ykCard.Close() // yubico-piv-tool must not find our handle in a transaction
+	// Our open card does not keep yubico-piv-tool out, nor the other way round.
 	if v, s, ok := ykStatus(t, yk.Reader); ok && (v != ykID.Version.String() || s != ykID.Serial) {
 		t.Errorf("yubico-piv-tool says version %s serial %d; we read %s %d", v, s, ykID.Version, ykID.Serial)
+	}
+	if st, err := ykCard.PINStatus(ctx); err != nil || st.Retries != 3 {
+		t.Errorf("PIN status after yubico-piv-tool used the card: %+v %v", st, err)
 	}
 
 	// The PIV card: CHUID GUID and FASC-N, as the issuer wrote them into the

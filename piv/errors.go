@@ -14,6 +14,8 @@ type AuthError struct {
 	PUK bool
 }
 
+// Error says what was wrong and how many tries are left, e.g. "PIN
+// incorrect: 2 tries left".
 func (e AuthError) Error() string {
 	what := "PIN"
 	if e.PUK {
@@ -87,6 +89,7 @@ type StatusError struct {
 	SW uint16
 }
 
+// Error names the command and the status word with its ISO 7816 meaning.
 func (e *StatusError) Error() string {
 	msg := fmt.Sprintf("piv: %s: card answered %04X", insName(e.Ins), e.SW)
 	if d := swText(e.SW); d != "" {
