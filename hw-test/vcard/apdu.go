@@ -13,7 +13,6 @@ const (
 	swAuthBlocked         = 0x6983
 	swConditionsNotMet    = 0x6985
 	swIncorrectData       = 0x6A80
-	swFuncNotSupported    = 0x6A81
 	swNotFound            = 0x6A82
 	swNotEnoughMemory     = 0x6A84
 	swIncorrectP1P2       = 0x6A86

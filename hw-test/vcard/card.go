@@ -52,7 +52,8 @@ type volatile struct {
 	pending     []byte         // response bytes waiting for GET RESPONSE
 	lastTouch   time.Time      // for touch policy "cached"
 
-	// Per-command view of the one-shot state above, set by dispatch.
+	// The one-shot states above as they stood before the current command,
+	// which used them up.
 	cur struct {
 		always    bool
 		challenge *mgmtChallenge
@@ -224,30 +225,37 @@ func (c *Card) Transmit(apdu []byte) (resp []byte) {
 }
 
 func (c *Card) transmit(apdu []byte) []byte {
-	if len(apdu) < 4 {
-		c.vol.pending = nil
-		return sw(nil, swWrongLength)
-	}
-	if status := checkCLA(apdu[0]); status != 0 {
-		c.vol.pending = nil
-		return sw(nil, status)
-	}
 	cmd, ok := parseAPDU(apdu)
-	if cmd.ins == insGetResponse {
+	refuse := swWrongLength // fewer than 4 bytes
+	if len(apdu) >= 4 {
+		refuse = checkCLA(cmd.cla)
+	}
+	if refuse == 0 && cmd.ins == insGetResponse {
 		if !ok {
 			return sw(nil, swWrongLength)
 		}
 		return c.getResponse(cmd)
 	}
 	c.vol.pending = nil // any other command abandons an unread response
-	if !ok {
-		c.vol.chain = nil
-		return sw(nil, swWrongLength)
+	var h handler
+	if refuse == 0 {
+		if h = c.handler(cmd.ins); h == nil {
+			refuse = swInsNotSupported
+		} else if !ok {
+			refuse = swWrongLength
+		}
 	}
-	h := c.handler(cmd.ins)
-	if h == nil {
+	if refuse != 0 || cmd.cla&0x10 == 0 {
+		// Every command but a part of a chain uses up the one-shot
+		// security states: a PIN VERIFY immediately before a PIN-always
+		// key, a management-key challenge for the next GENERAL
+		// AUTHENTICATE.
+		c.vol.cur.always, c.vol.pinAlways = c.vol.pinAlways, false
+		c.vol.cur.challenge, c.vol.challenge = c.vol.challenge, nil
+	}
+	if refuse != 0 {
 		c.vol.chain = nil
-		return sw(nil, swInsNotSupported)
+		return sw(nil, refuse)
 	}
 	if ch := c.vol.chain; ch != nil && (ch.ins != cmd.ins || ch.p1 != cmd.p1 || ch.p2 != cmd.p2) {
 		c.vol.chain = nil // a different command abandons the chain
@@ -271,7 +279,7 @@ func (c *Card) transmit(apdu []byte) []byte {
 		cmd.data = append(ch.data, cmd.data...)
 		c.vol.chain = nil
 	}
-	data, status := c.dispatch(cmd, h)
+	data, status := h(c, cmd)
 	if status != swOK {
 		return sw(nil, status)
 	}
@@ -323,15 +331,6 @@ func (c *Card) getResponse(cmd command) []byte {
 	data := c.vol.pending
 	c.vol.pending = nil
 	return c.respond(data, cmd.responseLimit())
-}
-
-// dispatch runs one complete command. The one-shot security states (a PIN
-// VERIFY immediately before a PIN-always key, a management-key challenge for
-// the next GENERAL AUTHENTICATE) are handed to this command only.
-func (c *Card) dispatch(cmd command, h handler) ([]byte, int) {
-	c.vol.cur.always, c.vol.pinAlways = c.vol.pinAlways, false
-	c.vol.cur.challenge, c.vol.challenge = c.vol.challenge, nil
-	return h(c, cmd)
 }
 
 // handler processes one complete command and returns the response data and

@@ -113,6 +113,22 @@ func newSlotKey(priv crypto.PrivateKey, alg, pinPolicy, touchPolicy, origin byte
 	return &slotKey{Alg: alg, PINPolicy: pinPolicy, TouchPolicy: touchPolicy, Origin: origin, PKCS8: der, priv: priv}, nil
 }
 
+// knownAlgorithm reports whether alg is an asymmetric algorithm of the card.
+func knownAlgorithm(alg byte) bool {
+	switch alg {
+	case algECCP256, algECCP384, algEd25519, algX25519:
+		return true
+	}
+	_, rsa := rsaBits[alg]
+	return rsa
+}
+
+// signerOf returns the crypto.Signer of a slot key, nil for X25519 keys.
+func signerOf(priv crypto.PrivateKey) crypto.Signer {
+	s, _ := priv.(crypto.Signer)
+	return s
+}
+
 // publicOf returns the public key of a slot key.
 func publicOf(priv crypto.PrivateKey) crypto.PublicKey {
 	switch k := priv.(type) {

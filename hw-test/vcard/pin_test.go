@@ -75,3 +75,22 @@ func TestChangePINAndPUK(t *testing.T) {
 	must(t, p, changeRef(refPIN, "123456", "97531"+"0"))
 	must(t, p, verifyPIN("975310"))
 }
+
+func TestPINAlwaysIsUsedUpByAnyCommand(t *testing.T) {
+	c, _ := newCard(t, ProfilePIV)
+	must(t, c, selectPIV)
+	sign := apdu(0, insAuthenticate, algECCP256, keySignature, unhex(t, "7C248200812000112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF"))
+	for _, between := range [][]byte{
+		{0x00, 0x12, 0x00, 0x00},          // unknown instruction
+		{0x00, insVerify, 0x00},           // too short
+		apdu(0, insGetVersion, 0, 0, nil), // a Yubico instruction this card lacks
+	} {
+		must(t, c, verifyPIN("123456"))
+		c.Transmit(between)
+		expect(t, c, sign, 0x6982)
+	}
+	// The parts of a chained command are one command.
+	must(t, c, verifyPIN("123456"))
+	must(t, c, append([]byte{0x10, insAuthenticate, algECCP256, keySignature, 0x10}, unhex(t, "7C248200812000112233445566778899")...))
+	must(t, c, apdu(0, insAuthenticate, algECCP256, keySignature, unhex(t, "AABBCCDDEEFF00112233445566778899AABBCCDDEEFF")))
+}

@@ -3,7 +3,6 @@ package vcard
 import (
 	"bytes"
 	"compress/gzip"
-	"crypto"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -365,10 +364,4 @@ func encodeFASCN(agency, system, credential, cs, ici, pi, oc, oi, poa string) []
 		put(byte(1 - ones%2))
 	}
 	return out
-}
-
-// signerOf returns the crypto.Signer of a slot key, nil for X25519 keys.
-func signerOf(priv crypto.PrivateKey) crypto.Signer {
-	s, _ := priv.(crypto.Signer)
-	return s
 }

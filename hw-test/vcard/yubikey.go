@@ -174,12 +174,11 @@ func (c *Card) cmdImportKey(cmd command) ([]byte, int) {
 	}
 	delete(elems, 0xAA)
 	delete(elems, 0xAB)
+	if !knownAlgorithm(cmd.p1) {
+		return nil, swIncorrectP1P2
+	}
 	priv, err := importedKey(cmd.p1, elems)
 	if err != nil {
-		if _, known := rsaBits[cmd.p1]; !known && cmd.p1 != algECCP256 && cmd.p1 != algECCP384 &&
-			cmd.p1 != algEd25519 && cmd.p1 != algX25519 {
-			return nil, swIncorrectP1P2
-		}
 		return nil, swIncorrectData
 	}
 	if ref == keyAttestation && signerOf(priv) == nil {
