@@ -104,12 +104,9 @@ func TestIdentifyAndSelect(t *testing.T) {
 	if !ykID.YubiKey || ykID.Serial == 0 || ykID.Version.Major < 5 || ykID.Reader != yk.Reader {
 		t.Fatalf("YubiKey identity %+v", ykID)
 	}
-	if n != 3 { // GET VERSION, GET SERIAL, GET DATA CHUID (none on a fresh YubiKey)
-		t.Errorf("YubiKey identity took %d APDUs, want 3", n)
-	}
-	if n := countAPDUs(t, yk, func() { ykCard.Identity(ctx) }); n != 0 {
-		t.Errorf("cached identity took %d APDUs", n)
-	}
+	// GET VERSION, GET SERIAL, GET DATA CHUID (none on a fresh YubiKey).
+	expectAPDUs(t, "YubiKey identity", n, 3)
+	expectAPDUs(t, "cached identity", countAPDUs(t, yk, func() { ykCard.Identity(ctx) }), 0)
 	// Our open card does not keep yubico-piv-tool out, nor the other way round.
 	if v, s, ok := ykStatus(t, yk.Reader); ok && (v != ykID.Version.String() || s != ykID.Serial) {
 		t.Errorf("yubico-piv-tool says version %s serial %d; we read %s %d", v, s, ykID.Version, ykID.Serial)
@@ -130,9 +127,7 @@ func TestIdentifyAndSelect(t *testing.T) {
 	if pvID.YubiKey || pvID.GUID == "" || pvID.FASCN == nil || pvID.CHUID.Expiry.IsZero() {
 		t.Fatalf("PIV identity %+v", pvID)
 	}
-	if n != 2 { // GET DATA CHUID, GET VERSION answered 6D00
-		t.Errorf("PIV identity took %d APDUs, want 2", n)
-	}
+	expectAPDUs(t, "PIV identity", n, 2) // GET DATA CHUID, GET VERSION answered 6D00
 	cardAuth, err := pvCard.Certificate(ctx, piv.SlotCardAuthentication)
 	if err != nil {
 		t.Fatal(err)
