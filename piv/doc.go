@@ -38,4 +38,10 @@
 //
 // A trace hook (Card.SetTrace) sees every APDU for --verbose logs; PINs,
 // PUKs, imported keys and decrypted secrets are redacted before it does.
+//
+// Notes against the team contract: RetiredSlot returns (Slot, bool);
+// AuthError has a PUK field besides Retries; Tx.PINRetries returns -1 when
+// the PIN is verified right now (the card gives no count then; Tx.PINStatus
+// says so explicitly); PIN change and unblock go through the engine rather
+// than piv-go, so they work on every card and take the PIN as []byte.
 package piv
