@@ -203,7 +203,8 @@ func Cards(ctx context.Context) ([]CardInfo, error) {
 
 // Open opens the card the selector picks: in shared mode, with the PIV
 // application selected (one APDU). A selector by serial or GUID identifies
-// the cards present until one matches.
+// every card present in the readers it allows; more than one match, or
+// more than one PIV card for the zero selector, is an error listing them.
 func Open(ctx context.Context, sel Selector) (*Card, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
