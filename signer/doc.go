@@ -1,0 +1,52 @@
+// Package signer makes a key on a PIV card (a YubiKey or a government
+// PIV/CAC card) a crypto.Signer, with its certificate and a tls.Certificate.
+//
+//	s, err := signer.Open(ctx, signer.Options{Slot: piv.SlotAuthentication})
+//	...
+//	defer s.Close()
+//	sig, err := s.Sign(rand.Reader, digest, crypto.SHA256)
+//
+// # PIN
+//
+// The PIN comes from a PINSource: the terminal, pinentry, a file, the
+// PIVAUTH_PIN variable, or a Chain of them (DefaultPINSource). It is asked
+// once per session, held in protected memory (internal/pinbuf) and wiped on
+// Close. The card is never left verified between operations: every
+// operation on a PIN-protected key runs in one PC/SC transaction as VERIFY,
+// GENERAL AUTHENTICATE, VERIFY P1=FF (clear), so no other program sharing
+// pcscd can use the card on the strength of our PIN.
+//
+// Lockout guard: before the first PIN of a session is presented, the tries
+// left are read (empty VERIFY); with one try left the signer refuses
+// (ErrLastPINTry) unless Options.AllowLastPINTry. A PIN the card has
+// accepted in the session is presented again without that check. A wrong
+// PIN is a *PINError carrying the tries left; a blocked PIN wraps
+// piv.ErrPINBlocked, whose message says how to unblock it.
+//
+// PIN policy: on a YubiKey (known from its ATR, no APDU) a key can have any
+// policy, so the first operation goes without PIN and a 6982 answer teaches
+// the signer, for the session, that the key needs it: a key with policy
+// "never" never causes a prompt, and "once" and "always" keys both get the
+// PIN typed once. Other cards follow SP 800-73-4: 9E needs no PIN, the
+// other slots need it (a 6982 from 9E is learned the same way). This costs
+// fewer APDUs than asking a YubiKey for the key's metadata (GET VERSION and
+// GET METADATA at every open).
+//
+// # Card changes
+//
+// Every signature is verified on the host against the certificate's public
+// key before it is returned; one that does not verify is refused with
+// ErrKeyChanged ("the card in READER is not the one this signer was opened
+// on (public key changed)"). After the card was found removed, the
+// certificate of the slot is read again and compared before the card gets
+// the PIN.
+//
+// # APDUs
+//
+// Steady state, one operation: 1 APDU for a key without PIN (GENERAL
+// AUTHENTICATE, as one extended APDU where the card takes them), 3 with the
+// PIN. A session adds, once: SELECT and the certificate's GET DATA (Open),
+// the empty VERIFY before the first PIN, and on a YubiKey the first
+// GENERAL AUTHENTICATE of a PIN-protected key (answered 6982). BENCHMARKS.md
+// at the root of the repository has the measured counts.
+package signer

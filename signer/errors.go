@@ -1,0 +1,46 @@
+package signer
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/pivauth/pivauth/piv"
+)
+
+var (
+	// ErrKeyChanged reports a card whose key is not the one in the
+	// certificate the signer was opened with: another card in the reader, or
+	// a key replaced on the card. The signer refuses to sign with it.
+	ErrKeyChanged = errors.New("public key changed")
+	// ErrLastPINTry reports that the card has one PIN try left and the
+	// signer, unless Options.AllowLastPINTry is set, will not risk blocking
+	// the PIN with a PIN it has not seen the card accept.
+	ErrLastPINTry = errors.New("only 1 PIN try left")
+	// ErrClosed reports use of a Signer after Close.
+	ErrClosed = errors.New("signer: closed")
+)
+
+// PINError reports a PIN the card refused. It unwraps to the card's
+// piv.AuthError, so errors.As finds the tries left either way, and with no
+// tries left errors.Is(err, piv.ErrPINBlocked) holds.
+type PINError struct {
+	// Reader is the reader of the card that refused the PIN.
+	Reader string
+	// Slot is the key the PIN was to unlock.
+	Slot piv.Slot
+	// Auth is the card's answer, with the tries left.
+	Auth piv.AuthError
+}
+
+func (e *PINError) Error() string {
+	switch e.Auth.Retries {
+	case 0:
+		return fmt.Sprintf("wrong PIN for the card in %q: %v", e.Reader, e.Auth)
+	case 1:
+		return fmt.Sprintf("wrong PIN for the card in %q: %v; pivauth will not use the last try unless told to (--allow-last-pin-try)", e.Reader, e.Auth)
+	}
+	return fmt.Sprintf("wrong PIN for the card in %q: %v", e.Reader, e.Auth)
+}
+
+// Unwrap returns the card's piv.AuthError.
+func (e *PINError) Unwrap() error { return e.Auth }

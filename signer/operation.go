@@ -1,0 +1,208 @@
+package signer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pivauth/pivauth/internal/pinbuf"
+	"github.com/pivauth/pivauth/piv"
+)
+
+// atrSaysYubiKey reports whether the answer to reset names a YubiKey (its
+// historical bytes spell "YubiKey"). Only a YubiKey has per-key PIN and
+// touch policies; knowing it from the ATR costs no APDU.
+func atrSaysYubiKey(atr []byte) bool {
+	return bytes.Contains(bytes.ToLower(atr), []byte("yubikey"))
+}
+
+// do runs one private-key operation: op is the GENERAL AUTHENTICATE, and do
+// wraps it with what the key needs, in one PC/SC transaction:
+//
+//	[GET DATA certificate, only after a removal]  VERIFY  op  VERIFY P1=FF
+//
+// The PIN is obtained first, outside any transaction, so that no transaction
+// is held while a person types (see askPIN). A key believed to need no PIN
+// that the card refuses with 6982 is retried once with the PIN.
+func (s *Signer) do(ctx context.Context, op func(*piv.Tx) ([]byte, error)) ([]byte, error) {
+	select {
+	case s.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-s.sem }()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	for {
+		if s.need == pinRequired && s.pin == nil {
+			if err := s.askPIN(ctx); err != nil {
+				return nil, err
+			}
+		}
+		out, err := s.transact(ctx, op)
+		if errors.Is(err, piv.ErrSecurityStatus) && s.need != pinRequired {
+			// The key needs the PIN after all; remember it for the session.
+			s.need = pinRequired
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("signer: slot %s: %w", s.slot, err)
+		}
+		if s.need == pinUnknown {
+			s.need = pinNotRequired
+		}
+		s.ops.Add(1)
+		return out, nil
+	}
+}
+
+// transact runs op in one transaction, with the PIN presented before it and
+// cleared after it when the key needs the PIN.
+func (s *Signer) transact(ctx context.Context, op func(*piv.Tx) ([]byte, error)) ([]byte, error) {
+	var out []byte
+	err := s.card.Transaction(ctx, func(tx *piv.Tx) (err error) {
+		if !s.confirmed {
+			if err := s.confirmCard(tx); err != nil {
+				return err
+			}
+		}
+		if s.need == pinRequired {
+			// Registered before VERIFY is sent, so every path out of
+			// here — a refused PIN, a failed operation — clears the PIN
+			// status. A card that is gone has lost it anyway.
+			defer func() {
+				cerr := tx.ClearVerify()
+				if cerr != nil && err == nil && !errors.Is(cerr, piv.ErrCardRemoved) {
+					err = fmt.Errorf("clearing the PIN status after the operation (the card may be left verified: remove it to reset it): %w", cerr)
+				}
+			}()
+			if err := s.verify(tx); err != nil {
+				return err
+			}
+		}
+		stop := s.touchTimer()
+		out, err = op(tx)
+		stop()
+		return err
+	})
+	if errors.Is(err, piv.ErrCardRemoved) {
+		// Whatever comes back into the reader is checked before it gets
+		// the PIN.
+		s.confirmed = false
+	}
+	return out, err
+}
+
+// verify presents the session's PIN. A refused PIN is dropped, so the next
+// operation asks the source again (with PINRequest.Retry set).
+func (s *Signer) verify(tx *piv.Tx) error {
+	err := s.pin.Use(func(pin []byte) error { return tx.Verify(pin) })
+	var ae piv.AuthError
+	switch {
+	case err == nil:
+		s.pinProven, s.pinRefused = true, false
+		return nil
+	case errors.As(err, &ae):
+		s.dropPIN()
+		s.pinRefused = true
+		return &PINError{Reader: s.card.Reader(), Slot: s.slot, Auth: ae}
+	case errors.Is(err, piv.ErrPINBlocked):
+		s.dropPIN()
+		return s.blocked()
+	}
+	return err
+}
+
+// askPIN reads the tries left (the empty VERIFY, in a transaction of its
+// own), applies the lockout guard, and asks the PIN source. It runs once per
+// session, and again only after the card refused a PIN.
+func (s *Signer) askPIN(ctx context.Context) error {
+	retries := -1
+	err := s.card.Transaction(ctx, func(tx *piv.Tx) error {
+		if !s.confirmed {
+			if err := s.confirmCard(tx); err != nil {
+				return err
+			}
+		}
+		var err error
+		retries, err = tx.PINRetries()
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, piv.ErrCardRemoved) {
+			s.confirmed = false
+		}
+		return fmt.Errorf("signer: reading the PIN tries left: %w", err)
+	}
+	switch {
+	case retries == 0:
+		return s.blocked()
+	case retries == 1 && !s.opts.AllowLastPINTry:
+		return fmt.Errorf("signer: the card in %q has %w before the PIN blocks; check the PIN (pivauth pin status) and allow the last try explicitly (--allow-last-pin-try), or unblock it with the PUK (pivauth pin unblock)",
+			s.card.Reader(), ErrLastPINTry)
+	}
+	// retries is -1 when another program left the card verified: the card
+	// does not tell the count then, and a successful VERIFY had reset it.
+	pin, err := s.opts.PIN.PIN(ctx, PINRequest{
+		Reader:  s.card.Reader(),
+		Card:    s.cardName,
+		Slot:    s.slot,
+		Retries: retries,
+		Retry:   s.pinRefused,
+	})
+	if err != nil {
+		return fmt.Errorf("signer: PIN for slot %s: %w", s.slot, err)
+	}
+	if len(pin) == 0 || len(pin) > 8 {
+		n := len(pin)
+		pinbuf.Wipe(pin)
+		s.pinRefused = true
+		return fmt.Errorf("signer: a PIV PIN has 1 to 8 characters, the one given has %d; it was not sent to the card", n)
+	}
+	buf, err := pinbuf.New(pin)
+	if err != nil {
+		return fmt.Errorf("signer: %w", err)
+	}
+	s.pin, s.pinProven = buf, false
+	return nil
+}
+
+// blocked is the error for a blocked PIN: it says how to unblock it.
+func (s *Signer) blocked() error {
+	return fmt.Errorf("signer: the PIN of the card in %q is blocked: %w", s.card.Reader(), piv.ErrPINBlocked)
+}
+
+// confirmCard checks, after the card was out of the reader, that the card
+// now there holds the key of the certificate, before it is given the PIN.
+// One GET DATA.
+func (s *Signer) confirmCard(tx *piv.Tx) error {
+	cert, err := tx.Certificate(s.slot)
+	if err != nil && !errors.Is(err, piv.ErrNotFound) {
+		return err
+	}
+	if err != nil || !publicKeyEqual(cert.PublicKey, s.pub) {
+		return s.keyChanged()
+	}
+	s.confirmed = true
+	return nil
+}
+
+// keyChanged is the error for a card whose key is not the certificate's. It
+// also makes the next operation check the card first.
+func (s *Signer) keyChanged() error {
+	s.confirmed = false
+	return fmt.Errorf("the card in %q is not the one this signer was opened on (%w)", s.card.Reader(), ErrKeyChanged)
+}
+
+// touchTimer calls Options.Touch if the operation it times runs longer than
+// touchDelay on a YubiKey, and returns the function that stops it.
+func (s *Signer) touchTimer() (stop func()) {
+	if s.opts.Touch == nil || !s.yubiKey {
+		return func() {}
+	}
+	t := time.AfterFunc(touchDelay, s.opts.Touch)
+	return func() { t.Stop() }
+}

@@ -1,0 +1,206 @@
+package signer
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/pivauth/pivauth/internal/pinbuf"
+	"github.com/pivauth/pivauth/piv"
+)
+
+// Options choose the card, the key and how the PIN is obtained.
+type Options struct {
+	// Card picks the card; the zero value picks the only PIV card present.
+	Card piv.Selector
+	// Slot is the key to use; the zero value means piv.SlotAuthentication (9A).
+	Slot piv.Slot
+	// PIN supplies the PIN when the key needs one; nil means
+	// DefaultPINSource(), created (and PIVAUTH_PIN read) by Open.
+	PIN PINSource
+	// AllowLastPINTry lets the signer present a PIN it has not yet seen the
+	// card accept when the card has only one try left. Off, it refuses with
+	// ErrLastPINTry instead of risking a blocked PIN.
+	AllowLastPINTry bool
+	// Touch, when set, is called (from another goroutine) when an operation
+	// on a YubiKey has been running for about a second: the key is most
+	// likely waiting for a touch. Print "touch your YubiKey" there.
+	Touch func()
+	// Intermediates are certificates that Chain and TLSCertificate send after
+	// the card's certificate, leaf first. PIV cards hold no chain, so a
+	// caller that needs one (a TLS server that does not know the issuing CA)
+	// supplies it from a file.
+	Intermediates []*x509.Certificate
+}
+
+// touchDelay is how long an operation runs before Options.Touch is called.
+// A YubiKey signs in well under a second unless it waits for a touch.
+const touchDelay = time.Second
+
+// Signer is a private key on a PIV card, with its certificate. It implements
+// crypto.Signer for every key the card holds, crypto.Decrypter for RSA keys,
+// and key agreement (ECDH) for EC keys.
+//
+// A Signer is safe for concurrent use: operations are serialized, each in
+// one PC/SC transaction. Between operations the card is free for other
+// programs and is never left PIN-verified: the PIN, held in protected memory
+// for the session, is presented inside each operation's transaction and the
+// card's PIN status is cleared (VERIFY P1=FF) before the transaction ends.
+type Signer struct {
+	sem  chan struct{} // held for one operation; a channel so waiting honours ctx
+	card *piv.Card
+	opts Options
+	slot piv.Slot
+	alg  piv.Algorithm
+	cert *x509.Certificate
+	pub  crypto.PublicKey
+	// cardName names the card in prompts when the selector did ("YubiKey
+	// serial N"); empty otherwise, to spare the APDUs of identifying it.
+	cardName string
+	// yubiKey: the ATR says YubiKey, so the key may have any PIN policy and
+	// a touch policy.
+	yubiKey bool
+
+	// The fields below are guarded by sem.
+	need pinNeed
+	pin  *pinbuf.Buffer // nil until a PIN is needed
+	// pinProven: the card accepted pin in this session, so it is presented
+	// again without reading the tries left first.
+	pinProven bool
+	// pinRefused: the last PIN the source gave was refused; the next
+	// request says so.
+	pinRefused bool
+	// confirmed is false after the card was found removed or its key
+	// changed: before the next PIN or operation goes to the card, its
+	// certificate is read again and compared.
+	confirmed bool
+	closed    bool
+
+	ops atomic.Int64 // private-key operations completed
+}
+
+// pinNeed is what the signer knows about the key's PIN policy.
+type pinNeed uint8
+
+const (
+	// pinUnknown: a YubiKey key, whose policy can be anything. The first
+	// operation goes without PIN; a 6982 answer teaches pinRequired.
+	pinUnknown pinNeed = iota
+	pinRequired
+	pinNotRequired
+)
+
+// Open opens the card that opts.Card selects, reads the certificate of
+// opts.Slot once, and returns a Signer for that key. It costs the SELECT of
+// the PIV application and the GET DATA of the certificate; no PIN is asked
+// until an operation needs one.
+func Open(ctx context.Context, opts Options) (*Signer, error) {
+	if opts.Slot == (piv.Slot{}) {
+		opts.Slot = piv.SlotAuthentication
+	}
+	card, err := piv.Open(ctx, opts.Card)
+	if err != nil {
+		return nil, fmt.Errorf("signer: opening %s: %w", opts.Card, err)
+	}
+	s, err := newSigner(ctx, card, opts)
+	if err != nil {
+		card.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func newSigner(ctx context.Context, card *piv.Card, opts Options) (*Signer, error) {
+	cert, err := card.Certificate(ctx, opts.Slot)
+	if errors.Is(err, piv.ErrNotFound) {
+		return nil, fmt.Errorf("signer: slot %s of the card in %q holds no certificate: put one there (pivauth setup) or pick another slot (--slot)", opts.Slot, card.Reader())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("signer: reading the certificate of slot %s: %w", opts.Slot, err)
+	}
+	alg, err := piv.AlgorithmOf(cert.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("signer: the certificate in slot %s: %w", opts.Slot, err)
+	}
+	if opts.PIN == nil {
+		opts.PIN = DefaultPINSource()
+	}
+	s := &Signer{
+		sem:       make(chan struct{}, 1),
+		card:      card,
+		opts:      opts,
+		slot:      opts.Slot,
+		alg:       alg,
+		cert:      cert,
+		pub:       cert.PublicKey,
+		yubiKey:   atrSaysYubiKey(card.ATR()),
+		confirmed: true,
+	}
+	switch {
+	case opts.Card.Serial != 0:
+		s.cardName = fmt.Sprintf("YubiKey serial %d", opts.Card.Serial)
+	case opts.Card.GUID != "":
+		s.cardName = "PIV card GUID " + opts.Card.GUID
+	}
+	switch {
+	case s.yubiKey:
+		s.need = pinUnknown
+	case piv.DefaultPINPolicy(s.slot) == piv.PINPolicyNever:
+		s.need = pinNotRequired
+	default:
+		s.need = pinRequired
+	}
+	return s, nil
+}
+
+// Public returns the public key of the certificate.
+func (s *Signer) Public() crypto.PublicKey { return s.pub }
+
+// Certificate returns the certificate read from the card's slot.
+func (s *Signer) Certificate() *x509.Certificate { return s.cert }
+
+// Chain returns the certificate followed by Options.Intermediates. A PIV
+// card holds no issuing certificates, so without Intermediates it is the
+// certificate alone.
+func (s *Signer) Chain() []*x509.Certificate {
+	return append([]*x509.Certificate{s.cert}, s.opts.Intermediates...)
+}
+
+// Reader returns the name of the card's reader.
+func (s *Signer) Reader() string { return s.card.Reader() }
+
+// Slot returns the slot of the key.
+func (s *Signer) Slot() piv.Slot { return s.slot }
+
+// Algorithm returns the algorithm of the key.
+func (s *Signer) Algorithm() piv.Algorithm { return s.alg }
+
+// Operations returns the number of private-key operations the card has
+// completed for this signer.
+func (s *Signer) Operations() int64 { return s.ops.Load() }
+
+// Close wipes the PIN and releases the card. It waits for an operation in
+// progress. Close is idempotent.
+func (s *Signer) Close() error {
+	s.sem <- struct{}{}
+	defer func() { <-s.sem }()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	s.dropPIN()
+	return s.card.Close()
+}
+
+// dropPIN wipes the PIN held for the session.
+func (s *Signer) dropPIN() {
+	if s.pin != nil {
+		s.pin.Close()
+		s.pin = nil
+	}
+	s.pinProven = false
+}
