@@ -1,0 +1,233 @@
+package card
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ebfe/scard"
+
+	"github.com/pivauth/pivauth/hw-test/benchtest"
+	"github.com/pivauth/pivauth/hw-test/vcard"
+	"github.com/pivauth/pivauth/internal/agent"
+	"github.com/pivauth/pivauth/internal/audit"
+)
+
+const benchPIN = "123456" // the bench cards' factory PIN
+
+// TestMain lets the test binary be a separate pivauth process using the agent (CARD_TEST_CHILD).
+func TestMain(m *testing.M) {
+	if os.Getenv("CARD_TEST_CHILD") == "sign" {
+		os.Exit(childSign())
+	}
+	os.Exit(m.Run())
+}
+
+// printPrompter answers the agent's PIN prompts with CARD_TEST_PIN and reports each prompt on
+// stdout, where the parent counts them.
+type printPrompter struct{}
+
+func (printPrompter) PIN(_ context.Context, req agent.PINRequest) ([]byte, error) {
+	fmt.Printf("PROMPT slot %s, %d tries left\n", req.Slot, req.Retries)
+	return []byte(os.Getenv("CARD_TEST_PIN")), nil
+}
+func (printPrompter) Touch() { fmt.Println("TOUCH") }
+
+// childSign makes CARD_TEST_N signatures with the card in CARD_TEST_READER through the agent at
+// CARD_TEST_SOCKET (other test binaries may have cards on other readers), with purposes
+// whose jti is CARD_TEST_JTI-<i>, and checks each against the certificate.
+func childSign() int {
+	ctx := context.Background()
+	c, err := agent.DialPath(ctx, os.Getenv("CARD_TEST_SOCKET"), printPrompter{})
+	if err != nil {
+		fmt.Println("ERROR", err)
+		return 1
+	}
+	defer c.Close()
+	k, err := c.Key(ctx, agent.KeyRef{Reader: os.Getenv("CARD_TEST_READER"), Slot: "9a"})
+	if err != nil {
+		fmt.Println("ERROR", err)
+		return 1
+	}
+	n, _ := strconv.Atoi(os.Getenv("CARD_TEST_N"))
+	for i := range n {
+		jti := fmt.Sprintf("%s-%d", os.Getenv("CARD_TEST_JTI"), i)
+		digest := sha256.Sum256([]byte(jti))
+		pctx := audit.WithPurpose(ctx, audit.Purpose{TokenEndpoint: "https://login.example/t/oauth2/v2.0/token", ClientID: "bench-app", JTI: jti})
+		opts := &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256}
+		sig, err := audit.Bind(pctx, k).Sign(nil, digest[:], opts)
+		if err == nil {
+			err = rsa.VerifyPSS(k.Public().(*rsa.PublicKey), crypto.SHA256, digest[:], sig, opts)
+		}
+		if err != nil {
+			fmt.Println("ERROR", err)
+			return 1
+		}
+	}
+	fmt.Println("OK")
+	return 0
+}
+
+// benchAgent is an agent with the card backend serving a bench card, in the test process.
+type benchAgent struct {
+	bench    *benchtest.Bench
+	socket   string
+	auditDir string
+}
+
+func startBenchAgent(t *testing.T) *benchAgent {
+	t.Helper()
+	b := benchtest.Start(t, vcard.ProfilePIV)
+	dir := t.TempDir()
+	ba := &benchAgent{bench: b, socket: filepath.Join(dir, "run", "agent.sock"), auditDir: filepath.Join(dir, "state")}
+	rec, err := audit.Open(ba.auditDir, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := agent.Listen(ba.socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := agent.NewServer(agent.Config{Backend: &Backend{Audit: rec}, Monitor: agent.PCSCMonitor{}, Audit: rec})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, l) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("agent: %v", err)
+		}
+		_ = l.Close()
+	})
+	return ba
+}
+
+// client runs a separate process that signs n times through the agent and returns how many
+// times it was asked for the PIN.
+func (ba *benchAgent) client(t *testing.T, jti string, n int) int {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "CARD_TEST_CHILD=sign", "CARD_TEST_SOCKET="+ba.socket, "CARD_TEST_READER="+ba.bench.Reader, "CARD_TEST_PIN="+benchPIN,
+		"CARD_TEST_JTI="+jti, "CARD_TEST_N="+strconv.Itoa(n))
+	out, err := cmd.CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("OK")) {
+		t.Fatalf("client %s: %v\n%s", jti, err, out)
+	}
+	return strings.Count(string(out), "PROMPT")
+}
+
+// verifiedFromOutside sends an empty VERIFY (00 20 00 80) from a PC/SC context of its own, as any
+// other program on the machine could, and returns the status word: 63Cx while the PIN is not
+// verified, 9000 if a session left it verified.
+func verifiedFromOutside(t *testing.T, reader string) uint16 {
+	t.Helper()
+	sc, err := scard.EstablishContext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Release()
+	c, err := sc.Connect(reader, scard.ShareShared, scard.ProtocolAny)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(scard.LeaveCard)
+	resp, err := c.Transmit([]byte{0x00, 0x20, 0x00, 0x80})
+	if err != nil || len(resp) < 2 {
+		t.Fatalf("empty VERIFY: %x, %v", resp, err)
+	}
+	return uint16(resp[len(resp)-2])<<8 | uint16(resp[len(resp)-1])
+}
+
+func (ba *benchAgent) locked(t *testing.T) bool {
+	t.Helper()
+	c, err := agent.DialPath(context.Background(), ba.socket, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	st, err := c.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Locked
+}
+
+// The acceptance test: the PIN typed once serves several processes, the card is never
+// left verified between their operations, a removal locks and the reinserted card asks again, and
+// every operation is in the audit log with its purpose and nothing secret.
+func TestAgentOnBenchCard(t *testing.T) {
+	ba := startBenchAgent(t)
+	b := ba.bench
+	if b.Real() {
+		t.Skip("pulls the card and reads its counters: virtual card only")
+	}
+	b.ResetStats()
+
+	if n := ba.client(t, "first", 2); n != 1 {
+		t.Fatalf("first process asked for the PIN %d times, want 1", n)
+	}
+	if sw := verifiedFromOutside(t, b.Reader); sw&0xFFF0 != 0x63C0 {
+		t.Fatalf("empty VERIFY from another context between operations = %04X, want 63Cx (card left verified?)", sw)
+	}
+	if n := ba.client(t, "second", 2); n != 0 {
+		t.Fatalf("second process asked for the PIN %d times, want 0 (PIN typed once)", n)
+	}
+	if sw := verifiedFromOutside(t, b.Reader); sw&0xFFF0 != 0x63C0 {
+		t.Fatalf("empty VERIFY after the second process = %04X, want 63Cx", sw)
+	}
+	st := b.Stats()
+	if st.Signatures != 4 || st.PINVerifies != 4 {
+		t.Errorf("card: %d signatures, %d PIN verifications; want 4 and 4 (verified inside each operation)", st.Signatures, st.PINVerifies)
+	}
+
+	b.Pull()
+	for deadline := time.Now().Add(15 * time.Second); !ba.locked(t); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("agent did not lock when the card was pulled")
+		}
+	}
+	b.Insert()
+	if n := ba.client(t, "third", 1); n != 1 {
+		t.Fatalf("after reinsertion the PIN was asked %d times, want 1", n)
+	}
+
+	evs, skipped, err := audit.Read(ba.auditDir, audit.Filter{})
+	if err != nil || skipped != 0 {
+		t.Fatalf("audit: %v, %d damaged", err, skipped)
+	}
+	var jtis []string
+	pids := map[int]bool{}
+	for _, ev := range evs {
+		if ev.Operation != audit.OpSign || ev.Result != audit.ResultOK || ev.Slot != "9a" ||
+			!strings.HasPrefix(ev.Card, "guid:") || ev.Reader != b.Reader || ev.CertSHA256 == "" ||
+			ev.Purpose.ClientID != "bench-app" || ev.Requester == nil {
+			t.Errorf("audit event %+v", ev)
+			continue
+		}
+		jtis = append(jtis, ev.Purpose.JTI)
+		pids[ev.Requester.PID] = true
+	}
+	if want := "first-0 first-1 second-0 second-1 third-0"; strings.Join(jtis, " ") != want {
+		t.Errorf("audited jtis %q, want %q", strings.Join(jtis, " "), want)
+	}
+	if len(pids) != 3 {
+		t.Errorf("audit names %d requesting processes, want 3", len(pids))
+	}
+	raw, err := os.ReadFile(filepath.Join(ba.auditDir, audit.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte(benchPIN)) {
+		t.Error("the PIN is in the audit log")
+	}
+}
