@@ -116,6 +116,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.cardsCommand(),
 		a.certsCommand(),
 		a.pinCommand(),
+		a.setupCommand(),
 		exitCodesTopic(),
 		environmentTopic(),
 		configTopic(),

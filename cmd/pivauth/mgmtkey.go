@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/pivauth/pivauth/internal/pinbuf"
+	"github.com/pivauth/pivauth/piv"
+)
+
+// factoryManagementKey is the management key every YubiKey (and many other PIV cards) ships
+// with; it is public, so a card that still has it lets anyone replace its keys.
+var factoryManagementKey = []byte{1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8}
+
+// managementKey returns the card's management key: from --management-key-file when given;
+// else the factory default when the card says it still has it (YubiKey metadata), with a
+// warning; else asked on the terminal. It is never taken from the command line, where other
+// users could read it in the process list.
+func (a *app) managementKey(ctx context.Context, card *piv.Card, id piv.Identity, file string) ([]byte, error) {
+	if file != "" {
+		return readManagementKeyFile(file)
+	}
+	if id.YubiKey {
+		m, err := card.Metadata(ctx, piv.KeyCardManagement)
+		if err == nil && m.Default {
+			fmt.Fprintf(a.stderr, "warning: %s still has the factory-default management key, which anyone can look up: "+
+				"whoever holds the card can replace its keys. Set your own (e.g. ykman piv access change-management-key).\n", id)
+			return bytes.Clone(factoryManagementKey), nil
+		}
+	}
+	b, err := readSecret(ctx, fmt.Sprintf("Management key (hex) for %s", id))
+	if errors.Is(err, errNoTerminal) {
+		return nil, withCode(ExitPIN, fmt.Errorf("%s has its own management key and there is no terminal to ask for it: give it with --management-key-file", id))
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer pinbuf.Wipe(b)
+	return decodeManagementKey(b, "the management key typed")
+}
+
+// readManagementKeyFile reads a hex management key from a file that only its owner can read.
+func readManagementKeyFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, withCode(ExitUsage, fmt.Errorf("management key file: %w", err))
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return nil, withCode(ExitPIN, fmt.Errorf("management key file %s is open to group or others (mode %04o): run chmod 600 %s", path, perm, path))
+	}
+	b := make([]byte, 200) // a 32-byte key in hex with line ends fits many times over
+	n, _ := f.Read(b)
+	defer pinbuf.Wipe(b)
+	return decodeManagementKey(b[:n], "management key file "+path)
+}
+
+// decodeManagementKey decodes hex (spaces and colons allowed) into a 16-, 24- or 32-byte key.
+func decodeManagementKey(text []byte, what string) ([]byte, error) {
+	s := strings.NewReplacer(" ", "", ":", "", "\n", "", "\r", "", "\t", "").Replace(string(text))
+	key, err := hex.DecodeString(s)
+	if err != nil || (len(key) != 16 && len(key) != 24 && len(key) != 32) {
+		return nil, withCode(ExitUsage, fmt.Errorf("%s: want 32, 48 or 64 hex digits (a 16-, 24- or 32-byte key)", what))
+	}
+	return key, nil
+}
+
+// authenticatedTx runs fn in one transaction after authenticating with the management key, for
+// the engine's management commands (certificate writes).
+func authenticatedTx(ctx context.Context, card *piv.Card, key []byte, fn func(*piv.Tx) error) error {
+	return card.Transaction(ctx, func(tx *piv.Tx) error {
+		alg, err := tx.ManagementKeyAlgorithm()
+		if err != nil {
+			return err
+		}
+		if err := tx.AuthenticateManagementKey(alg, key); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
