@@ -30,10 +30,14 @@ type Identity struct {
 	Certificate *x509.Certificate
 	// Chain holds intermediate certificates, sent after the leaf.
 	Chain []*x509.Certificate
+	// SignatureSchemes limits the TLS signature schemes offered to those the key can make (a
+	// card may not do every hash with every key size); nil means every scheme of the key type.
+	SignatureSchemes []tls.SignatureScheme
 }
 
 // FromTLSCertificate turns a tls.Certificate (for example signer.Signer.TLSCertificate()) into an
-// Identity. The private key must be a crypto.Signer; the first certificate is the leaf.
+// Identity. The private key must be a crypto.Signer; the first certificate is the leaf, the
+// others the chain; SupportedSignatureAlgorithms is kept.
 func FromTLSCertificate(c tls.Certificate) (Identity, error) {
 	key, ok := c.PrivateKey.(crypto.Signer)
 	if !ok {
@@ -42,7 +46,7 @@ func FromTLSCertificate(c tls.Certificate) (Identity, error) {
 	if len(c.Certificate) == 0 {
 		return Identity{}, errors.New("mtls: the TLS certificate holds no certificate")
 	}
-	id := Identity{Signer: key, Certificate: c.Leaf}
+	id := Identity{Signer: key, Certificate: c.Leaf, SignatureSchemes: c.SupportedSignatureAlgorithms}
 	for i, der := range c.Certificate {
 		cert, err := x509.ParseCertificate(der)
 		if err != nil {
@@ -94,9 +98,10 @@ func (id Identity) tlsCertificate(broken *atomic.Bool) *tls.Certificate {
 		chain = append(chain, c.Raw)
 	}
 	return &tls.Certificate{
-		Certificate: chain,
-		PrivateKey:  &checkedSigner{Signer: id.Signer, cert: id.Certificate, broken: broken},
-		Leaf:        id.Certificate,
+		Certificate:                  chain,
+		PrivateKey:                   &checkedSigner{Signer: id.Signer, cert: id.Certificate, broken: broken},
+		Leaf:                         id.Certificate,
+		SupportedSignatureAlgorithms: id.SignatureSchemes,
 	}
 }
 

@@ -322,11 +322,12 @@ func TestFromTLSCertificate(t *testing.T) {
 	ca := tlstest.NewCA(t, "issuing CA")
 	key, _ := assertiontest.Key(t, assertiontest.P256)
 	leaf := ca.Client(t, key.Public(), pkix.Name{CommonName: "leaf"})
-	id, err := mtls.FromTLSCertificate(tls.Certificate{Certificate: [][]byte{leaf.Raw, ca.Cert.Raw}, PrivateKey: key})
+	schemes := []tls.SignatureScheme{tls.ECDSAWithP256AndSHA256}
+	id, err := mtls.FromTLSCertificate(tls.Certificate{Certificate: [][]byte{leaf.Raw, ca.Cert.Raw}, PrivateKey: key, SupportedSignatureAlgorithms: schemes})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !id.Certificate.Equal(leaf) || len(id.Chain) != 1 || !id.Chain[0].Equal(ca.Cert) || id.Signer != key {
+	if !id.Certificate.Equal(leaf) || len(id.Chain) != 1 || !id.Chain[0].Equal(ca.Cert) || id.Signer != key || len(id.SignatureSchemes) != 1 {
 		t.Fatalf("identity %+v", id)
 	}
 	if _, err := mtls.FromTLSCertificate(tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: fmt.Stringer(nil)}); err == nil {
