@@ -51,6 +51,16 @@ func (b *Backend) Open(ctx context.Context, ref agent.KeyRef, hooks agent.Hooks)
 	return agent.Audited(k, ref.Slot, b.Audit, Classify), nil
 }
 
+// Audited wraps a signer a command opened itself (no agent running), so that its operations are
+// recorded like the agent's.
+func Audited(ctx context.Context, s *signer.Signer, rec audit.Recorder) (*audit.Signer, error) {
+	id, err := identify(ctx, s.Reader())
+	if err != nil {
+		return nil, err
+	}
+	return audit.Wrap(s, audit.Key{Card: id, Reader: s.Reader(), Slot: s.Slot().String(), Certificate: s.Certificate().Raw}, rec, Classify), nil
+}
+
 // Classify names the class of a card error.
 func (b *Backend) Classify(err error) string { return Classify(err) }
 

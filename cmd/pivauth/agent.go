@@ -1,0 +1,290 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pivauth/pivauth/internal/agent"
+	"github.com/pivauth/pivauth/internal/agent/card"
+	"github.com/pivauth/pivauth/internal/audit"
+	"github.com/pivauth/pivauth/piv"
+	"github.com/pivauth/pivauth/signer"
+)
+
+const agentLong = `pivauth agent holds the card session and the PIN for your working session, so that you type the
+PIN once and then run pivauth token, assertion, exec and request as often as you like. It runs in
+the foreground (log on stderr; stop it with Ctrl-C or SIGTERM), e.g. as a systemd user service, and
+serves the pivauth commands of your own user over $XDG_RUNTIME_DIR/pivauth/agent.sock. Commands use
+a running agent by themselves and use the card directly when there is none.
+
+When the agent needs the PIN, the command that asked prompts for it on its own terminal (or reads
+its --pin-file); an agent started with --pinentry asks through pinentry when that command cannot.
+The card is never left PIN-verified between operations: another program cannot use the session.
+
+The agent forgets the PIN, closes the card sessions and drops cached tokens when the card is
+removed, after --idle-timeout without a card operation, on 'pivauth agent lock', and on SIGHUP.
+A key with a touch policy makes the requesting command print a notice to touch the card. Every
+operation is recorded in the audit log ('pivauth audit'), with the process that asked for it.`
+
+const agentExample = `  # run the agent for this login session
+  pivauth agent --idle-timeout 30m
+
+  # as a systemd user service (~/.config/systemd/user/pivauth-agent.service):
+  #   [Service]
+  #   ExecStart=/usr/local/bin/pivauth agent
+  #   ExecReload=/bin/kill -HUP $MAINPID
+  # 'systemctl --user reload pivauth-agent' then locks it
+
+  # lock it when you leave your desk
+  pivauth agent lock`
+
+// agentCommand is `pivauth agent` (serve) with its subcommands lock and status.
+func (a *app) agentCommand() *cobra.Command {
+	var idle time.Duration
+	cmd := &cobra.Command{
+		Use:     "agent",
+		Short:   "Hold the card session and the PIN for other pivauth commands (PIN once per session)",
+		Long:    agentLong,
+		Example: agentExample,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.runAgent(cmd.Context(), idle)
+		},
+	}
+	cmd.Flags().DurationVar(&idle, "idle-timeout", 15*time.Minute, "lock after this long without a card operation (`DURATION`; 0: never)")
+	cmd.AddCommand(a.agentLockCommand(), a.agentStatusCommand())
+	return cmd
+}
+
+// runAgent serves until ctx ends (Ctrl-C, SIGTERM), locking on SIGHUP.
+func (a *app) runAgent(ctx context.Context, idle time.Duration) error {
+	rec, err := openAuditLog()
+	if err != nil {
+		return err
+	}
+	path := agent.SocketPath()
+	l, err := agent.Listen(path)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+
+	level := slog.LevelInfo
+	if a.opts.verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level, ReplaceAttr: redactSecrets}))
+	cfg := agent.Config{Backend: &card.Backend{Audit: rec}, Monitor: agent.PCSCMonitor{}, IdleTimeout: idle, Audit: rec, Log: logger}
+	if a.opts.pinentry != "" {
+		pe := &signer.PinentrySource{Program: a.opts.pinentry}
+		cfg.FallbackPIN = func(ctx context.Context, req agent.PINRequest) ([]byte, error) {
+			sreq, err := signerPINRequest(req)
+			if err != nil {
+				return nil, err
+			}
+			return pe.PIN(ctx, sreq)
+		}
+	}
+	srv := agent.NewServer(cfg)
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				srv.Lock("SIGHUP")
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+
+	logger.Info("pivauth agent serving", "socket", path, "pid", os.Getpid(), "idle_timeout", idle, "audit_log", rec.Dir())
+	if err := srv.Serve(ctx, l); err != nil {
+		return err
+	}
+	logger.Info("pivauth agent stopped")
+	return nil
+}
+
+func (a *app) agentLockCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:     "lock",
+		Short:   "Make the running agent forget the PIN, card sessions and tokens",
+		Example: "  pivauth agent lock",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := a.mustDialAgent(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if err := c.Lock(cmd.Context()); err != nil {
+				return err
+			}
+			fmt.Fprintln(a.stdout, "agent locked: the next operation asks for the PIN again")
+			return nil
+		},
+	}
+}
+
+func (a *app) agentStatusCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "status",
+		Short:   "Show whether an agent runs, whether it is locked, and what it holds",
+		Example: "  pivauth agent status --output json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			format, err := a.outputFormat(cmd)
+			if err != nil {
+				return err
+			}
+			c, err := a.mustDialAgent(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			st, err := c.Status(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				return writeJSON(a.stdout, st)
+			}
+			writeAgentStatus(a.stdout, st)
+			return nil
+		},
+	}
+	setOutputFormats(cmd, "text", "json")
+	return cmd
+}
+
+// writeAgentStatus prints the status for people.
+func writeAgentStatus(w io.Writer, st *agent.Status) {
+	state := "unlocked"
+	if st.Locked {
+		state = "locked (the next operation asks for the PIN)"
+	}
+	fmt.Fprintf(w, "agent:   pid %d, %s\nsocket:  %s\n", st.PID, state, agent.SocketPath())
+	for _, k := range st.Keys {
+		fmt.Fprintf(w, "key:     %s (%s) in %q\n", k.Ref, dash(k.Card), k.Reader)
+	}
+	fmt.Fprintf(w, "tokens:  %d cached\n", st.Tokens)
+	switch {
+	case st.IdleTimeout <= 0:
+		fmt.Fprintln(w, "idle:    never locks when idle")
+	case !st.IdleLock.IsZero():
+		fmt.Fprintf(w, "idle:    locks at %s if unused (timeout %s)\n", st.IdleLock.Local().Format("15:04:05"), st.IdleTimeout)
+	default:
+		fmt.Fprintf(w, "idle:    timeout %s\n", st.IdleTimeout)
+	}
+}
+
+// mustDialAgent connects to the running agent for the agent's own subcommands, where no agent
+// is an error rather than a cue to use the card.
+func (a *app) mustDialAgent(ctx context.Context) (*agent.Client, error) {
+	c, err := agent.Dial(ctx, nil)
+	if errors.Is(err, agent.ErrNoAgent) {
+		return nil, fmt.Errorf("%w (socket %s); start one with `pivauth agent`", err, agent.SocketPath())
+	}
+	return c, err
+}
+
+// dialAgent connects to the running agent for a command that needs the card, with pins as the
+// source the agent's PIN prompts are answered from. It returns (nil, nil) when no agent runs: the
+// command then opens the card itself.
+func (a *app) dialAgent(ctx context.Context, pins signer.PINSource) (*agent.Client, error) {
+	c, err := agent.Dial(ctx, agentPrompter{pins: pins, stderr: a.stderr})
+	if errors.Is(err, agent.ErrNoAgent) {
+		a.log.Debug("no pivauth agent; using the card directly", "socket", agent.SocketPath())
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	a.log.Debug("using the pivauth agent", "pid", c.PID())
+	return c, nil
+}
+
+// agentKeyRef names the key the command line selects (--reader/--serial/--guid, --slot) for the
+// agent.
+func (a *app) agentKeyRef() agent.KeyRef {
+	return agent.KeyRef{Reader: a.opts.reader, Serial: a.opts.serial, GUID: a.opts.guid, Slot: a.opts.slot}
+}
+
+// agentPrompter answers the agent's questions on the requesting command's side: the PIN from
+// the command's own PIN sources (terminal, --pin-file, PIVAUTH_PIN, pinentry), the touch notice on
+// its stderr.
+type agentPrompter struct {
+	pins   signer.PINSource
+	stderr io.Writer
+}
+
+// PIN asks the command's PIN source on the agent's behalf. A source that has no way to ask here
+// (no terminal, no PIN file) leaves it to the agent's pinentry, if it has one.
+func (p agentPrompter) PIN(ctx context.Context, req agent.PINRequest) ([]byte, error) {
+	sreq, err := signerPINRequest(req)
+	if err != nil {
+		return nil, err
+	}
+	pin, err := p.pins.PIN(ctx, sreq)
+	if errors.Is(err, signer.ErrNoPIN) {
+		return nil, fmt.Errorf("%w: %w", agent.ErrCannotPrompt, err)
+	}
+	return pin, err
+}
+
+// signerPINRequest translates the agent's PIN request for signer's PIN sources.
+func signerPINRequest(req agent.PINRequest) (signer.PINRequest, error) {
+	slot, err := piv.ParseSlot(req.Slot)
+	if err != nil {
+		return signer.PINRequest{}, fmt.Errorf("agent asked for the PIN of slot %q: %w", req.Slot, err)
+	}
+	return signer.PINRequest{Reader: req.Reader, Card: req.Card, Slot: slot, Retries: req.Retries, Retry: req.Retry}, nil
+}
+
+// Touch prints the touch notice.
+func (p agentPrompter) Touch() { fmt.Fprintln(p.stderr, "pivauth: touch your YubiKey to continue") }
+
+// openAuditLog opens the audit log every private-key operation of this process is recorded in.
+func openAuditLog() (*audit.Log, error) {
+	dir, err := audit.DefaultDir()
+	if err != nil {
+		return nil, err
+	}
+	return audit.Open(dir, 0, 0)
+}
+
+func init() { classifiers = append(classifiers, agentExitCode) }
+
+// agentExitCode maps the agent's errors to exit codes: the class the agent reported for a failed
+// operation, or a PIN nobody could type.
+func agentExitCode(err error) (int, bool) {
+	if errors.Is(err, agent.ErrNeedPIN) || errors.Is(err, agent.ErrCannotPrompt) {
+		return ExitPIN, true
+	}
+	var re *agent.RemoteError
+	if !errors.As(err, &re) {
+		return 0, false
+	}
+	switch re.Class {
+	case audit.ResultPINIncorrect, audit.ResultPINBlocked, audit.ResultNoPIN:
+		return ExitPIN, true
+	case audit.ResultCardRemoved, audit.ResultNoCard:
+		return ExitNoCard, true
+	case audit.ResultCanceled:
+		return ExitInterrupted, true
+	}
+	return ExitError, true
+}
