@@ -21,9 +21,11 @@ func classifyCardError(err error) (int, bool) {
 	var auth piv.AuthError
 	switch {
 	case errors.As(err, &auth), errors.Is(err, piv.ErrPINBlocked), errors.Is(err, piv.ErrPUKBlocked),
-		errors.Is(err, piv.ErrManagementKey), errors.Is(err, signer.ErrNoPIN), errors.Is(err, signer.ErrPINCanceled):
+		errors.Is(err, piv.ErrManagementKey), errors.Is(err, signer.ErrNoPIN), errors.Is(err, signer.ErrPINCanceled),
+		errors.Is(err, signer.ErrLastPINTry):
 		return ExitPIN, true
-	case errors.Is(err, piv.ErrNoCard), errors.Is(err, piv.ErrCardRemoved), errors.Is(err, piv.ErrNotPIV):
+	case errors.Is(err, piv.ErrNoCard), errors.Is(err, piv.ErrCardRemoved), errors.Is(err, piv.ErrNotPIV),
+		errors.Is(err, signer.ErrKeyChanged):
 		return ExitNoCard, true
 	}
 	return 0, false
@@ -83,6 +85,31 @@ func (a *app) openPIV(ctx context.Context) (*piv.Card, error) {
 		a.log.Debug("card opened", "reader", card.Reader())
 	}
 	return card, err
+}
+
+// openSigner opens a signer for --slot of the selected card, with pivauth's PIN sources, the
+// lockout guard as --allow-last-try says, and a touch notice on stderr.
+func (a *app) openSigner(ctx context.Context) (*signer.Signer, error) {
+	slot, err := a.slot()
+	if err != nil {
+		return nil, err
+	}
+	var s *signer.Signer
+	err = a.openCard(ctx, func(ctx context.Context, sel piv.Selector) (err error) {
+		s, err = signer.Open(ctx, signer.Options{
+			Card:            sel,
+			Slot:            slot,
+			PIN:             a.pinSource(),
+			AllowLastPINTry: a.opts.allowLastTry,
+			Touch:           func() { fmt.Fprintln(a.stderr, "Touch your YubiKey…") },
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.log.Debug("signer opened", "reader", s.Reader(), "slot", slot.String(), "algorithm", s.Algorithm().String())
+	return s, nil
 }
 
 // waitForCard waits for a card the selector picks. On a terminal it shows "Insert your PIV

@@ -177,17 +177,16 @@ func (a *app) writePINStatus(st pinStatusJSON) {
 
 // secretFlags are the flags that give PIN-management secrets from files, for unattended use.
 type secretFlags struct {
-	newPINFile   string
-	pukFile      string
-	allowLastTry bool
+	newPINFile string
+	pukFile    string
 }
 
+// register adds the flags to cmd; newWhat names the new secret for --new-pin-file's help.
 func (f *secretFlags) register(cmd *cobra.Command, newWhat string, puk bool) {
 	cmd.Flags().StringVar(&f.newPINFile, "new-pin-file", "", "read the "+newWhat+" from `FILE` (mode 0600) instead of asking twice on the terminal")
 	if puk {
 		cmd.Flags().StringVar(&f.pukFile, "puk-file", "", "read the PUK from `FILE` (mode 0600) instead of asking on the terminal")
 	}
-	cmd.Flags().BoolVar(&f.allowLastTry, "allow-last-try", false, "present the PIN/PUK even when the card has only one try left")
 }
 
 // lockoutGuard refuses to present a secret when the card has one try or fewer left. retries < 0
@@ -228,7 +227,7 @@ func newSecret(ctx context.Context, file, what string) ([]byte, error) {
 }
 
 // currentPIN asks the PIN sources for the card's PIN after the lockout guard allowed it.
-func (a *app) currentPIN(ctx context.Context, card *piv.Card, id piv.Identity, allow bool) ([]byte, error) {
+func (a *app) currentPIN(ctx context.Context, card *piv.Card, id piv.Identity) ([]byte, error) {
 	st, err := card.PINStatus(ctx)
 	if err != nil {
 		return nil, err
@@ -237,7 +236,7 @@ func (a *app) currentPIN(ctx context.Context, card *piv.Card, id piv.Identity, a
 	if st.Verified {
 		retries = -1
 	}
-	if err := lockoutGuard("PIN", retries, allow); err != nil {
+	if err := lockoutGuard("PIN", retries, a.opts.allowLastTry); err != nil {
 		return nil, err
 	}
 	slot, err := a.slot()
@@ -272,7 +271,7 @@ change the PUK instead (current PUK from the terminal or --puk-file).`,
 				return err
 			}
 			if puk {
-				old, err := a.readPUK(ctx, card, id, f)
+				old, err := a.readPUK(ctx, card, id, f.pukFile)
 				if err != nil {
 					return err
 				}
@@ -288,7 +287,7 @@ change the PUK instead (current PUK from the terminal or --puk-file).`,
 				fmt.Fprintf(a.stderr, "PUK changed on %s.\n", id)
 				return nil
 			}
-			old, err := a.currentPIN(ctx, card, id, f.allowLastTry)
+			old, err := a.currentPIN(ctx, card, id)
 			if err != nil {
 				return err
 			}
@@ -312,17 +311,17 @@ change the PUK instead (current PUK from the terminal or --puk-file).`,
 
 // readPUK reads the PUK from --puk-file or the terminal, after the lockout guard (which knows
 // the PUK's tries only on a YubiKey).
-func (a *app) readPUK(ctx context.Context, card *piv.Card, id piv.Identity, f secretFlags) ([]byte, error) {
+func (a *app) readPUK(ctx context.Context, card *piv.Card, id piv.Identity, pukFile string) ([]byte, error) {
 	if id.YubiKey {
 		m, err := card.Metadata(ctx, piv.KeyPUK)
 		if err == nil {
-			if err := lockoutGuard("PUK", m.RetriesLeft, f.allowLastTry); err != nil {
+			if err := lockoutGuard("PUK", m.RetriesLeft, a.opts.allowLastTry); err != nil {
 				return nil, err
 			}
 		}
 	}
-	if f.pukFile != "" {
-		b, err := signer.File(f.pukFile).PIN(ctx, signer.PINRequest{Reader: id.Reader, Retries: -1})
+	if pukFile != "" {
+		b, err := signer.File(pukFile).PIN(ctx, signer.PINRequest{Reader: id.Reader, Retries: -1})
 		if err != nil {
 			return nil, withCode(ExitPIN, fmt.Errorf("PUK: %w", err))
 		}
@@ -357,7 +356,7 @@ PUK with one try left is protected by the lockout guard like the PIN.`,
 			if err != nil {
 				return err
 			}
-			puk, err := a.readPUK(ctx, card, id, f)
+			puk, err := a.readPUK(ctx, card, id, f.pukFile)
 			if err != nil {
 				return err
 			}

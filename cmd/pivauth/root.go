@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // globalOptions are the flags every command accepts (persistent flags of the root command).
@@ -25,6 +26,8 @@ type globalOptions struct {
 	config   string        // configuration file path (default: XDG config dir)
 	verbose  bool          // debug log to stderr
 	timeout  time.Duration // how long to wait for a card to be inserted
+	// allowLastTry lets pivauth present a PIN (or PUK) when the card has one try left.
+	allowLastTry bool
 }
 
 // app holds the state of one invocation: streams, global options, the resolved profile and the
@@ -106,6 +109,14 @@ func (a *app) rootCommand() *cobra.Command {
 	f.BoolVarP(&a.opts.verbose, "verbose", "v", false, "log what happens to stderr (never a PIN or a token)")
 	f.DurationVar(&a.opts.timeout, "timeout", 0, "how long to wait for a card to be inserted (`DURATION`, e.g. 30s); "+
 		"0: until Ctrl-C on a terminal, not at all without one")
+	f.BoolVar(&a.opts.allowLastTry, "allow-last-try", false, "present the PIN (or PUK) even when the card has only one try left (lockout guard off)")
+	// signer's messages call it --allow-last-pin-try: both spellings work.
+	root.SetGlobalNormalizationFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		if name == "allow-last-pin-try" {
+			name = "allow-last-try"
+		}
+		return pflag.NormalizedName(name)
+	})
 	_ = root.RegisterFlagCompletionFunc("slot", completeSlots)
 	_ = root.RegisterFlagCompletionFunc("output", completeOutput)
 
