@@ -103,6 +103,7 @@ func (a *app) runAgent(ctx context.Context, idle time.Duration) error {
 		for {
 			select {
 			case <-hup:
+				logger.Info("SIGHUP: locking")
 				srv.Lock("SIGHUP")
 			case <-ctx.Done():
 				return
