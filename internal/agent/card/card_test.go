@@ -4,9 +4,16 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
 	"fmt"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +28,7 @@ import (
 	"github.com/pivauth/pivauth/hw-test/vcard"
 	"github.com/pivauth/pivauth/internal/agent"
 	"github.com/pivauth/pivauth/internal/audit"
+	"github.com/pivauth/pivauth/piv"
 )
 
 const benchPIN = "123456" // the bench cards' factory PIN
@@ -64,10 +72,13 @@ func childSign() int {
 		jti := fmt.Sprintf("%s-%d", os.Getenv("CARD_TEST_JTI"), i)
 		digest := sha256.Sum256([]byte(jti))
 		pctx := audit.WithPurpose(ctx, audit.Purpose{TokenEndpoint: "https://login.example/t/oauth2/v2.0/token", ClientID: "bench-app", JTI: jti})
-		opts := &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256}
+		var opts crypto.SignerOpts = crypto.SHA256
+		if _, ok := k.Public().(*rsa.PublicKey); ok {
+			opts = &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256}
+		}
 		sig, err := audit.Bind(pctx, k).Sign(nil, digest[:], opts)
 		if err == nil {
-			err = rsa.VerifyPSS(k.Public().(*rsa.PublicKey), crypto.SHA256, digest[:], sig, opts)
+			err = verify(k.Public(), digest[:], sig, opts)
 		}
 		if err != nil {
 			fmt.Println("ERROR", err)
@@ -78,6 +89,20 @@ func childSign() int {
 	return 0
 }
 
+// verify checks a signature of digest.
+func verify(pub crypto.PublicKey, digest, sig []byte, opts crypto.SignerOpts) error {
+	switch pub := pub.(type) {
+	case *rsa.PublicKey:
+		return rsa.VerifyPSS(pub, crypto.SHA256, digest, sig, opts.(*rsa.PSSOptions))
+	case *ecdsa.PublicKey:
+		if !ecdsa.VerifyASN1(pub, digest, sig) {
+			return errors.New("ECDSA signature does not verify")
+		}
+		return nil
+	}
+	return fmt.Errorf("unexpected key %T", pub)
+}
+
 // benchAgent is an agent with the card backend serving a bench card, in the test process.
 type benchAgent struct {
 	bench    *benchtest.Bench
@@ -85,9 +110,9 @@ type benchAgent struct {
 	auditDir string
 }
 
-func startBenchAgent(t *testing.T) *benchAgent {
+func startBenchAgent(t *testing.T, profile vcard.Profile) *benchAgent {
 	t.Helper()
-	b := benchtest.Start(t, vcard.ProfilePIV)
+	b := benchtest.Start(t, profile)
 	dir := t.TempDir()
 	ba := &benchAgent{bench: b, socket: filepath.Join(dir, "run", "agent.sock"), auditDir: filepath.Join(dir, "state")}
 	rec, err := audit.Open(ba.auditDir, 0, 0)
@@ -116,6 +141,12 @@ func startBenchAgent(t *testing.T) *benchAgent {
 // times it was asked for the PIN.
 func (ba *benchAgent) client(t *testing.T, jti string, n int) int {
 	t.Helper()
+	return strings.Count(ba.clientOutput(t, jti, n), "PROMPT")
+}
+
+// clientOutput runs the signing process and returns its output.
+func (ba *benchAgent) clientOutput(t *testing.T, jti string, n int) string {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "CARD_TEST_CHILD=sign", "CARD_TEST_SOCKET="+ba.socket, "CARD_TEST_READER="+ba.bench.Reader, "CARD_TEST_PIN="+benchPIN,
 		"CARD_TEST_JTI="+jti, "CARD_TEST_N="+strconv.Itoa(n))
@@ -123,7 +154,7 @@ func (ba *benchAgent) client(t *testing.T, jti string, n int) int {
 	if err != nil || !bytes.Contains(out, []byte("OK")) {
 		t.Fatalf("client %s: %v\n%s", jti, err, out)
 	}
-	return strings.Count(string(out), "PROMPT")
+	return string(out)
 }
 
 // verifiedFromOutside sends an empty VERIFY (00 20 00 80) from a PC/SC context of its own, as any
@@ -166,7 +197,7 @@ func (ba *benchAgent) locked(t *testing.T) bool {
 // left verified between their operations, a removal locks and the reinserted card asks again, and
 // every operation is in the audit log with its purpose and nothing secret.
 func TestAgentOnBenchCard(t *testing.T) {
-	ba := startBenchAgent(t)
+	ba := startBenchAgent(t, vcard.ProfilePIV)
 	b := ba.bench
 	if b.Real() {
 		t.Skip("pulls the card and reads its counters: virtual card only")
@@ -229,5 +260,42 @@ func TestAgentOnBenchCard(t *testing.T) {
 	}
 	if bytes.Contains(raw, []byte(benchPIN)) {
 		t.Error("the PIN is in the audit log")
+	}
+}
+
+// factoryManagementKey is the bench YubiKey's management key (3DES by default).
+var factoryManagementKey = []byte{1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8}
+
+// A key with a touch policy makes the requesting process, not the agent, tell its user to touch.
+func TestAgentRelaysTouch(t *testing.T) {
+	ba := startBenchAgent(t, vcard.ProfileYubiKey)
+	b := ba.bench
+	if b.Real() {
+		t.Skip("imports a key: virtual card only")
+	}
+	ctx := context.Background()
+	c, err := piv.Open(ctx, piv.Selector{Reader: b.Reader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "touch"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	cert, _ := x509.ParseCertificate(der)
+	err = c.ImportKey(ctx, factoryManagementKey, piv.SlotAuthentication, key, cert,
+		piv.KeyOptions{PINPolicy: piv.PINPolicyNever, TouchPolicy: piv.TouchPolicyAlways})
+	_ = c.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Card.SetTouchDelay(1500 * time.Millisecond) // the signer's notice comes after about a second
+
+	out := ba.clientOutput(t, "touch", 1)
+	if n := strings.Count(out, "TOUCH"); n != 1 {
+		t.Errorf("requesting process got %d touch notices, want 1:\n%s", n, out)
+	}
+	if strings.Contains(out, "PROMPT") {
+		t.Errorf("PIN asked for a PIN-policy-never key:\n%s", out)
 	}
 }
