@@ -13,6 +13,9 @@ import (
 // rsa.SignPSS does), rsa.PSSSaltLengthEqualsHash with hash.Size(), any
 // positive value as given.
 func PSSSaltLength(saltLength int, hash crypto.Hash, modBits int) (int, error) {
+	if !hash.Available() {
+		return 0, fmt.Errorf("rsapad: PSS needs a hash linked into this binary, not %v", hash)
+	}
 	emLen := (modBits - 1 + 7) / 8
 	switch {
 	case saltLength == rsa.PSSSaltLengthAuto:
@@ -35,7 +38,7 @@ func PSSSaltLength(saltLength int, hash crypto.Hash, modBits int) (int, error) {
 // MGF1 uses the same hash, as in crypto/rsa.
 func EncodePSS(random io.Reader, h crypto.Hash, hashed []byte, saltLen, modBits int) ([]byte, error) {
 	if !h.Available() {
-		return nil, fmt.Errorf("rsapad: hash %v is not linked into this binary", h)
+		return nil, fmt.Errorf("rsapad: PSS needs a hash linked into this binary, not %v", h)
 	}
 	hLen := h.Size()
 	if len(hashed) != hLen {

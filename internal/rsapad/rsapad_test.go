@@ -163,6 +163,13 @@ func TestPSSErrors(t *testing.T) {
 	if _, err := PSSSaltLength(-2, crypto.SHA256, 2048); err == nil {
 		t.Error("salt length -2 accepted")
 	}
+	// rsa.PSSOptions without Hash: an error, not the panic of Hash(0).Size.
+	if _, err := PSSSaltLength(rsa.PSSSaltLengthAuto, 0, 2048); err == nil {
+		t.Error("hash 0 accepted")
+	}
+	if _, err := EncodePSS(rand.Reader, 0, nil, 0, 2048); err == nil {
+		t.Error("hash 0 accepted")
+	}
 	if _, err := EncodePSS(rand.Reader, crypto.SHA256, make([]byte, 20), 32, 2048); err == nil {
 		t.Error("wrong digest length accepted")
 	}
