@@ -47,12 +47,15 @@ func describeCert(slot string, cert *x509.Certificate, now time.Time) certJSON {
 		NotBefore:    cert.NotBefore.UTC(),
 		NotAfter:     cert.NotAfter.UTC(),
 		Expired:      now.After(cert.NotAfter),
-		SelfSigned:   bytes.Equal(cert.RawIssuer, cert.RawSubject) && cert.CheckSignatureFrom(cert) == nil,
-		KeyType:      assertion.KeyType(cert.PublicKey),
-		DNSNames:     cert.DNSNames,
-		Emails:       cert.EmailAddresses,
-		SHA1:         s1,
-		SHA256:       s256,
+		// CheckSignatureFrom would insist on a CA certificate; a leaf signed by its own key is what
+		// "self-signed" means for an app registration's certificate.
+		SelfSigned: bytes.Equal(cert.RawIssuer, cert.RawSubject) &&
+			cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature) == nil,
+		KeyType:  assertion.KeyType(cert.PublicKey),
+		DNSNames: cert.DNSNames,
+		Emails:   cert.EmailAddresses,
+		SHA1:     s1,
+		SHA256:   s256,
 	}
 	// A malformed SAN is shown as no UPN: x509.ParseCertificate already accepted the extension,
 	// and `certs` must still show the rest of a card's certificate.

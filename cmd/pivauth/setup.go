@@ -81,7 +81,7 @@ when the card still has it (with a warning), else a prompt on the terminal.`,
   pivauth setup csr --subject "CN=build-bot,O=Contoso" > bot.csr
   pivauth setup import bot.pem`,
 	}
-	cmd.AddCommand(a.setupKeyCommand(), a.setupImportCommand())
+	cmd.AddCommand(a.setupKeyCommand(), a.setupSelfsignCommand(), a.setupCSRCommand(), a.setupImportCommand())
 	return cmd
 }
 

@@ -1,0 +1,410 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/certinfo"
+	"github.com/pivauth/pivauth/internal/pinbuf"
+	"github.com/pivauth/pivauth/piv"
+	"github.com/pivauth/pivauth/signer"
+)
+
+// nameFlags describe the subject and alternative names of a certificate or request.
+type nameFlags struct {
+	subject string
+	upns    []string
+	dns     []string
+	emails  []string
+}
+
+func (f *nameFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.subject, "subject", "", `subject `+"`DN`"+`, e.g. "CN=exo-automation,O=Contoso" or "/O=Contoso/CN=exo-automation" (required)`)
+	cmd.Flags().StringSliceVar(&f.upns, "upn", nil, "add a User Principal Name `UPN` to the subject alternative names (Entra CBA matches users by it)")
+	cmd.Flags().StringSliceVar(&f.dns, "dns", nil, "add a DNS `NAME` to the subject alternative names")
+	cmd.Flags().StringSliceVar(&f.emails, "email", nil, "add an e-mail `ADDRESS` to the subject alternative names")
+}
+
+// apply parses the names into the raw subject and extensions of a template.
+func (f *nameFlags) apply() (rawSubject []byte, exts []pkix.Extension, err error) {
+	if f.subject == "" {
+		return nil, nil, usageErrorf("--subject is required, e.g. --subject \"CN=exo-automation\"")
+	}
+	rdns, err := certinfo.ParseDN(f.subject)
+	if err != nil {
+		return nil, nil, withCode(ExitUsage, fmt.Errorf("--subject: %w", err))
+	}
+	if rawSubject, err = asn1.Marshal(rdns); err != nil {
+		return nil, nil, err
+	}
+	if len(f.upns)+len(f.dns)+len(f.emails) > 0 {
+		san, err := certinfo.SANExtension(f.upns, f.dns, f.emails, nil, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		exts = append(exts, san)
+	}
+	return rawSubject, exts, nil
+}
+
+// keySession is a signer for the key in a slot that may not have a certificate yet, and how to
+// undo the placeholder certificate that made it possible.
+type keySession struct {
+	signer *signer.Signer
+	pub    crypto.PublicKey
+	// restore puts the slot's previous certificate object back (after a failure) when a
+	// placeholder replaced it; nil when none was written.
+	restore func(context.Context) error
+}
+
+// openKeySession opens a signer over the key in slot. signer.Open reads the public key from the
+// slot's certificate; a freshly generated key has none, so a placeholder certificate for the key
+// (issued by a throwaway software key, never trusted by anyone) is stored first, with the
+// management key. The key's public key comes from the slot's certificate, the YubiKey's metadata
+// or --public-key.
+func (a *app) openKeySession(ctx context.Context, card *piv.Card, id piv.Identity, slot piv.Slot, pubFile string, mk func() ([]byte, error)) (*keySession, error) {
+	current, err := card.Certificate(ctx, slot)
+	if err != nil && !errors.Is(err, piv.ErrNotFound) {
+		return nil, err
+	}
+	pub, err := slotPublicKey(ctx, card, id, slot, pubFile, current)
+	if err != nil {
+		return nil, err
+	}
+	ks := &keySession{pub: pub}
+	if current == nil || !publicKeysEqual(current.PublicKey, pub) {
+		key, err := mk()
+		if err != nil {
+			return nil, err
+		}
+		defer pinbuf.Wipe(key)
+		placeholder, err := placeholderCertificate(pub)
+		if err != nil {
+			return nil, err
+		}
+		a.log.Debug("storing a placeholder certificate so that the signer can open the key", "slot", slot.String())
+		if err := authenticatedTx(ctx, card, key, func(tx *piv.Tx) error { return tx.PutCertificate(slot, placeholder, false) }); err != nil {
+			return nil, err
+		}
+		restoreKey := append([]byte(nil), key...)
+		ks.restore = func(ctx context.Context) error {
+			defer pinbuf.Wipe(restoreKey)
+			return authenticatedTx(ctx, card, restoreKey, func(tx *piv.Tx) error {
+				if current != nil {
+					return tx.PutCertificate(slot, current, false)
+				}
+				return tx.PutData(slot.Object, nil) // an empty object deletes the placeholder
+			})
+		}
+	}
+	ks.signer, err = signer.Open(ctx, signer.Options{
+		Card: piv.Selector{Reader: card.Reader()}, Slot: slot, PIN: a.pinSource(), AllowLastPINTry: a.opts.allowLastTry,
+		Touch: func() { fmt.Fprintln(a.stderr, "Touch your YubiKey…") },
+	})
+	if err != nil {
+		ks.undo(ctx, a)
+		return nil, err
+	}
+	return ks, nil
+}
+
+// undo restores the slot after a failure, reporting (not returning) a failure to do so.
+func (ks *keySession) undo(ctx context.Context, a *app) {
+	if ks.restore == nil {
+		return
+	}
+	if err := ks.restore(context.WithoutCancel(ctx)); err != nil {
+		fmt.Fprintf(a.stderr, "warning: the slot keeps a placeholder certificate (%v)\n", err)
+	}
+}
+
+// slotPublicKey finds the public key of the key in slot.
+func slotPublicKey(ctx context.Context, card *piv.Card, id piv.Identity, slot piv.Slot, pubFile string, current *x509.Certificate) (crypto.PublicKey, error) {
+	if pubFile != "" {
+		data, err := os.ReadFile(pubFile)
+		if err != nil {
+			return nil, withCode(ExitUsage, err)
+		}
+		block, _ := pem.Decode(data)
+		if block == nil || block.Type != "PUBLIC KEY" {
+			return nil, usageErrorf("%s: want a PEM PUBLIC KEY (pivauth setup key --public-key FILE writes one)", pubFile)
+		}
+		pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+		if err != nil {
+			return nil, withCode(ExitUsage, fmt.Errorf("%s: %w", pubFile, err))
+		}
+		return pub, nil
+	}
+	if id.YubiKey {
+		m, err := card.Metadata(ctx, slot.Key)
+		switch {
+		case errors.Is(err, piv.ErrNotFound):
+			return nil, fmt.Errorf("slot %s of %s holds no key: generate one first (pivauth setup key --slot %s)", slot, id, slot)
+		case err == nil && m.PublicKey != nil:
+			return m.PublicKey, nil
+		}
+	}
+	if current != nil {
+		return current.PublicKey, nil
+	}
+	return nil, fmt.Errorf("slot %s of %s has no certificate and the card does not tell its public key: give it with --public-key FILE", slot, id)
+}
+
+// publicKeysEqual compares two public keys of any type.
+func publicKeysEqual(a, b crypto.PublicKey) bool {
+	k, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && k.Equal(b)
+}
+
+// placeholderCertificate is a certificate for pub signed by a throwaway key: it only lets the
+// signer open the slot, and is replaced right away.
+func placeholderCertificate(pub crypto.PublicKey) (*x509.Certificate, error) {
+	throwaway, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "pivauth placeholder (being replaced)"},
+		NotBefore:    now.Add(-time.Minute),
+		NotAfter:     now.Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, throwaway)
+	if err != nil {
+		return nil, err
+	}
+	return x509.ParseCertificate(der)
+}
+
+func randomSerial() (*big.Int, error) {
+	return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+}
+
+func (a *app) setupSelfsignCommand() *cobra.Command {
+	var f setupFlags
+	var names nameFlags
+	var days int
+	var cerOut, pemOut, pubFile string
+	cmd := &cobra.Command{
+		Use:   "selfsign",
+		Short: "Make a self-signed certificate for the slot's key, signed by the card, and store it",
+		Long: `Make a self-signed certificate for the key in the slot, signed by that key on the card (the PIN
+is asked), store it in the slot, and write it to --cer (DER, what the Entra portal's "Upload
+certificate" takes) and/or --pem. Renewing: run it again on a slot that has a certificate; the
+key stays, the new certificate replaces the old one (upload it before the old one expires).
+
+The certificate has the subject (--subject), optional UPN/DNS/e-mail alternative names, the
+client-authentication extended key usage, and is valid for --days days from now.`,
+		Example: `  pivauth setup selfsign --subject "CN=exo-automation" --days 365 --cer exo-automation.cer
+  pivauth setup selfsign --slot 9a --subject "CN=Jane Admin" --upn jane@contoso.com --pem jane.pem`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			format, err := a.outputFormat(cmd)
+			if err != nil {
+				return err
+			}
+			if days < 1 {
+				return usageErrorf("--days must be at least 1")
+			}
+			rawSubject, exts, err := names.apply()
+			if err != nil {
+				return err
+			}
+			slot, err := a.slot()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			card, err := a.openPIV(ctx)
+			if err != nil {
+				return err
+			}
+			defer card.Close()
+			id, err := card.Identity(ctx)
+			if err != nil {
+				return err
+			}
+			var mk []byte
+			defer func() { pinbuf.Wipe(mk) }()
+			getMK := func() ([]byte, error) {
+				if mk == nil {
+					var err error
+					if mk, err = a.managementKey(ctx, card, id, f.managementKeyFile); err != nil {
+						return nil, err
+					}
+				}
+				return append([]byte(nil), mk...), nil
+			}
+			ks, err := a.openKeySession(ctx, card, id, slot, pubFile, getMK)
+			if err != nil {
+				return err
+			}
+			defer ks.signer.Close()
+			serial, err := randomSerial()
+			if err != nil {
+				return err
+			}
+			now := time.Now()
+			tmpl := &x509.Certificate{
+				SerialNumber:          serial,
+				RawSubject:            rawSubject,
+				NotBefore:             now.Add(-5 * time.Minute), // clocks differ a little
+				NotAfter:              now.AddDate(0, 0, days),
+				KeyUsage:              x509.KeyUsageDigitalSignature,
+				ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+				BasicConstraintsValid: true,
+				ExtraExtensions:       exts,
+			}
+			der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, ks.pub, ks.signer)
+			if err != nil {
+				ks.undo(ctx, a)
+				return fmt.Errorf("signing the certificate on the card: %w", err)
+			}
+			cert, err := x509.ParseCertificate(der)
+			if err != nil {
+				ks.undo(ctx, a)
+				return err
+			}
+			key, err := getMK()
+			if err != nil {
+				ks.undo(ctx, a)
+				return err
+			}
+			defer pinbuf.Wipe(key)
+			if err := authenticatedTx(ctx, card, key, func(tx *piv.Tx) error { return tx.PutCertificate(slot, cert, false) }); err != nil {
+				ks.undo(ctx, a)
+				return err
+			}
+			if err := writeCertFiles(cert, cerOut, pemOut); err != nil {
+				return err
+			}
+			return a.printNewCert(format, id, slot, cert, "Self-signed certificate stored in slot %s of %s.", cerOut, pemOut)
+		},
+	}
+	names.register(cmd)
+	cmd.Flags().IntVar(&days, "days", 365, "validity in `DAYS` from now")
+	cmd.Flags().StringVar(&cerOut, "cer", "", "write the certificate as DER to `FILE` (.cer, for the Entra portal)")
+	cmd.Flags().StringVar(&pemOut, "pem", "", "write the certificate as PEM to `FILE`")
+	cmd.Flags().StringVar(&pubFile, "public-key", "", "the slot's public key (PEM) when the card cannot tell it (non-YubiKey without a certificate)")
+	f.registerManagementKey(cmd)
+	setOutputFormats(cmd, "text", "json", "pem")
+	return cmd
+}
+
+// writeCertFiles writes the certificate as DER and/or PEM; certificates are public (0644).
+func writeCertFiles(cert *x509.Certificate, cerOut, pemOut string) error {
+	if cerOut != "" {
+		if err := os.WriteFile(cerOut, cert.Raw, 0o644); err != nil {
+			return err
+		}
+	}
+	if pemOut != "" {
+		if err := os.WriteFile(pemOut, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// printNewCert reports a certificate that was just made, with both thumbprints.
+func (a *app) printNewCert(format string, id piv.Identity, slot piv.Slot, cert *x509.Certificate, headline, cerOut, pemOut string) error {
+	v := describeCert(slot.String(), cert, time.Now())
+	v.Reader, v.Card = id.Reader, id.String()
+	switch format {
+	case "json":
+		return writeJSON(a.stdout, v)
+	case "pem":
+		return writePEM(a.stdout, cert)
+	}
+	fmt.Fprintf(a.stdout, headline+"\n", slot, id)
+	v.writeText(a.stdout, time.Now())
+	for _, f := range []string{cerOut, pemOut} {
+		if f != "" {
+			fmt.Fprintf(a.stdout, "Written to %s: upload it to the app registration (Certificates & secrets).\n", f)
+		}
+	}
+	return nil
+}
+
+func (a *app) setupCSRCommand() *cobra.Command {
+	var f setupFlags
+	var names nameFlags
+	var out, pubFile string
+	cmd := &cobra.Command{
+		Use:   "csr",
+		Short: "Make a certificate request (PKCS #10) for the slot's key, signed by the card",
+		Long: `Make a PKCS #10 certificate signing request for the key in the slot, signed by that key on the
+card (the PIN is asked), for an internal CA. Import the certificate the CA returns with
+'pivauth setup import'. The request is printed as PEM, or written to --out.
+
+The card's signer needs a certificate in the slot to open the key: for a new key without one,
+pivauth stores a placeholder certificate first (which needs the management key) and removes it
+again after the request is made.`,
+		Example: `  pivauth setup csr --subject "CN=build-bot,O=Contoso" > build-bot.csr
+  pivauth setup csr --slot 9c --subject "CN=Jane Admin" --upn jane@contoso.com --out jane.csr`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rawSubject, exts, err := names.apply()
+			if err != nil {
+				return err
+			}
+			slot, err := a.slot()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			card, err := a.openPIV(ctx)
+			if err != nil {
+				return err
+			}
+			defer card.Close()
+			id, err := card.Identity(ctx)
+			if err != nil {
+				return err
+			}
+			ks, err := a.openKeySession(ctx, card, id, slot, pubFile, func() ([]byte, error) {
+				return a.managementKey(ctx, card, id, f.managementKeyFile)
+			})
+			if err != nil {
+				return err
+			}
+			defer ks.signer.Close()
+			// The placeholder goes once the request is signed, whatever happens.
+			defer ks.undo(ctx, a)
+			der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{RawSubject: rawSubject, ExtraExtensions: exts}, ks.signer)
+			if err != nil {
+				return fmt.Errorf("signing the request on the card: %w", err)
+			}
+			csr := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
+			if out != "" {
+				if err := os.WriteFile(out, csr, 0o644); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stderr, "Certificate request for slot %s of %s written to %s.\n", slot, id, out)
+				return nil
+			}
+			_, err = a.stdout.Write(csr)
+			return err
+		},
+	}
+	names.register(cmd)
+	cmd.Flags().StringVar(&out, "out", "", "write the request to `FILE` instead of stdout")
+	cmd.Flags().StringVar(&pubFile, "public-key", "", "the slot's public key (PEM) when the card cannot tell it (non-YubiKey without a certificate)")
+	f.registerManagementKey(cmd)
+	return cmd
+}

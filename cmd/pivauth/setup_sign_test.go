@@ -1,0 +1,127 @@
+//go:build !windows
+
+package main
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/certinfo"
+	"github.com/pivauth/pivauth/hw-test/benchtest"
+	"github.com/pivauth/pivauth/hw-test/vcard"
+)
+
+// TestSetupCSRAndSelfsign: after `setup key`, a CSR and a self-signed certificate are signed by
+// the card's new key (checked with Go's crypto and OpenSSL), the CSR leaves the slot as it was,
+// the certificate is stored and exported, and renewing keeps the key.
+func TestSetupCSRAndSelfsign(t *testing.T) {
+	b := benchtest.Start(t, vcard.ProfileYubiKey)
+	b.Destructive()
+	c := newCLI(t)
+	pin := writeFile(t, c.dir, "pin", factoryPIN+"\n", 0o600)
+	mk := writeFile(t, c.dir, "mk.hex", "010203040506070801020304050607080102030405060708\n", 0o600)
+	var k setupKeyJSON
+	decodeJSON(t, c.ok("setup", "key", "--reader", b.Reader, "--attestation-roots", benchRootsFile(t, b, c.dir), "--management-key-file", mk, "--output", "json"), &k)
+	block, _ := pem.Decode([]byte(k.PublicKeyPEM))
+	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The CSR, with a UPN.
+	r := c.ok("setup", "csr", "--reader", b.Reader, "--pin-file", pin, "--management-key-file", mk, "--subject", "CN=build-bot,O=Contoso", "--upn", "bot@contoso.test")
+	block, _ = pem.Decode([]byte(r.stdout))
+	if block == nil || block.Type != "CERTIFICATE REQUEST" {
+		t.Fatalf("setup csr printed:\n%s", r.stdout)
+	}
+	csr, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := csr.CheckSignature(); err != nil || !publicKeysEqual(csr.PublicKey, pub) || csr.Subject.String() != "CN=build-bot,O=Contoso" {
+		t.Errorf("CSR: signature %v, subject %q, same key %v", err, csr.Subject, publicKeysEqual(csr.PublicKey, pub))
+	}
+	// certinfo reads UPNs from certificates; the CSR's extension is the same bytes.
+	upns, err := certinfo.UPNs(&x509.Certificate{Extensions: csr.Extensions})
+	if err != nil || len(upns) != 1 || upns[0] != "bot@contoso.test" {
+		t.Errorf("CSR UPNs: %q %v", upns, err)
+	}
+	c.fails(ExitError, []string{"holds no certificate"}, "certs", "--reader", b.Reader)
+
+	// The self-signed certificate.
+	cer, pemPath := filepath.Join(c.dir, "app.cer"), filepath.Join(c.dir, "app.pem")
+	var v certJSON
+	decodeJSON(t, c.ok("setup", "selfsign", "--reader", b.Reader, "--pin-file", pin, "--management-key-file", mk,
+		"--subject", "CN=exo-automation", "--days", "30", "--cer", cer, "--pem", pemPath, "--output", "json"), &v)
+	der, err := os.ReadFile(cer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSHA1, wantSHA256 := thumbprints(der)
+	if v.SHA1 != wantSHA1 || v.SHA256 != wantSHA256 || !v.SelfSigned || v.Subject != "CN=exo-automation" || v.KeyType != "RSA-2048" {
+		t.Errorf("selfsign output %+v, want SHA-1 %s", v, wantSHA1)
+	}
+	if err := cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature); err != nil || !publicKeysEqual(cert.PublicKey, pub) {
+		t.Errorf("self-signed certificate: signature %v, same key %v", err, publicKeysEqual(cert.PublicKey, pub))
+	}
+	if d := time.Until(cert.NotAfter); d < 29*24*time.Hour || d > 31*24*time.Hour {
+		t.Errorf("valid for %v, want 30 days", d)
+	}
+	if len(cert.ExtKeyUsage) != 1 || cert.ExtKeyUsage[0] != x509.ExtKeyUsageClientAuth {
+		t.Errorf("extended key usage %v", cert.ExtKeyUsage)
+	}
+	// OpenSSL agrees on the thumbprint and the signature.
+	out, err := exec.Command("openssl", "x509", "-in", pemPath, "-noout", "-fingerprint", "-sha1").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, fp, _ := strings.Cut(strings.TrimSpace(string(out)), "=") // "sha1 Fingerprint=AB:CD:…"
+	if got := strings.ReplaceAll(fp, ":", ""); got != wantSHA1 {
+		t.Errorf("openssl SHA-1 %s, pivauth %s", got, wantSHA1)
+	}
+	if out, err := exec.Command("openssl", "verify", "-CAfile", pemPath, pemPath).CombinedOutput(); err != nil {
+		t.Errorf("openssl verify: %v\n%s", err, out)
+	}
+	var shown certJSON
+	decodeJSON(t, c.ok("certs", "--reader", b.Reader, "--output", "json"), &shown)
+	if shown.SHA1 != wantSHA1 {
+		t.Errorf("certs shows %s after selfsign, want %s", shown.SHA1, wantSHA1)
+	}
+
+	// Renewal: same key, new certificate, no placeholder or management key prompt needed before signing.
+	text := c.ok("setup", "selfsign", "--reader", b.Reader, "--pin-file", pin, "--management-key-file", mk, "--subject", "CN=exo-automation 2").stdout
+	decodeJSON(t, c.ok("certs", "--reader", b.Reader, "--output", "json"), &shown)
+	if shown.SHA1 == wantSHA1 || shown.Subject != "CN=exo-automation 2" || !strings.Contains(text, shown.SHA1) || !strings.Contains(text, shown.SHA256) {
+		t.Errorf("renewal: %+v\n%s", shown, text)
+	}
+
+	// Without a PIN source the card cannot sign: exit 4 at once, and the slot keeps its certificate.
+	c.fails(ExitPIN, []string{"no PIN available"}, "setup", "selfsign", "--reader", b.Reader, "--management-key-file", mk, "--subject", "CN=x")
+	decodeJSON(t, c.ok("certs", "--reader", b.Reader, "--output", "json"), &v)
+	if v.SHA1 != shown.SHA1 {
+		t.Errorf("a failed selfsign changed the slot: %s, was %s", v.SHA1, shown.SHA1)
+	}
+	c.fails(ExitUsage, []string{"--subject is required"}, "setup", "selfsign", "--reader", b.Reader)
+	c.fails(ExitUsage, []string{"unknown attribute"}, "setup", "csr", "--reader", b.Reader, "--subject", "XX=1")
+}
+
+// TestSetupSelfsignFreshSlotFailsCleanly: a failed signature on a slot without a certificate
+// removes the placeholder again.
+func TestSetupSelfsignFreshSlotFailsCleanly(t *testing.T) {
+	b := benchtest.Start(t, vcard.ProfileYubiKey)
+	b.Destructive()
+	c := newCLI(t)
+	c.ok("setup", "key", "--reader", b.Reader, "--slot", "9c", "--algorithm", "eccp256", "--attestation-roots", benchRootsFile(t, b, c.dir))
+	c.fails(ExitPIN, []string{"no PIN available"}, "setup", "selfsign", "--reader", b.Reader, "--slot", "9c", "--subject", "CN=x")
+	c.fails(ExitError, []string{"holds no certificate"}, "certs", "--reader", b.Reader, "--slot", "9c")
+}
