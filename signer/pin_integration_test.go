@@ -1,0 +1,156 @@
+package signer_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pivauth/pivauth/hw-test/benchtest"
+	"github.com/pivauth/pivauth/hw-test/vcard"
+	"github.com/pivauth/pivauth/piv"
+	"github.com/pivauth/pivauth/signer"
+)
+
+// TestLockoutGuard walks the PIN down: each wrong PIN is a *PINError with
+// the tries left, the source is told the last one was wrong, the last try is
+// not used unless allowed, and a blocked PIN says how to unblock it.
+func TestLockoutGuard(t *testing.T) {
+	b := benchtest.Start(t, vcard.ProfilePIV)
+	d := digest(crypto.SHA256, []byte("lockout"))
+	wrong := &pinCounter{pin: []byte("000000")}
+	s := openSigner(t, b, signer.Options{PIN: wrong})
+
+	for _, left := range []int{2, 1} {
+		_, err := s.Sign(rand.Reader, d, crypto.SHA256)
+		var pe *signer.PINError
+		var ae piv.AuthError
+		if !errors.As(err, &pe) || pe.Auth.Retries != left || !errors.As(err, &ae) || ae.Retries != left {
+			t.Fatalf("wrong PIN: %v, want a PINError with %d tries left", err, left)
+		}
+		if !strings.Contains(err.Error(), b.Reader) {
+			t.Errorf("error %q does not name the reader", err)
+		}
+		req := wrong.last.Load()
+		if req.Retries != left+1 || req.Retry != (left == 1) {
+			t.Errorf("PIN request %+v: want %d tries shown, Retry %v", req, left+1, left == 1)
+		}
+	}
+
+	b.ResetStats()
+	_, err := s.Sign(rand.Reader, d, crypto.SHA256)
+	if !errors.Is(err, signer.ErrLastPINTry) || !strings.Contains(err.Error(), "--allow-last-pin-try") {
+		t.Fatalf("one try left: %v, want ErrLastPINTry saying how to go on", err)
+	}
+	if n := wrong.asked.Load(); n != 2 {
+		t.Errorf("PIN asked %d times, want 2: at one try left the source is not even asked", n)
+	}
+	if st := b.Stats(); st.PINVerifies != 0 {
+		t.Errorf("%d PINs sent at one try left", st.PINVerifies)
+	}
+
+	// Allowed explicitly, the last try is used — with the right PIN here,
+	// which restores the tries.
+	right := openSigner(t, b, signer.Options{PIN: &pinCounter{pin: defaultPIN}, AllowLastPINTry: true})
+	if _, err := right.Sign(rand.Reader, d, crypto.SHA256); err != nil {
+		t.Fatalf("last try allowed, right PIN: %v", err)
+	}
+
+	// Block it: three wrong PINs with the guard off.
+	reckless := openSigner(t, b, signer.Options{PIN: wrong, AllowLastPINTry: true})
+	for range 3 {
+		_, err = reckless.Sign(rand.Reader, d, crypto.SHA256)
+	}
+	if !errors.Is(err, piv.ErrPINBlocked) || !strings.Contains(err.Error(), "pivauth pin unblock") {
+		t.Fatalf("third wrong PIN: %v, want blocked with how to unblock", err)
+	}
+	asked := wrong.asked.Load()
+	_, err = reckless.Sign(rand.Reader, d, crypto.SHA256)
+	if !errors.Is(err, piv.ErrPINBlocked) || !strings.Contains(err.Error(), "pivauth pin unblock") {
+		t.Errorf("blocked PIN: %v", err)
+	}
+	if wrong.asked.Load() != asked {
+		t.Error("PIN asked for a blocked card")
+	}
+}
+
+// TestWrongPINFromFile: a non-interactive source is not asked again after
+// its PIN was refused — it would only burn another try.
+func TestWrongPINFromFile(t *testing.T) {
+	b := benchtest.Start(t, vcard.ProfilePIV)
+	path := filepath.Join(t.TempDir(), "pin")
+	if err := os.WriteFile(path, []byte("000000\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := openSigner(t, b, signer.Options{PIN: signer.File(path)})
+	d := digest(crypto.SHA256, []byte("file"))
+	var pe *signer.PINError
+	if _, err := s.Sign(rand.Reader, d, crypto.SHA256); !errors.As(err, &pe) || pe.Auth.Retries != 2 {
+		t.Fatalf("wrong PIN from file: %v", err)
+	}
+	b.ResetStats()
+	_, err := s.Sign(rand.Reader, d, crypto.SHA256)
+	if !errors.Is(err, signer.ErrNoPIN) || !strings.Contains(err.Error(), path) {
+		t.Errorf("second operation: %v, want the file declined by name", err)
+	}
+	if st := b.Stats(); st.PINVerifies != 0 {
+		t.Errorf("the refused PIN was sent again (%d VERIFY)", st.PINVerifies)
+	}
+}
+
+// TestYubiKeyPINPolicies: a PIN-never key never prompts; once and always
+// keys prompt once per session. Steady state costs 1 APDU without PIN and 3
+// with it.
+func TestYubiKeyPINPolicies(t *testing.T) {
+	b := benchtest.Start(t, vcard.ProfileYubiKey)
+	provision(t, b,
+		keySpec{piv.SlotAuthentication, piv.AlgECCP256, piv.PINPolicyNever, piv.TouchPolicyNever},
+		keySpec{piv.SlotSignature, piv.AlgECCP256, piv.PINPolicyAlways, piv.TouchPolicyNever},
+		keySpec{piv.SlotKeyManagement, piv.AlgECCP256, piv.PINPolicyOnce, piv.TouchPolicyNever},
+	)
+	d := digest(crypto.SHA256, []byte("policies"))
+	for _, tc := range []struct {
+		slot   piv.Slot
+		asked  int32
+		steady int
+	}{{piv.SlotAuthentication, 0, 1}, {piv.SlotSignature, 1, 3}, {piv.SlotKeyManagement, 1, 3}} {
+		pins := &pinCounter{pin: defaultPIN}
+		var src signer.PINSource = pins
+		if tc.asked == 0 {
+			src = noPIN(t)
+		}
+		s := openSigner(t, b, signer.Options{Slot: tc.slot, PIN: src})
+		for i := range 3 {
+			b.ResetStats()
+			sig, err := s.Sign(rand.Reader, d, crypto.SHA256)
+			if err != nil {
+				t.Fatalf("slot %s: %v", tc.slot, err)
+			}
+			verify(t, s.Certificate(), d, sig)
+			if n := b.Stats().APDUs; i > 0 && n != tc.steady {
+				t.Errorf("slot %s signature %d: %d APDUs, want %d", tc.slot, i+1, n, tc.steady)
+			}
+		}
+		if n := pins.asked.Load(); n != tc.asked {
+			t.Errorf("slot %s: PIN asked %d times, want %d", tc.slot, n, tc.asked)
+		}
+	}
+}
+
+// TestNoPINSourceFailsAtOnce: a key that needs the PIN, and no source that
+// can give one, is an error naming how to supply it.
+func TestNoPINSourceFailsAtOnce(t *testing.T) {
+	b := benchtest.Start(t, vcard.ProfilePIV)
+	none := signer.Chain(signer.PINFunc(func(context.Context, signer.PINRequest) ([]byte, error) {
+		return nil, signer.ErrNoPIN
+	}))
+	s := openSigner(t, b, signer.Options{PIN: none})
+	_, err := s.Sign(rand.Reader, digest(crypto.SHA256, nil), crypto.SHA256)
+	if !errors.Is(err, signer.ErrNoPIN) || !strings.Contains(err.Error(), "PIVAUTH_PIN") {
+		t.Errorf("no PIN source: %v", err)
+	}
+}
