@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"io"
 	"path/filepath"
 	"testing"
 	"time"
@@ -118,6 +119,25 @@ func TestCardTokenAndCache(t *testing.T) {
 		if after := b.Stats(); after.APDUs != before.APDUs {
 			t.Errorf("the cached token cost %d APDUs, want 0", after.APDUs-before.APDUs)
 		}
+	}
+}
+
+// TestCardLogin: interactive sign-in (authorization code + PKCE) with the card authenticating the
+// app when the code is redeemed: one card signature.
+func TestCardLogin(t *testing.T) {
+	b := benchtest.Start(t, vcard.ProfilePIV)
+	f := cardFixture(t, b, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tok, err := f.client.Login(ctx, LoginOptions{Scopes: []string{"https://graph.microsoft.com/User.Read"}, OpenBrowser: browserUser(f.srv), Output: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.Account != f.srv.User().UPN || f.signer.Count() != 1 {
+		t.Errorf("account %q, %d card signatures; want %q and 1", tok.Account, f.signer.Count(), f.srv.User().UPN)
+	}
+	if c := f.verifyToken(t, tok.AccessToken); c["scp"] != "User.Read" || c["azp"] != testClientID {
+		t.Errorf("claims %v", c)
 	}
 }
 
