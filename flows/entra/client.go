@@ -155,8 +155,8 @@ func (c *Client) acquire(ctx context.Context, scopes []string) (Token, error) {
 	}, nil
 }
 
-// Assertion returns a fresh client assertion for the token endpoint, for tools that take one
-// (az login --federated-token, Connect-MgGraph with a JWT assertion, curl). It costs one signature.
+// Assertion returns a fresh client assertion (valid five minutes) for the token endpoint, for tools
+// that send a client_assertion themselves, such as curl scripts. It costs one signature.
 func (c *Client) Assertion() (string, error) {
 	if err := c.checkValidity(); err != nil {
 		return "", err
