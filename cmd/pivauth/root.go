@@ -103,7 +103,7 @@ func (a *app) rootCommand() *cobra.Command {
 	f.StringVar(&a.opts.slot, "slot", "9a", "key `SLOT`: 9a, 9c, 9d, 9e or a retired slot 82..95")
 	f.StringVar(&a.opts.pinFile, "pin-file", "", "read the PIN from the first line of `FILE` (keep it mode 0600)")
 	f.StringVar(&a.opts.pinentry, "pinentry", "", "ask for the PIN with this pinentry `PROGRAM` (e.g. pinentry-gnome3)")
-	f.StringVarP(&a.opts.output, "output", "o", "", "output `FORMAT`; each command lists the formats it accepts")
+	f.StringVar(&a.opts.output, "output", "", "output `FORMAT`; each command lists the formats it accepts")
 	f.StringVarP(&a.opts.profile, "profile", "p", "", "use the named `PROFILE` from the configuration file")
 	f.StringVar(&a.opts.config, "config", "", "configuration `FILE` (default $XDG_CONFIG_HOME/pivauth/config.json)")
 	f.BoolVarP(&a.opts.verbose, "verbose", "v", false, "log what happens to stderr (never a PIN or a token)")
@@ -128,6 +128,11 @@ func (a *app) rootCommand() *cobra.Command {
 		a.certsCommand(),
 		a.pinCommand(),
 		a.setupCommand(),
+		a.tokenCommand(),
+		a.assertionCommand(),
+		a.loginCommand(),
+		a.execCommand(),
+		a.requestCommand(),
 		exitCodesTopic(),
 		environmentTopic(),
 		configTopic(),

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/oauth2"
+
+	"github.com/pivauth/pivauth/flows/adapters"
+	"github.com/pivauth/pivauth/flows/mtls"
+	"github.com/pivauth/pivauth/signer"
+)
+
+// httpStatusError is an HTTP error status with --fail: the server refused the request.
+type httpStatusError struct {
+	url    string
+	status string
+}
+
+func (e *httpStatusError) Error() string { return fmt.Sprintf("%s answered %s", e.url, e.status) }
+
+// requestFlags are the curl-like flags of `pivauth request`.
+type requestFlags struct {
+	method  string
+	headers []string
+	data    string
+	out     string
+	fail    bool
+	include bool
+	bearer  bool
+}
+
+func (a *app) requestCommand() *cobra.Command {
+	var f idpFlags
+	var r requestFlags
+	cmd := &cobra.Command{
+		Use:   "request URL",
+		Short: "Make an HTTPS request with the card as TLS client certificate (and/or a bearer token)",
+		Long: `Make an HTTPS request, curl-like, presenting the card's certificate when the server asks for a
+client certificate (mutual TLS; the card signs once per TLS session). With --bearer, also send an
+access token got as 'pivauth token' does (the token flags or a profile name the provider); with
+--bound and an OIDC provider the token is certificate-bound and sent over the same TLS identity.
+
+Trust: the system roots, plus SSL_CERT_FILE, plus --ca-file. There is no switch to skip server
+certificate verification.
+
+The response body goes to stdout (or -o FILE); -i adds the status line and headers; -f makes an
+HTTP status of 400 or more exit with code 5.`,
+		Example: `  pivauth request https://api.internal.example/v1/status
+  pivauth request -X POST -H "Content-Type: application/json" -d @job.json https://api.internal.example/v1/jobs
+  pivauth request --bearer --profile graph https://graph.microsoft.com/v1.0/organization -o org.json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			req, err := r.build(ctx, args[0], a.stdin)
+			if err != nil {
+				return err
+			}
+			var s *signer.Signer
+			var httpClient *http.Client
+			if r.bearer {
+				var c *client
+				if s, c, err = a.bearerClient(ctx, &f); err != nil {
+					return err
+				}
+				defer s.Close()
+				httpClient, err = a.resourceClient(ctx, c, &f)
+			} else {
+				if s, err = a.openSigner(ctx); err != nil {
+					return err
+				}
+				defer s.Close()
+				httpClient, err = mtlsClient(s, &f)
+			}
+			if err != nil {
+				return err
+			}
+			resp, err := httpClient.Do(req)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			a.log.Debug("response", "status", resp.Status, "proto", resp.Proto, "card_operations", s.Operations())
+			return r.write(a, resp)
+		},
+	}
+	f.register(cmd, true)
+	fl := cmd.Flags()
+	fl.StringVarP(&r.method, "request", "X", "", "HTTP `METHOD` (default GET, or POST with -d)")
+	fl.StringArrayVarP(&r.headers, "header", "H", nil, "add a request header \"`Name: value`\" (repeatable)")
+	fl.StringVarP(&r.data, "data", "d", "", "request body `DATA`; @FILE reads it from a file, @- from stdin")
+	fl.StringVarP(&r.out, "output-file", "o", "", "write the response body to `FILE` instead of stdout")
+	fl.BoolVarP(&r.fail, "fail", "f", false, "exit with code 5 when the HTTP status is 400 or more")
+	fl.BoolVarP(&r.include, "include", "i", false, "print the status line and response headers before the body")
+	fl.BoolVar(&r.bearer, "bearer", false, "send an access token (Authorization: Bearer) from the token flags or profile")
+	return cmd
+}
+
+// build makes the request from the flags.
+func (r *requestFlags) build(ctx context.Context, url string, stdin io.Reader) (*http.Request, error) {
+	if !strings.HasPrefix(url, "https://") {
+		return nil, usageErrorf("%s: pivauth speaks HTTPS only (the card authenticates TLS)", url)
+	}
+	var body io.Reader
+	method := r.method
+	if r.data != "" {
+		data := []byte(r.data)
+		switch {
+		case r.data == "@-":
+			b, err := io.ReadAll(stdin)
+			if err != nil {
+				return nil, err
+			}
+			data = b
+		case strings.HasPrefix(r.data, "@"):
+			b, err := os.ReadFile(r.data[1:])
+			if err != nil {
+				return nil, withCode(ExitUsage, fmt.Errorf("-d: %w", err))
+			}
+			data = b
+		}
+		body = bytes.NewReader(data)
+		if method == "" {
+			method = http.MethodPost
+		}
+	}
+	if method == "" {
+		method = http.MethodGet
+	}
+	req, err := http.NewRequestWithContext(ctx, strings.ToUpper(method), url, body)
+	if err != nil {
+		return nil, withCode(ExitUsage, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded") // curl's default for -d
+	}
+	for _, h := range r.headers {
+		name, value, ok := strings.Cut(h, ":")
+		if !ok || strings.TrimSpace(name) == "" {
+			return nil, usageErrorf("-H %q: want \"Name: value\"", h)
+		}
+		req.Header.Set(strings.TrimSpace(name), strings.TrimSpace(value))
+	}
+	return req, nil
+}
+
+// write prints (or saves) the response and applies --fail.
+func (r *requestFlags) write(a *app, resp *http.Response) error {
+	var w io.Writer = a.stdout
+	if r.out != "" {
+		f, err := os.Create(r.out)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	if r.include {
+		fmt.Fprintf(w, "%s %s\r\n", resp.Proto, resp.Status)
+		names := make([]string, 0, len(resp.Header))
+		for k := range resp.Header {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for _, k := range names {
+			for _, v := range resp.Header[k] {
+				fmt.Fprintf(w, "%s: %s\r\n", k, v)
+			}
+		}
+		fmt.Fprint(w, "\r\n")
+	}
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return err
+	}
+	if r.fail && resp.StatusCode >= 400 {
+		return &httpStatusError{url: resp.Request.URL.String(), status: resp.Status}
+	}
+	return nil
+}
+
+// mtlsClient is an HTTP client presenting the card's certificate, trusting the system roots,
+// SSL_CERT_FILE and --ca-file.
+func mtlsClient(s *signer.Signer, f *idpFlags) (*http.Client, error) {
+	roots, err := f.extraRoots()
+	if err != nil {
+		return nil, err
+	}
+	id, err := mtls.FromTLSCertificate(s.TLSCertificate())
+	if err != nil {
+		return nil, err
+	}
+	return mtls.NewClient(id, mtls.Options{ExtraRoots: roots})
+}
+
+// bearerClient opens the card and the token client of the flags.
+func (a *app) bearerClient(ctx context.Context, f *idpFlags) (*signer.Signer, *client, error) {
+	if _, err := f.kind(); err != nil {
+		return nil, nil, err
+	}
+	s, err := a.openSigner(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := a.newClient(ctx, f, s)
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return s, c, nil
+}
+
+// resourceClient sends tokens from c over the card's TLS identity: the OIDC client's own (which
+// certificate-bound tokens need) or a new mTLS transport for Entra tokens.
+func (a *app) resourceClient(ctx context.Context, c *client, f *idpFlags) (*http.Client, error) {
+	src := adapters.OAuth2TokenSource(ctx, c, f.scopes...)
+	if c.oidc != nil {
+		return c.oidc.ResourceClient(src), nil
+	}
+	base, err := mtlsClient(c.signer, f)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Transport: &oauth2.Transport{Source: src, Base: base.Transport}}, nil
+}
