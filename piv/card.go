@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ebfe/scard"
+	"github.com/pivauth/pivauth/internal/pcsc"
 )
 
 // removalWait bounds how long a transport error waits for pcscd to report
@@ -20,8 +20,8 @@ const removalWait = 1 * time.Second
 // operations are serialized.
 type Card struct {
 	mu     sync.Mutex
-	sc     *scard.Context
-	h      *scard.Card // nil while disconnected (card removed, or lent to piv-go)
+	sc     *pcsc.Context
+	h      *pcsc.Card // nil while disconnected (card removed, or lent to piv-go)
 	reader string
 	atr    []byte
 	ext    extSupport
@@ -60,13 +60,13 @@ func openReader(reader string) (*Card, error) {
 // connect makes a new shared connection. Whatever we knew about the card is
 // forgotten: after a removal another card may be in the reader.
 func (c *Card) connect() error {
-	h, err := c.sc.Connect(c.reader, scard.ShareShared, scard.ProtocolAny)
+	h, err := c.sc.Connect(c.reader, pcsc.ShareShared, pcsc.ProtocolAny)
 	if err != nil {
 		return connectError(c.reader, err)
 	}
 	st, err := h.Status()
 	if err != nil {
-		h.Disconnect(scard.LeaveCard)
+		h.Disconnect(pcsc.LeaveCard)
 		return connectError(c.reader, err)
 	}
 	c.h, c.atr = h, append([]byte(nil), st.Atr...)
@@ -78,7 +78,7 @@ func (c *Card) connect() error {
 // drop forgets a connection whose card is gone.
 func (c *Card) drop() {
 	if c.h != nil {
-		c.h.Disconnect(scard.LeaveCard)
+		c.h.Disconnect(pcsc.LeaveCard)
 		c.h = nil
 	}
 	c.selected = false
@@ -145,7 +145,7 @@ func (c *Card) Transaction(ctx context.Context, fn func(*Tx) error) error {
 		}
 		tx.done = true
 		if c.h != nil {
-			c.h.EndTransaction(scard.LeaveCard)
+			c.h.EndTransaction(pcsc.LeaveCard)
 		}
 		if errors.Is(err, errCardReset) && attempt == 0 {
 			continue
@@ -174,11 +174,11 @@ func (c *Card) begin() error {
 			return fmt.Errorf("piv: reader %q: starting a transaction: %w", c.reader, err)
 		}
 		switch {
-		case errors.Is(err, scard.ErrResetCard):
+		case errors.Is(err, pcsc.ErrResetCard):
 			if err := c.reconnect(); err != nil {
 				return err
 			}
-		case isRemoval(err) || errors.Is(err, scard.ErrInvalidHandle):
+		case isRemoval(err) || errors.Is(err, pcsc.ErrInvalidHandle):
 			c.drop()
 			if err := c.connect(); err != nil {
 				return err
@@ -192,7 +192,7 @@ func (c *Card) begin() error {
 // reconnect acknowledges a reset: the connection stays, the selection and
 // security status are gone.
 func (c *Card) reconnect() error {
-	if err := c.h.Reconnect(scard.ShareShared, scard.ProtocolAny, scard.LeaveCard); err != nil {
+	if err := c.h.Reconnect(pcsc.ShareShared, pcsc.ProtocolAny, pcsc.LeaveCard); err != nil {
 		if isRemoval(err) {
 			c.drop()
 			return removedError(c.reader)
@@ -212,7 +212,7 @@ func (c *Card) send(apdu []byte, secretResp bool) ([]byte, error) {
 	resp, err := c.h.Transmit(apdu)
 	if err != nil {
 		switch {
-		case errors.Is(err, scard.ErrResetCard):
+		case errors.Is(err, pcsc.ErrResetCard):
 			// The next begin reconnects (pcscd answers every call on this
 			// handle with the reset warning until then) and selects again.
 			c.selected = false
@@ -247,7 +247,7 @@ func (c *Card) send(apdu []byte, secretResp bool) ([]byte, error) {
 // needs one tries it and a 6700 answer switches to short APDUs for good).
 func (c *Card) exchange(cmd Command) ([]byte, uint16, error) {
 	send := func(apdu []byte) ([]byte, error) { return c.send(apdu, cmd.secretResp) }
-	ext := c.ext != extNo && c.h != nil && c.h.ActiveProtocol() == scard.ProtocolT1
+	ext := c.ext != extNo && c.h != nil && c.h.ActiveProtocol() == pcsc.ProtocolT1
 	data, sw, err := exchange(send, cmd, ext)
 	if err != nil || !ext || c.ext != extUnknown || !cmd.needsExtended() {
 		return data, sw, err

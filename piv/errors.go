@@ -3,6 +3,8 @@ package piv
 import (
 	"errors"
 	"fmt"
+
+	"github.com/pivauth/pivauth/internal/pcsc"
 )
 
 // AuthError reports a wrong PIN (or PUK): the card refused the reference data
@@ -72,6 +74,10 @@ var (
 	ErrNotYubiKey = errors.New("not a YubiKey: the card does not implement the Yubico PIV extensions")
 	// ErrManagementKey reports a management key the card rejected.
 	ErrManagementKey = errors.New("management key incorrect")
+	// ErrNoPCSC reports a build without cgo on a system whose PC/SC library
+	// needs it (every one but Windows): every card operation fails with it at
+	// once, and its message says how to rebuild.
+	ErrNoPCSC = pcsc.ErrUnavailable
 )
 
 // removedError names the reader whose card went away; it wraps ErrCardRemoved.

@@ -6,14 +6,14 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ebfe/scard"
+	"github.com/pivauth/pivauth/internal/pcsc"
 )
 
 // establish opens a PC/SC context, saying what to do when pcscd is missing.
-func establish() (*scard.Context, error) {
-	sc, err := scard.EstablishContext()
+func establish() (*pcsc.Context, error) {
+	sc, err := pcsc.EstablishContext()
 	if err != nil {
-		if errors.Is(err, scard.ErrNoService) || errors.Is(err, scard.ErrServiceStopped) {
+		if errors.Is(err, pcsc.ErrNoService) || errors.Is(err, pcsc.ErrServiceStopped) {
 			return nil, fmt.Errorf("piv: the PC/SC service is not running: start pcscd (systemctl start pcscd.socket): %w", err)
 		}
 		return nil, fmt.Errorf("piv: connecting to the PC/SC service: %w", err)
@@ -22,9 +22,9 @@ func establish() (*scard.Context, error) {
 }
 
 // listReaders lists the readers of a context; no reader is an empty list.
-func listReaders(sc *scard.Context) ([]string, error) {
+func listReaders(sc *pcsc.Context) ([]string, error) {
 	readers, err := sc.ListReaders()
-	if errors.Is(err, scard.ErrNoReadersAvailable) {
+	if errors.Is(err, pcsc.ErrNoReadersAvailable) {
 		return nil, nil
 	}
 	if err != nil {
@@ -48,21 +48,21 @@ func Readers(ctx context.Context) ([]string, error) {
 }
 
 // presentReaders returns the readers that hold a card right now.
-func presentReaders(sc *scard.Context) ([]string, error) {
+func presentReaders(sc *pcsc.Context) ([]string, error) {
 	readers, err := listReaders(sc)
 	if err != nil || len(readers) == 0 {
 		return nil, err
 	}
-	states := make([]scard.ReaderState, len(readers))
+	states := make([]pcsc.ReaderState, len(readers))
 	for i, r := range readers {
-		states[i] = scard.ReaderState{Reader: r, CurrentState: scard.StateUnaware}
+		states[i] = pcsc.ReaderState{Reader: r, CurrentState: pcsc.StateUnaware}
 	}
-	if err := sc.GetStatusChange(states, 0); err != nil && !errors.Is(err, scard.ErrTimeout) {
+	if err := sc.GetStatusChange(states, 0); err != nil && !errors.Is(err, pcsc.ErrTimeout) {
 		return nil, fmt.Errorf("piv: reading reader states: %w", err)
 	}
 	var out []string
 	for _, s := range states {
-		if s.EventState&scard.StatePresent != 0 && s.EventState&scard.StateMute == 0 {
+		if s.EventState&pcsc.StatePresent != 0 && s.EventState&pcsc.StateMute == 0 {
 			out = append(out, s.Reader)
 		}
 	}
@@ -73,24 +73,24 @@ func presentReaders(sc *scard.Context) ([]string, error) {
 // within wait. A transport error mid-command may reach us before pcscd's
 // reader thread has noticed the removal; waiting a little for the state
 // change tells a pulled card from a broken exchange.
-func cardGone(sc *scard.Context, reader string, wait time.Duration) bool {
-	st := []scard.ReaderState{{Reader: reader, CurrentState: scard.StateUnaware}}
+func cardGone(sc *pcsc.Context, reader string, wait time.Duration) bool {
+	st := []pcsc.ReaderState{{Reader: reader, CurrentState: pcsc.StateUnaware}}
 	if err := sc.GetStatusChange(st, 0); err != nil {
-		return errors.Is(err, scard.ErrUnknownReader) || errors.Is(err, scard.ErrReaderUnavailable)
+		return errors.Is(err, pcsc.ErrUnknownReader) || errors.Is(err, pcsc.ErrReaderUnavailable)
 	}
-	if st[0].EventState&scard.StatePresent == 0 {
+	if st[0].EventState&pcsc.StatePresent == 0 {
 		return true
 	}
-	st[0].CurrentState = st[0].EventState &^ scard.StateChanged
+	st[0].CurrentState = st[0].EventState &^ pcsc.StateChanged
 	if err := sc.GetStatusChange(st, wait); err != nil {
-		return errors.Is(err, scard.ErrUnknownReader) || errors.Is(err, scard.ErrReaderUnavailable)
+		return errors.Is(err, pcsc.ErrUnknownReader) || errors.Is(err, pcsc.ErrReaderUnavailable)
 	}
-	return st[0].EventState&scard.StatePresent == 0
+	return st[0].EventState&pcsc.StatePresent == 0
 }
 
 // isRemoval reports the PC/SC errors that mean the card or its reader is gone.
 func isRemoval(err error) bool {
-	for _, e := range []scard.Error{scard.ErrRemovedCard, scard.ErrNoSmartcard, scard.ErrUnknownReader, scard.ErrReaderUnavailable} {
+	for _, e := range []pcsc.Error{pcsc.ErrRemovedCard, pcsc.ErrNoSmartcard, pcsc.ErrUnknownReader, pcsc.ErrReaderUnavailable} {
 		if errors.Is(err, e) {
 			return true
 		}
@@ -101,8 +101,8 @@ func isRemoval(err error) bool {
 // isTransportFailure reports the PC/SC errors a card pulled mid-command
 // may show up as before pcscd reports the removal.
 func isTransportFailure(err error) bool {
-	for _, e := range []scard.Error{scard.ErrNotTransacted, scard.ErrCommError, scard.ErrUnresponsiveCard,
-		scard.ErrUnpoweredCard, scard.ErrCommDataLost, scard.ErrInvalidHandle} {
+	for _, e := range []pcsc.Error{pcsc.ErrNotTransacted, pcsc.ErrCommError, pcsc.ErrUnresponsiveCard,
+		pcsc.ErrUnpoweredCard, pcsc.ErrCommDataLost, pcsc.ErrInvalidHandle} {
 		if errors.Is(err, e) {
 			return true
 		}
@@ -115,7 +115,7 @@ func connectError(reader string, err error) error {
 	switch {
 	case isRemoval(err):
 		return removedError(reader)
-	case errors.Is(err, scard.ErrSharingViolation):
+	case errors.Is(err, pcsc.ErrSharingViolation):
 		return fmt.Errorf("piv: reader %q: another application holds the card exclusively: close it and retry: %w", reader, err)
 	}
 	return fmt.Errorf("piv: reader %q: connecting to the card: %w", reader, err)

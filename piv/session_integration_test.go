@@ -8,22 +8,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ebfe/scard"
 	"github.com/pivauth/pivauth/hw-test/benchtest"
 	"github.com/pivauth/pivauth/hw-test/vcard"
+	"github.com/pivauth/pivauth/internal/pcsc"
 	"github.com/pivauth/pivauth/piv"
 )
 
 // otherApplication is a second PC/SC client on the same reader, as another
 // program on the machine would be.
-func otherApplication(t *testing.T, reader string) *scard.Card {
+func otherApplication(t *testing.T, reader string) *pcsc.Card {
 	t.Helper()
-	sc, err := scard.EstablishContext()
+	sc, err := pcsc.EstablishContext()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sc.Release() })
-	h, err := sc.Connect(reader, scard.ShareShared, scard.ProtocolAny)
+	h, err := sc.Connect(reader, pcsc.ShareShared, pcsc.ProtocolAny)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestSessionRecovery(t *testing.T) {
 
 	// Another application resets the card: we reconnect and select again.
 	other := otherApplication(t, b.Reader)
-	if err := other.Disconnect(scard.ResetCard); err != nil {
+	if err := other.Disconnect(pcsc.ResetCard); err != nil {
 		t.Fatal(err)
 	}
 	sign("after a reset by another application", 2)
@@ -88,7 +88,7 @@ func TestSessionRecovery(t *testing.T) {
 	if err != nil || len(resp) != 2 {
 		t.Fatalf("other application's SELECT: % X %v", resp, err)
 	}
-	other.Disconnect(scard.LeaveCard)
+	other.Disconnect(pcsc.LeaveCard)
 	sign("after another application selected something else", 3)
 	sign("after the re-selection", 1)
 

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ebfe/scard"
+	"github.com/pivauth/pivauth/internal/pcsc"
 )
 
 // pnpReader is pcsc-lite's pseudo reader whose state changes when a reader
@@ -32,7 +32,7 @@ func WaitForCard(ctx context.Context, sel Selector) (string, error) {
 
 	// seen holds the event counter (the upper 16 bits of the event state)
 	// at which a card was found not to match, so it is identified once.
-	seen := map[string]scard.StateFlag{}
+	seen := map[string]pcsc.StateFlag{}
 	for {
 		if err := ctx.Err(); err != nil {
 			return "", err
@@ -42,15 +42,15 @@ func WaitForCard(ctx context.Context, sel Selector) (string, error) {
 			return "", err
 		}
 		readers = sel.filterReaders(readers)
-		states := make([]scard.ReaderState, 0, len(readers)+1)
+		states := make([]pcsc.ReaderState, 0, len(readers)+1)
 		for _, r := range readers {
-			states = append(states, scard.ReaderState{Reader: r, CurrentState: scard.StateUnaware})
+			states = append(states, pcsc.ReaderState{Reader: r, CurrentState: pcsc.StateUnaware})
 		}
-		if err := sc.GetStatusChange(states, 0); err != nil && !errors.Is(err, scard.ErrTimeout) {
+		if err := sc.GetStatusChange(states, 0); err != nil && !errors.Is(err, pcsc.ErrTimeout) {
 			return "", fmt.Errorf("piv: reading reader states: %w", err)
 		}
 		for _, s := range states {
-			if s.EventState&scard.StatePresent == 0 || s.EventState&scard.StateMute != 0 {
+			if s.EventState&pcsc.StatePresent == 0 || s.EventState&pcsc.StateMute != 0 {
 				continue
 			}
 			if count, ok := seen[s.Reader]; ok && count == s.EventState>>16 {
@@ -67,17 +67,17 @@ func WaitForCard(ctx context.Context, sel Selector) (string, error) {
 		}
 		// Sleep until a card or reader comes or goes.
 		for i := range states {
-			states[i].CurrentState = states[i].EventState &^ scard.StateChanged
+			states[i].CurrentState = states[i].EventState &^ pcsc.StateChanged
 		}
-		states = append(states, scard.ReaderState{Reader: pnpReader, CurrentState: scard.StateFlag(len(readers) << 16)})
+		states = append(states, pcsc.ReaderState{Reader: pnpReader, CurrentState: pcsc.StateFlag(len(readers) << 16)})
 		err = sc.GetStatusChange(states, waitSlice)
 		switch {
-		case err == nil, errors.Is(err, scard.ErrTimeout):
-		case errors.Is(err, scard.ErrCancelled):
+		case err == nil, errors.Is(err, pcsc.ErrTimeout):
+		case errors.Is(err, pcsc.ErrCancelled):
 			if ctxErr := ctx.Err(); ctxErr != nil {
 				return "", ctxErr
 			}
-		case errors.Is(err, scard.ErrUnknownReader):
+		case errors.Is(err, pcsc.ErrUnknownReader):
 			// A reader went away between listing and waiting, or pcscd has
 			// no PnP notification: list again after a pause.
 			select {
