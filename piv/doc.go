@@ -33,8 +33,14 @@
 //
 // Errors: AuthError (wrong PIN or PUK, with the tries left), ErrPINBlocked,
 // ErrPUKBlocked, ErrNotFound, ErrSecurityStatus, ErrCardRemoved,
-// ErrNotYubiKey, ErrNotPIV, ErrNoCard, ErrManagementKey, and *StatusError
-// for any other status word.
+// ErrNotYubiKey, ErrNotPIV, ErrNoCard, ErrManagementKey, ErrNoPCSC, and
+// *StatusError for any other status word.
+//
+// Platforms: scard and piv-go reach pcsc-lite through cgo on Linux, macOS
+// and the BSDs, and WinSCard without cgo on Windows. Built without cgo
+// elsewhere, the package still compiles (scard is reached only through
+// internal/pcsc, piv-go only from yubikey_pivgo.go), and every card
+// operation fails at once with ErrNoPCSC, which says how to rebuild.
 //
 // A trace hook (Card.SetTrace) sees every APDU for --verbose logs; PINs,
 // PUKs, imported keys and decrypted secrets are redacted before it does.

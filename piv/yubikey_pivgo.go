@@ -1,3 +1,5 @@
+//go:build cgo || windows
+
 package piv
 
 import (
@@ -67,16 +69,6 @@ var pivgoAlgorithms = map[Algorithm]pivgo.Algorithm{
 	AlgEd25519: pivgo.AlgorithmEd25519, AlgX25519: pivgo.AlgorithmX25519,
 }
 
-// KeyOptions chooses the algorithm and the YubiKey policies of a key.
-type KeyOptions struct {
-	// Algorithm of a generated key; ImportKey takes it from the key.
-	Algorithm Algorithm
-	// PINPolicy; PINPolicyDefault means DefaultPINPolicy of the slot.
-	PINPolicy PINPolicy
-	// TouchPolicy; TouchPolicyDefault means never.
-	TouchPolicy TouchPolicy
-}
-
 // pivgoKey converts options for a slot; piv-go's policy numbering is the
 // YubiKey's, like ours.
 func (o KeyOptions) pivgoKey(slot Slot) pivgo.Key {
@@ -91,20 +83,6 @@ func (o KeyOptions) pivgoKey(slot Slot) pivgo.Key {
 }
 
 func pivgoSlot(s Slot) pivgo.Slot { return pivgo.Slot{Key: uint32(s.Key), Object: s.Object} }
-
-// Attestation is what a verified YubiKey attestation proves about a key:
-// it was generated on the YubiKey with this serial, with these policies.
-type Attestation struct {
-	Serial      uint32
-	Version     Version
-	PINPolicy   PINPolicy
-	TouchPolicy TouchPolicy
-	Slot        Slot
-	// Certificate is the key's attestation certificate (ATTEST);
-	// Intermediate is the card's attestation certificate (slot F9) that
-	// signed it.
-	Certificate, Intermediate *x509.Certificate
-}
 
 // VerifyAttestation checks that slotCert chains through the card's
 // attestation certificate to roots (Yubico's attestation CAs when roots is
