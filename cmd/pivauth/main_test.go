@@ -7,8 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -139,3 +141,76 @@ func writeFile(t *testing.T, dir, name, content string, mode os.FileMode) string
 
 // itoa formats a serial number for a flag.
 func itoa(n uint32) string { return strconv.FormatUint(uint64(n), 10) }
+
+// running is a pivauth started in the background, for tests that act while it waits (a device
+// code to approve, a browser to play).
+type running struct {
+	cmd    *exec.Cmd
+	stdout bytes.Buffer
+	stderr syncBuffer
+	done   chan struct{}
+	cancel context.CancelFunc
+}
+
+// start starts pivauth args like run does, without waiting for it.
+func (c *cli) start(args ...string) *running {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	r := &running{done: make(chan struct{}), cancel: cancel}
+	r.cmd = exec.CommandContext(ctx, binary, args...)
+	r.cmd.Env, r.cmd.Dir, r.cmd.SysProcAttr = c.env, c.dir, detached()
+	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
+	if err := r.cmd.Start(); err != nil {
+		cancel()
+		c.t.Fatal(err)
+	}
+	go func() { _ = r.cmd.Wait(); close(r.done) }()
+	c.t.Cleanup(func() { cancel(); <-r.done })
+	return r
+}
+
+// waitStderr waits until stderr matches re and returns the submatches.
+func (r *running) waitStderr(t *testing.T, re *regexp.Regexp) []string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := re.FindStringSubmatch(r.stderr.String()); m != nil {
+			return m
+		}
+		select {
+		case <-r.done:
+			if m := re.FindStringSubmatch(r.stderr.String()); m != nil {
+				return m
+			}
+			t.Fatalf("pivauth ended before printing %v; stderr:\n%s", re, r.stderr.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	t.Fatalf("pivauth did not print %v; stderr:\n%s", re, r.stderr.String())
+	return nil
+}
+
+// wait waits for the program to end and returns what it produced.
+func (r *running) wait(t *testing.T) result {
+	t.Helper()
+	<-r.done
+	return result{stdout: r.stdout.String(), stderr: r.stderr.String(), code: r.cmd.ProcessState.ExitCode()}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while the process writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

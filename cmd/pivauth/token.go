@@ -90,7 +90,11 @@ func (f *idpFlags) kind() (string, error) {
 		}
 		return "entra", nil
 	case f.issuer != "":
-		return "oidc", nil
+		switch oidc.AuthMethod(f.clientAuth) {
+		case "", oidc.PrivateKeyJWT, oidc.TLSClientAuth, oidc.SelfSignedTLSClientAuth:
+			return "oidc", nil
+		}
+		return "", usageErrorf("--client-auth %q: a card backs %s, %s or %s", f.clientAuth, oidc.PrivateKeyJWT, oidc.TLSClientAuth, oidc.SelfSignedTLSClientAuth)
 	}
 	return "", usageErrorf("name the identity provider: --tenant or --authority for Entra ID, --issuer for an OpenID provider (or a profile)")
 }
