@@ -158,7 +158,7 @@ func TestLoginOIDCAuthCode(t *testing.T) {
 	o := startOIDCBench(t)
 	urlFile := filepath.Join(o.c.dir, "auth-url")
 	browser := writeFile(t, o.c.dir, "browser", "#!/bin/sh\nprintf '%s' \"$1\" > "+urlFile+".tmp && mv "+urlFile+".tmp "+urlFile+"\n", 0o755)
-	run := o.c.with("BROWSER="+browser).start(append([]string{"login", "--scope", "openid", "--output", "json"}, o.args("pkjwt")...)...)
+	run := o.c.with("BROWSER=" + browser).start(append([]string{"login", "--scope", "openid", "--output", "json"}, o.args("pkjwt")...)...)
 	run.waitStderr(t, regexp.MustCompile(`To sign in, open this URL`))
 	var authURL []byte
 	for deadline := time.Now().Add(20 * time.Second); len(authURL) == 0 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
