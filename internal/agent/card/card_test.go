@@ -22,7 +22,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ebfe/scard"
+	"github.com/pivauth/pivauth/internal/pcsc"
 
 	"github.com/pivauth/pivauth/hw-test/benchtest"
 	"github.com/pivauth/pivauth/hw-test/vcard"
@@ -162,16 +162,16 @@ func (ba *benchAgent) clientOutput(t *testing.T, jti string, n int) string {
 // verified, 9000 if a session left it verified.
 func verifiedFromOutside(t *testing.T, reader string) uint16 {
 	t.Helper()
-	sc, err := scard.EstablishContext()
+	sc, err := pcsc.EstablishContext()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sc.Release()
-	c, err := sc.Connect(reader, scard.ShareShared, scard.ProtocolAny)
+	c, err := sc.Connect(reader, pcsc.ShareShared, pcsc.ProtocolAny)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Disconnect(scard.LeaveCard)
+	defer c.Disconnect(pcsc.LeaveCard)
 	resp, err := c.Transmit([]byte{0x00, 0x20, 0x00, 0x80})
 	if err != nil || len(resp) < 2 {
 		t.Fatalf("empty VERIFY: %x, %v", resp, err)
