@@ -255,8 +255,8 @@ func signerPINRequest(req agent.PINRequest) (signer.PINRequest, error) {
 	return signer.PINRequest{Reader: req.Reader, Card: req.Card, Slot: slot, Retries: req.Retries, Retry: req.Retry}, nil
 }
 
-// Touch prints the touch notice.
-func (p agentPrompter) Touch() { fmt.Fprintln(p.stderr, "pivauth: touch your YubiKey to continue") }
+// Touch prints the touch notice, in the words openSigner's notice uses.
+func (p agentPrompter) Touch() { fmt.Fprintln(p.stderr, "Touch your YubiKey…") }
 
 // openAuditLog opens the audit log every private-key operation of this process is recorded in.
 func openAuditLog() (*audit.Log, error) {
