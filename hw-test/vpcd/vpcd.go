@@ -62,11 +62,12 @@ type Flaky struct {
 	// SW, when not zero, is the status word answered instead of passing the
 	// APDU to the card; 0x6F00 (no precise diagnosis) is what a card
 	// answers on an internal error. When zero, the connection drops instead,
-	// the way a reader with a bad contact loses the card: the command never
-	// reaches the card, pcscd answers that SCardTransmit with
-	// SCARD_E_NOT_TRANSACTED ("Transaction failed"), and the card is back
-	// (with its volatile state cleared) at vpcd's next presence poll, so
-	// APDUs in the next ~400 ms may fail the same way.
+	// the way a reader with a bad contact loses a command: it never reaches
+	// the card, pcscd answers that SCardTransmit with SCARD_E_NOT_TRANSACTED
+	// ("Transaction failed"), and the card is back at vpcd's next presence
+	// poll with its state (selection, PIN status) kept; until then, up to
+	// ~400 ms, every APDU fails the same way. PC/SC reports no removal: a
+	// host retries.
 	SW uint16
 	// Seed makes the sequence of failures reproducible.
 	Seed uint64
@@ -84,7 +85,8 @@ type Attachment struct {
 	closed    bool
 	conn      net.Conn
 	connected bool
-	pullINS   int // INS whose next APDU pulls the card; -1 when not armed
+	pullINS   int  // INS whose next APDU pulls the card; -1 when not armed
+	keepState bool // the last connection dropped as a flaky one: the card kept its power
 	latency   time.Duration
 	flaky     Flaky
 	rng       *rand.Rand
@@ -226,12 +228,17 @@ func (a *Attachment) run() {
 		}
 		a.conn = conn
 		a.connected = true
+		keep := a.keepState
+		a.keepState = false
 		a.notify()
 		a.mu.Unlock()
 
-		// A new connection is a card freshly inserted: it has no power-on
-		// state left from before.
-		a.card.Reset()
+		// A new connection is a card freshly inserted, with no power-on
+		// state left from before, unless a flaky drop lost only the
+		// connection.
+		if !keep {
+			a.card.Reset()
+		}
 		a.serve(conn.(*net.TCPConn))
 
 		a.mu.Lock()
@@ -298,7 +305,7 @@ func (a *Attachment) serve(conn *net.TCPConn) {
 			if resp == nil {
 				continue
 			}
-		} else if resp, err = a.command(msg); err != nil {
+		} else if resp, err = a.command(conn, msg); err != nil {
 			return
 		}
 		if err := writeMessage(conn, resp); err != nil {
@@ -318,8 +325,12 @@ func (a *Attachment) control(code byte) []byte {
 	return nil
 }
 
+// abortDelay is how long pcscd gets to read the length of an aborted
+// response before the connection resets.
+const abortDelay = 20 * time.Millisecond
+
 // command passes one command APDU to the card, applying the armed faults.
-func (a *Attachment) command(apdu []byte) ([]byte, error) {
+func (a *Attachment) command(conn *net.TCPConn, apdu []byte) ([]byte, error) {
 	a.mu.Lock()
 	latency, trace := a.latency, a.trace
 	pull := len(apdu) >= 2 && a.pullINS == int(apdu[1])
@@ -331,20 +342,19 @@ func (a *Attachment) command(apdu []byte) ([]byte, error) {
 		a.inserted = false
 		a.pullINS = -1
 	}
-	if pull || drop {
-		a.dropConn()
-	}
+	a.keepState = drop
 	a.mu.Unlock()
 
 	if trace != nil {
 		fmt.Fprintf(trace, "> %s\n", redact(apdu))
 	}
-	switch {
-	case pull:
-		traceLine(trace, "< (card pulled during the command)")
-		return nil, errDropped
-	case drop:
-		traceLine(trace, "< (flaky: connection dropped)")
+	if pull || drop {
+		if pull {
+			traceLine(trace, "< (card pulled during the command)")
+		} else {
+			traceLine(trace, "< (flaky: connection dropped)")
+		}
+		a.abort(conn)
 		return nil, errDropped
 	}
 	if latency > 0 {
@@ -360,6 +370,24 @@ func (a *Attachment) command(apdu []byte) ([]byte, error) {
 		fmt.Fprintf(trace, "< %X\n", resp)
 	}
 	return resp, nil
+}
+
+// abort loses the connection in the middle of a response. vpcd 3.3 takes a
+// connection lost before the response's length for an empty, successful
+// response (it compares the signed -1 of the failed read with the unsigned
+// length 2), and pcscd passes that on as success. Lost after the length,
+// the read of the payload fails and pcscd answers SCardTransmit with
+// SCARD_E_NOT_TRANSACTED, as with a real reader. So: send a length, give
+// pcscd a moment to read it, then reset the connection.
+func (a *Attachment) abort(conn *net.TCPConn) {
+	conn.Write([]byte{0x00, 0x02})
+	time.Sleep(abortDelay)
+	conn.SetLinger(0)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.conn == conn {
+		a.dropConn()
+	}
 }
 
 func traceLine(w io.Writer, s string) {
