@@ -81,10 +81,17 @@ func (a *app) openPIV(ctx context.Context) (*piv.Card, error) {
 		card, err = piv.Open(ctx, sel)
 		return err
 	})
-	if err == nil {
-		a.log.Debug("card opened", "reader", card.Reader())
+	if err != nil {
+		return nil, err
 	}
-	return card, err
+	a.log.Debug("card opened", "reader", card.Reader())
+	if a.opts.verbose {
+		// piv redacts PINs, PUKs, keys and decrypted data before the trace sees an APDU.
+		card.SetTrace(func(cmd, resp []byte) {
+			a.log.Debug("apdu", "command", fmt.Sprintf("%X", cmd), "response", fmt.Sprintf("%X", resp))
+		})
+	}
+	return card, nil
 }
 
 // openSigner opens a signer for --slot of the selected card, with pivauth's PIN sources, the

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"strings"
 	"testing"
@@ -91,5 +92,22 @@ func TestCompletion(t *testing.T) {
 	r = c.ok("__complete", "version", "--output", "")
 	if !strings.HasPrefix(r.stdout, "text\njson\n") {
 		t.Errorf("output completion for version:\n%s", r.stdout)
+	}
+}
+
+// TestRedactSecrets: whoever logs an attribute named like a secret, its value never reaches the
+// verbose log.
+func TestRedactSecrets(t *testing.T) {
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{ReplaceAttr: redactSecrets}))
+	log.Info("x", "pin", "123456", "access_token", "eyJsecret", "New_PUK", "87654321", "reader", "R1")
+	out := buf.String()
+	for _, secret := range []string{"123456", "eyJsecret", "87654321"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log shows %q: %s", secret, out)
+		}
+	}
+	if !strings.Contains(out, "reader=R1") || strings.Count(out, "[redacted]") != 3 {
+		t.Errorf("log: %s", out)
 	}
 }

@@ -35,7 +35,10 @@ func startTmux(t *testing.T, c *cli, args ...string) *tmuxSession {
 	for _, a := range args {
 		quoted = append(quoted, shellQuote(a))
 	}
-	script := strings.Join(quoted, " ") + "; echo \"EXIT=$?\"; sleep 600"
+	// After pivauth: its exit code, and whether the terminal echoes again (a prompt must restore it).
+	// The shell catches Ctrl-C (a trap, not an ignore, which pivauth would inherit) so that it
+	// outlives pivauth and reports.
+	script := "trap true INT; " + strings.Join(quoted, " ") + `; echo "EXIT=$?"; echo "ECHO=$(stty -a | tr ' ;' '\n\n' | grep -x -e echo -e -echo)"; sleep 600`
 	cmd := exec.Command("tmux", "-L", s.socket, "new-session", "-d", "-s", s.name, "-x", "200", "-y", "50", "sh", "-c", script)
 	cmd.Dir = c.dir
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -70,6 +73,13 @@ func (s *tmuxSession) waitFor(want string, n int) string {
 			s.t.Fatalf("the terminal never showed %q (%d×); it shows:\n%s", want, n, scr)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// key sends a key such as "C-c".
+func (s *tmuxSession) key(k string) {
+	if err := exec.Command("tmux", "-L", s.socket, "send-keys", "-t", s.name, k).Run(); err != nil {
+		s.t.Fatal(err)
 	}
 }
 
@@ -150,4 +160,68 @@ func TestPINChangeOnTerminal(t *testing.T) {
 		t.Errorf("pin change screen:\n%s", scr)
 	}
 	c.ok("assertion", "--reader", b.Reader, "--client-id", "c", "--audience", "https://x/token", "--pin-file", writeFile(t, c.dir, "new", "11112222\n", 0o600))
+}
+
+// TestInterruptOnTerminal: Ctrl-C at the PIN prompt and while waiting for a card leaves with exit
+// code 130 and the terminal echoing again.
+func TestInterruptOnTerminal(t *testing.T) {
+	b := benchtest.Start(t, vcard.ProfilePIV)
+	c := newCLI(t)
+	s := startTmux(t, c, "assertion", "--reader", b.Reader, "--client-id", "c", "--audience", "https://x/token")
+	s.waitFor("(3 tries left):", 1)
+	s.key("C-c")
+	scr := s.waitFor("ECHO=", 1)
+	if !strings.Contains(scr, "EXIT=130") || !strings.Contains(scr, "ECHO=echo") {
+		t.Errorf("echo not restored after Ctrl-C at the PIN prompt:\n%s", scr)
+	}
+
+	b.Pull()
+	s = startTmux(t, c, "certs", "--reader", b.Reader)
+	s.waitFor("Insert the PIV card (reader \""+b.Reader+"\")… (Ctrl-C to cancel)", 1)
+	s.key("C-c")
+	s.waitFor("EXIT=130", 1)
+
+	// The spinner goes away when the card arrives, and the command goes on.
+	s = startTmux(t, c, "certs", "--reader", b.Reader)
+	s.waitFor("Insert the PIV card", 1)
+	b.Insert()
+	scr = s.waitFor("EXIT=0", 1)
+	if !strings.Contains(scr, "Slot 9a (PIV authentication)") || strings.Contains(scr, "Insert the PIV card") {
+		t.Errorf("after insertion:\n%s", scr)
+	}
+}
+
+// TestChooseCard: with two cards and no selector, pivauth lists them (no terminal: exit 2 with the
+// flag for each) or asks which one (terminal).
+func TestChooseCard(t *testing.T) {
+	b1 := benchtest.Start(t, vcard.ProfilePIV)
+	b2 := benchtest.Start(t, vcard.ProfilePIV)
+	c := newCLI(t)
+	guid := func(b *benchtest.Bench) string {
+		var cards cardsJSON
+		decodeJSON(t, c.ok("cards", "--reader", b.Reader, "--output", "json"), &cards)
+		return cards.Readers[0].Card.GUID
+	}
+	g1, g2 := guid(b1), guid(b2)
+	r := c.fails(ExitUsage, []string{"cards are present; choose one", "--guid " + g1, "--guid " + g2}, "certs")
+	if !strings.Contains(r.stderr, b1.Reader) || !strings.Contains(r.stderr, b2.Reader) {
+		t.Errorf("the list does not name the readers:\n%s", r.stderr)
+	}
+
+	s := startTmux(t, c, "certs", "--output", "json")
+	scr := s.waitFor("Which card [1-", 1)
+	choice := ""
+	for _, line := range strings.Split(scr, "\n") {
+		if strings.Contains(line, g2) {
+			choice, _, _ = strings.Cut(strings.TrimSpace(line), ")")
+		}
+	}
+	if choice == "" {
+		t.Fatalf("card %s not offered:\n%s", g2, scr)
+	}
+	s.typeLine(choice)
+	scr = s.waitFor("EXIT=0", 1)
+	if !strings.Contains(scr, g2) || !strings.Contains(scr, `"slot": "9a"`) {
+		t.Errorf("after choosing %s:\n%s", choice, scr)
+	}
 }
