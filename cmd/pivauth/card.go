@@ -25,7 +25,7 @@ func classifyCardError(err error) (int, bool) {
 		errors.Is(err, signer.ErrLastPINTry):
 		return ExitPIN, true
 	case errors.Is(err, piv.ErrNoCard), errors.Is(err, piv.ErrCardRemoved), errors.Is(err, piv.ErrNotPIV),
-		errors.Is(err, signer.ErrKeyChanged):
+		errors.Is(err, signer.ErrKeyChanged), errors.Is(err, piv.ErrNoPCSC):
 		return ExitNoCard, true
 	}
 	return 0, false

@@ -19,7 +19,7 @@ const (
 	ExitOK          = 0   // success
 	ExitError       = 1   // any failure not listed below
 	ExitUsage       = 2   // bad flags, arguments, profile or configuration file
-	ExitNoCard      = 3   // no card (or not the selected one) before the timeout; card removed
+	ExitNoCard      = 3   // no card (or not the selected one) before the timeout; card removed; no PC/SC
 	ExitPIN         = 4   // PIN wrong, blocked, refused by the lockout guard, or no way to ask for it
 	ExitRejected    = 5   // the identity provider or server refused the request
 	ExitNetwork     = 6   // TLS or network failure (DNS, connection, certificate verification)
@@ -34,7 +34,7 @@ var exitCodeTable = []struct {
 	{ExitOK, "success"},
 	{ExitError, "error not covered below"},
 	{ExitUsage, "usage: unknown command or flag, bad argument, unknown profile, bad configuration file"},
-	{ExitNoCard, "no card: none present (or not the selected one) before --timeout, card removed"},
+	{ExitNoCard, "no card: none present (or not the selected one) before --timeout, card removed, PC/SC unavailable"},
 	{ExitPIN, "PIN: wrong (tries left are shown), blocked, refused by the lockout guard, no terminal and no PIN source"},
 	{ExitRejected, "rejected: the identity provider or server refused the request (AADSTS…, invalid_client, HTTP 4xx/5xx with -f)"},
 	{ExitNetwork, "network: DNS, connection or TLS failure, server certificate not trusted"},
