@@ -251,6 +251,12 @@ func (a *app) writeToken(format string, s *signer.Signer, tok cache.Token) error
 			Account: tok.Account, Card: a.cardName(s), Reader: s.Reader(), Slot: s.Slot().String(),
 			Thumbprint: sha1Hex, ThumbprintSHA256: sha256Hex, Cached: tok.Cached,
 		})
+	case "claims":
+		claims, err := jwtPayload(tok.AccessToken)
+		if err != nil {
+			return err
+		}
+		return writeJSON(a.stdout, claims)
 	case "exec-credential":
 		return writeJSON(a.stdout, execCredential{
 			Kind: "ExecCredential", APIVersion: "client.authentication.k8s.io/v1",
@@ -259,6 +265,25 @@ func (a *app) writeToken(format string, s *signer.Signer, tok cache.Token) error
 	}
 	_, err := fmt.Fprintln(a.stdout, tok.AccessToken)
 	return err
+}
+
+// jwtPayload decodes (without verifying: the resource server does that) the claims of a JWT
+// access token, so that an admin can see its audience, roles and expiry without pasting the token
+// into a web page.
+func jwtPayload(token string) (map[string]any, error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return nil, errors.New("the access token is not a JWT (opaque to its client): --output claims cannot show it")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return nil, fmt.Errorf("the access token's claims: %w", err)
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return nil, fmt.Errorf("the access token's claims: %w", err)
+	}
+	return claims, nil
 }
 
 // getToken opens the card and gets an app-only (client credentials) token.
@@ -296,8 +321,9 @@ Tokens are cached under $XDG_CACHE_HOME/pivauth (mode 0600) by authority, client
 certificate, and served from there while they have 5 minutes left: no PIN, no card operation.
 
 Output: the bare token (default), --output json (access_token, token_type, expires_on,
-scope, card, reader, slot, thumbprint, thumbprint_sha256, cached), or --output exec-credential
-for kubectl's exec credential plugin (client.authentication.k8s.io/v1).`
+scope, card, reader, slot, thumbprint, thumbprint_sha256, cached), --output exec-credential
+for kubectl's exec credential plugin (client.authentication.k8s.io/v1), or --output claims:
+the token's decoded (not verified) JWT claims, to check audience, roles and expiry locally.`
 
 const tokenExample = `  # Exchange Online app-only, then in PowerShell:
   #   Connect-ExchangeOnline -AccessToken (pivauth token --profile exo) -Organization contoso.onmicrosoft.com
@@ -335,7 +361,7 @@ func (a *app) tokenCommand() *cobra.Command {
 		},
 	}
 	f.register(cmd, true)
-	setOutputFormats(cmd, "raw", "json", "exec-credential")
+	setOutputFormats(cmd, "raw", "json", "exec-credential", "claims")
 	return cmd
 }
 
@@ -429,16 +455,12 @@ The audience is the token endpoint: Entra's for --tenant/--authority, the discov
 
 // assertionExpiry reads exp from the JWS we just made, for the JSON output.
 func assertionExpiry(jws string) string {
-	parts := strings.Split(jws, ".")
-	if len(parts) != 3 {
+	claims, err := jwtPayload(jws)
+	exp, ok := claims["exp"].(float64)
+	if err != nil || !ok {
 		return ""
 	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	var claims assertion.Claims
-	if err != nil || json.Unmarshal(payload, &claims) != nil {
-		return ""
-	}
-	return time.Unix(claims.Expiry, 0).UTC().Format(time.RFC3339)
+	return time.Unix(int64(exp), 0).UTC().Format(time.RFC3339)
 }
 
 func (a *app) loginCommand() *cobra.Command {
@@ -497,7 +519,7 @@ printed on stderr, for machines without a browser. Redirect: a loopback address 
 	f.register(cmd, true)
 	cmd.Flags().BoolVar(&device, "device", false, "OIDC: use the device authorization grant (enter a code on another device)")
 	cmd.Flags().StringVar(&loginHint, "login-hint", "", "pre-fill the user `NAME` on the sign-in page")
-	setOutputFormats(cmd, "raw", "json", "exec-credential")
+	setOutputFormats(cmd, "raw", "json", "exec-credential", "claims")
 	return cmd
 }
 

@@ -209,6 +209,9 @@ func TestAssertionEntra(t *testing.T) {
 	if life := claims["exp"].(float64) - claims["iat"].(float64); life <= 0 || life > 600 {
 		t.Errorf("assertion lifetime %v s", life)
 	}
+	if exp, err := time.Parse(time.RFC3339, aj.ExpiresOn); err != nil || exp.Unix() != int64(claims["exp"].(float64)) {
+		t.Errorf("expires_on %q does not match exp %v", aj.ExpiresOn, claims["exp"])
+	}
 	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
 	sig, _ := base64.RawURLEncoding.DecodeString(parts[2])
 	if err := rsa.VerifyPSS(e.cert.PublicKey.(*rsa.PublicKey), crypto.SHA256, digest[:], sig, nil); err != nil {
