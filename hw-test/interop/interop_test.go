@@ -321,7 +321,7 @@ func TestYubicoPIVTool(t *testing.T) {
 	s.opensc(map[string]*x509.Certificate{"01": cert9a, "02": cert9c, "03": cert9d}, "interop")
 }
 
-// opensc checks the card with OpenSC: ATR and name, then through PKCS#11
+// opensc checks the card with OpenSC: reader list, ATR and name, then through PKCS#11
 // the certificates by object ID, an RSA-PKCS signature with 01 (9A) and an
 // ECDSA signature with 02 (9C, PIN always: pkcs11-tool logs in again for
 // it). A nil certificate in certs is filled in with what the card returns;
@@ -334,6 +334,9 @@ func (s *session) opensc(certs map[string]*x509.Certificate, label string) {
 		if got := strings.TrimSpace(atr); got != want {
 			t.Errorf("opensc-tool -a printed %q, want %q", got, want)
 		}
+	}
+	if list := s.run(nil, "opensc-tool", "-l"); !regexp.MustCompile(`(?m)^0 +Yes +` + regexp.QuoteMeta(s.reader) + `$`).MatchString(list) {
+		t.Errorf("opensc-tool -l does not list the card in %q as its only reader:\n%s", s.reader, list)
 	}
 	s.run([]string{"Personal Identity Verification Card"}, "opensc-tool", "-r", s.reader, "-n")
 	s.run([]string{"Personal Identity Verification Card"}, "piv-tool", "-r", s.reader, "-n")
