@@ -327,11 +327,11 @@ func environmentTopic() *cobra.Command {
   XDG_CACHE_HOME      where the token cache is (Linux)
   SSL_CERT_FILE       extra trusted CA certificates (PEM), added to the system roots
   SSL_CERT_DIR        directories of trusted CA certificates (Go's standard handling)
+  BROWSER             program that opens the sign-in page of 'pivauth login'
 
-Set by 'pivauth exec' for its child:
-  PIVAUTH_ACCESS_TOKEN   the access token
+Set by 'pivauth exec' for its command:
+  PIVAUTH_ACCESS_TOKEN   the access token (also under each --env NAME)
   PIVAUTH_TOKEN_TYPE     its type (Bearer)
-  PIVAUTH_EXPIRES_ON     its expiry, RFC 3339
-  AZURE_ACCESS_TOKEN     the same token, for scripts that read this name (with --azure-env)`,
+  PIVAUTH_EXPIRES_ON     its expiry, RFC 3339`,
 	}
 }

@@ -25,6 +25,9 @@ func TestProfileCommands(t *testing.T) {
 	if r := c.ok("profile", "path"); strings.TrimSpace(r.stdout) != cfg {
 		t.Errorf("profile path: %q, want %q", r.stdout, cfg)
 	}
+	if r := c.ok("__complete", "profile", "show", "--profile", ""); !strings.HasPrefix(r.stdout, "exo\nidp\n") {
+		t.Errorf("profile completion:\n%s", r.stdout)
+	}
 	if r := c.ok("profile", "list"); r.stdout != "* exo\n  idp\n" {
 		t.Errorf("profile list:\n%s", r.stdout)
 	}

@@ -119,6 +119,13 @@ func (a *app) rootCommand() *cobra.Command {
 	})
 	_ = root.RegisterFlagCompletionFunc("slot", completeSlots)
 	_ = root.RegisterFlagCompletionFunc("output", completeOutput)
+	_ = root.RegisterFlagCompletionFunc("profile", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		cfg, _, err := a.readConfig()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		return profileNames(cfg), cobra.ShellCompDirectiveNoFileComp
+	})
 
 	root.AddCommand(
 		a.versionCommand(),

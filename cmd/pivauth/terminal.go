@@ -23,12 +23,8 @@ type terminal struct {
 	in, out *os.File
 }
 
-// openTerminal opens the controlling terminal, or returns errNoTerminal. Set PIVAUTH_NO_TTY=1 to
-// behave as without one even when there is (scripts that must never prompt, and tests).
+// openTerminal opens the controlling terminal, or returns errNoTerminal.
 func openTerminal() (*terminal, error) {
-	if os.Getenv("PIVAUTH_NO_TTY") != "" {
-		return nil, errNoTerminal
-	}
 	in, out, err := openTTY()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errNoTerminal, err)
@@ -115,5 +111,5 @@ func (t *terminal) ReadSecret(ctx context.Context) ([]byte, error) {
 // only drawn there.
 func stderrIsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd())) && os.Getenv("PIVAUTH_NO_TTY") == ""
+	return ok && term.IsTerminal(int(f.Fd()))
 }
