@@ -239,17 +239,20 @@ func (a *app) profileCommand() *cobra.Command {
 		Example: `  pivauth profile show
   pivauth profile show exo`,
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			p := a.profile
-			if len(args) == 1 {
-				cfg, path, err := a.readConfig()
-				if err != nil {
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				if err := a.loadProfile(cmd); err != nil {
 					return err
 				}
-				var ok bool
-				if p, ok = cfg.Profiles[args[0]]; !ok {
-					return usageErrorf("profile %q not found in %s (profiles: %v)", args[0], path, profileNames(cfg))
-				}
+				return writeJSON(a.stdout, a.profile)
+			}
+			cfg, path, err := a.readConfig()
+			if err != nil {
+				return err
+			}
+			p, ok := cfg.Profiles[args[0]]
+			if !ok {
+				return usageErrorf("profile %q not found in %s (profiles: %v)", args[0], path, profileNames(cfg))
 			}
 			return writeJSON(a.stdout, p)
 		},
@@ -268,7 +271,8 @@ func (a *app) profileCommand() *cobra.Command {
 			return err
 		},
 	}
-	cmd.AddCommand(list, show, path)
+	// They read the file themselves, so that a broken one can be located and shown.
+	cmd.AddCommand(noProfile(list), noProfile(show), noProfile(path))
 	return cmd
 }
 

@@ -63,7 +63,13 @@ func TestProfileCommands(t *testing.T) {
 	bad := writeFile(t, c.dir, "bad.json", `{"profiles": {"x": {"clientid": "cx"}}}`, 0o600)
 	c.fails(ExitUsage, []string{`unknown field "clientid"`, "pivauth help config"}, "profile", "list", "--config", bad)
 	dangling := writeFile(t, c.dir, "dangling.json", `{"default_profile": "gone", "profiles": {}}`, 0o600)
-	c.fails(ExitUsage, []string{`default_profile "gone"`}, "version", "--config", dangling)
+	c.fails(ExitUsage, []string{`default_profile "gone"`}, "certs", "--config", dangling)
+	// version and the profile commands still work with a broken file, to help fix it.
+	c.ok("version", "--config", bad)
+	c.ok("completion", "bash", "--config", bad)
+	if r := c.ok("profile", "path", "--config", bad); strings.TrimSpace(r.stdout) != bad {
+		t.Errorf("profile path with a broken file: %q", r.stdout)
+	}
 }
 
 // TestApplyProfile checks the rule "flags override the profile" on a real flag set, including the

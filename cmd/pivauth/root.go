@@ -87,6 +87,13 @@ func (a *app) rootCommand() *cobra.Command {
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			a.started = true
 			a.setupLogging()
+			// Every command refuses an --output it does not offer, before doing anything.
+			if _, err := a.outputFormat(cmd); err != nil {
+				return err
+			}
+			if skipsProfile(cmd) {
+				return nil
+			}
 			return a.loadProfile(cmd)
 		},
 	}
@@ -128,7 +135,7 @@ func (a *app) rootCommand() *cobra.Command {
 	})
 
 	root.AddCommand(
-		a.versionCommand(),
+		noProfile(a.versionCommand()),
 		a.profileCommand(),
 		a.auditCommand(),
 		a.cardsCommand(),
@@ -145,6 +152,28 @@ func (a *app) rootCommand() *cobra.Command {
 		configTopic(),
 	)
 	return root
+}
+
+// annotationProfile set to "none" on a command keeps the configuration file out of it: version,
+// completion and the profile commands must work while the file is broken, to help fix it.
+const annotationProfile = "profile"
+
+// noProfile marks cmd (and returns it) as one that does not read the configuration file.
+func noProfile(cmd *cobra.Command) *cobra.Command {
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
+	}
+	cmd.Annotations[annotationProfile] = "none"
+	return cmd
+}
+
+// skipsProfile reports commands that do not read the configuration file: those marked with
+// noProfile, and cobra's own completion commands (shell scripts and __complete).
+func skipsProfile(cmd *cobra.Command) bool {
+	if cmd.Annotations[annotationProfile] == "none" || strings.HasPrefix(cmd.Name(), "__") {
+		return true
+	}
+	return cmd.Parent() != nil && cmd.Parent().Name() == "completion"
 }
 
 // setupLogging turns on the debug log on stderr when --verbose is given. It also becomes the

@@ -52,6 +52,8 @@ func TestUsageErrors(t *testing.T) {
 	c.fails(ExitUsage, []string{`--output "pem" is not offered`, "text, json"}, "version", "--output", "pem")
 	c.fails(ExitUsage, []string{`unknown command "extra" for "pivauth version"`}, "version", "extra")
 	c.fails(ExitUsage, []string{"invalid argument"}, "version", "--timeout", "soon")
+	// Every command refuses an --output it does not offer, before it does anything.
+	c.fails(ExitUsage, []string{`pivauth pin change: --output "json" is not offered`}, "pin", "change", "--output", "json")
 }
 
 // TestEveryCommandHasExamples walks the command tree: each runnable command documents itself
