@@ -243,6 +243,10 @@ func setOutputFormats(cmd *cobra.Command, formats ...string) {
 		cmd.Annotations = map[string]string{}
 	}
 	cmd.Annotations["output"] = strings.Join(formats, "|")
+	if cmd.Long == "" {
+		cmd.Long = cmd.Short + "."
+	}
+	cmd.Long += fmt.Sprintf("\n\n--output: %s (default), %s.", formats[0], strings.Join(formats[1:], ", "))
 }
 
 // completeOutput offers the formats of the command being completed.
