@@ -1,0 +1,46 @@
+# pivauth — make test runs every test (the PC/SC suites on the bench included),
+# make demo shows the bench card, make fuzz runs every fuzz target briefly,
+# make bench runs the benchmarks. .ci/run installs what a fresh machine lacks
+# and runs make test.
+
+GO ?= go
+# FUZZTIME is how long each fuzz target runs under make fuzz.
+FUZZTIME ?= 20s
+# BENCH_READER is the reader of the card hw-test/bench up attaches.
+BENCH_READER := Virtual PCD 00 00
+
+.PHONY: test vet bench-readers demo fuzz bench
+
+# The bench suites share pcscd's virtual readers, so packages run one at a
+# time (-p 1); -count=1 because their results depend on pcscd and the
+# tools, which the test cache does not see.
+test: vet bench-readers
+	$(GO) test -p 1 -count=1 ./...
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+# Tests attach their own cards (hw-test/benchtest); they only need pcscd
+# with the bench's vpcd readers.
+bench-readers:
+	hw-test/bench up --no-card
+
+demo:
+	hw-test/bench up
+	yubico-piv-tool -r "$(BENCH_READER)" -a status
+
+# Every Fuzz function of the module, FUZZTIME each; go test keeps what a
+# target finds in the package's testdata/fuzz, the corpus to commit.
+fuzz:
+	@set -e; for f in $$(git grep -l '^func Fuzz' -- '*_test.go'); do \
+		pkg=./$$(dirname $$f); \
+		for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+			echo "== $$pkg $$target"; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
+bench: bench-readers
+	$(GO) test -p 1 -count=1 -run '^$$' -bench . ./...
