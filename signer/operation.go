@@ -119,23 +119,30 @@ func (s *Signer) verify(tx *piv.Tx) error {
 // askPIN reads the tries left (the empty VERIFY, in a transaction of its
 // own), applies the lockout guard, and asks the PIN source. It runs once per
 // session, and again only after the card refused a PIN.
+//
+// With Options.AllowLastPINTry the guard has nothing to decide, so the first
+// PIN of a session is asked without reading the tries left (one APDU less;
+// the prompt then shows no count). After a refused PIN they are read anyway,
+// so that a PIN now blocked is reported without asking for another.
 func (s *Signer) askPIN(ctx context.Context) error {
 	retries := -1
-	err := s.card.Transaction(ctx, func(tx *piv.Tx) error {
-		if !s.confirmed {
-			if err := s.confirmCard(tx); err != nil {
-				return err
+	if !s.opts.AllowLastPINTry || s.pinRefused {
+		err := s.card.Transaction(ctx, func(tx *piv.Tx) error {
+			if !s.confirmed {
+				if err := s.confirmCard(tx); err != nil {
+					return err
+				}
 			}
+			var err error
+			retries, err = tx.PINRetries()
+			return err
+		})
+		if err != nil {
+			if errors.Is(err, piv.ErrCardRemoved) {
+				s.confirmed = false
+			}
+			return fmt.Errorf("signer: reading the PIN tries left: %w", err)
 		}
-		var err error
-		retries, err = tx.PINRetries()
-		return err
-	})
-	if err != nil {
-		if errors.Is(err, piv.ErrCardRemoved) {
-			s.confirmed = false
-		}
-		return fmt.Errorf("signer: reading the PIN tries left: %w", err)
 	}
 	switch {
 	case retries == 0:
@@ -144,8 +151,9 @@ func (s *Signer) askPIN(ctx context.Context) error {
 		return fmt.Errorf("signer: the card in %q has %w before the PIN blocks; check the PIN (pivauth pin status) and allow the last try explicitly (--allow-last-pin-try), or unblock it with the PUK (pivauth pin unblock)",
 			s.card.Reader(), ErrLastPINTry)
 	}
-	// retries is -1 when another program left the card verified: the card
-	// does not tell the count then, and a successful VERIFY had reset it.
+	// retries is -1 when it was not read, or when another program left the
+	// card verified: the card does not tell the count then, and the
+	// successful VERIFY had reset it.
 	pin, err := s.opts.PIN.PIN(ctx, PINRequest{
 		Reader:  s.card.Reader(),
 		Card:    s.cardName,

@@ -38,7 +38,7 @@ type PINRequest struct {
 	// Slot is the key the PIN unlocks.
 	Slot piv.Slot
 	// Retries is the number of tries left before the card blocks the PIN,
-	// or -1 when it was not read.
+	// or -1 when it was not read (Options.AllowLastPINTry spares that APDU).
 	Retries int
 	// Retry is set when the card refused the PIN the source gave before in
 	// this session. Non-interactive sources then decline (their PIN has not

@@ -24,7 +24,8 @@ type Options struct {
 	PIN PINSource
 	// AllowLastPINTry lets the signer present a PIN it has not yet seen the
 	// card accept when the card has only one try left. Off, it refuses with
-	// ErrLastPINTry instead of risking a blocked PIN.
+	// ErrLastPINTry instead of risking a blocked PIN. On, the tries left are
+	// not read before the session's first PIN (one APDU less per process).
 	AllowLastPINTry bool
 	// Touch, when set, is called (from another goroutine) when an operation
 	// on a YubiKey has been running for about a second: the key is most
