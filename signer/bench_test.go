@@ -26,6 +26,9 @@ import (
 // reportCard reports the card's counters per operation.
 func reportCard(b *testing.B, bench *benchtest.Bench) {
 	st := bench.Stats()
+	if testing.Verbose() {
+		b.Logf("instructions over %d ops: %v", b.N, st.Instructions)
+	}
 	n := float64(b.N)
 	b.ReportMetric(float64(st.APDUs)/n, "apdus/op")
 	b.ReportMetric(float64(st.PINVerifies)/n, "pins/op")
