@@ -31,8 +31,10 @@ demo:
 	hw-test/bench up
 	yubico-piv-tool -r "$(BENCH_READER)" -a status
 
-# Every Fuzz function of the module, FUZZTIME each; go test keeps what a
-# target finds in the package's testdata/fuzz, the corpus to commit.
+# Every Fuzz function of the module, FUZZTIME each. An input that fails is
+# written to the package's testdata/fuzz/FuzzName: commit it, it becomes a
+# regression case of make test. The inputs that only widened coverage stay
+# in $(go env GOCACHE)/fuzz.
 fuzz:
 	@set -e; for f in $$(git grep -l '^func Fuzz' -- '*_test.go'); do \
 		pkg=./$$(dirname $$f); \

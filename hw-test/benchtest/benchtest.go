@@ -310,7 +310,11 @@ func takeReader(dir string) (int, func(), error) {
 			return 0, nil, fmt.Errorf("pcscd has none of the bench's vpcd readers (%s, …): run hw-test/bench up", benchenv.ReaderName(benchenv.DefaultPort))
 		}
 		if time.Now().After(deadline) {
-			return 0, nil, fmt.Errorf("all %d virtual readers stayed busy for %v: run fewer tests in parallel (go test -p 1)", available, busyTimeout)
+			hint := "run fewer tests in parallel (go test -p 1)"
+			if available < benchenv.NumPorts {
+				hint = fmt.Sprintf("pcscd has only %d of the bench's %d readers (started from Debian's stock configuration?): stop it and run hw-test/bench up", available, benchenv.NumPorts)
+			}
+			return 0, nil, fmt.Errorf("all %d virtual readers stayed busy for %v: %s", available, busyTimeout, hint)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
