@@ -18,8 +18,10 @@
 //
 // Lockout guard: before the first PIN of a session is presented, the tries
 // left are read (empty VERIFY); with one try left the signer refuses
-// (ErrLastPINTry) unless Options.AllowLastPINTry. A PIN the card has
-// accepted in the session is presented again without that check. A wrong
+// (ErrLastPINTry). Options.AllowLastPINTry turns the guard off, and with it
+// that read. A PIN the card has accepted in the session is presented again
+// without the check: it can only fail if another program changed the PIN,
+// which restores the tries. A wrong
 // PIN is a *PINError carrying the tries left; a blocked PIN wraps
 // piv.ErrPINBlocked, whose message says how to unblock it.
 //
@@ -46,7 +48,13 @@
 // Steady state, one operation: 1 APDU for a key without PIN (GENERAL
 // AUTHENTICATE, as one extended APDU where the card takes them), 3 with the
 // PIN. A session adds, once: SELECT and the certificate's GET DATA (Open),
-// the empty VERIFY before the first PIN, and on a YubiKey the first
-// GENERAL AUTHENTICATE of a PIN-protected key (answered 6982). BENCHMARKS.md
-// at the root of the repository has the measured counts.
+// the empty VERIFY before the first PIN (not with AllowLastPINTry), and on a
+// YubiKey the first GENERAL AUTHENTICATE of a PIN-protected key (answered
+// 6982). A cold process signing with the 9A key of a government-style card
+// thus costs 6 APDUs (5 with AllowLastPINTry). BENCHMARKS.md at the root of
+// the repository has the measured counts.
+//
+// X25519 keys (YubiKey 5.7) are accepted for ECDH when the certificate
+// carries one; Go's crypto/x509 cannot issue such certificates, so that path
+// is not covered by the tests.
 package signer

@@ -2,6 +2,7 @@ package signer_test
 
 import (
 	"crypto"
+	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/md5"
@@ -196,6 +197,10 @@ func TestDecryptAndECDH(t *testing.T) {
 		}
 		if _, err := s.Decrypt(rand.Reader, make([]byte, 32), nil); err == nil {
 			t.Errorf("%s: an EC key decrypted", specs[i+1].alg)
+		}
+		other, _ := ecdh.P521().GenerateKey(rand.Reader)
+		if _, err := s.ECDH(other.PublicKey()); err == nil {
+			t.Errorf("%s: a peer key on another curve accepted", specs[i+1].alg)
 		}
 	}
 }
