@@ -60,9 +60,13 @@ func Dial(ctx context.Context, p Prompter) (*Client, error) {
 
 // DialPath connects to the agent at path. It returns ErrNoAgent (at once) when nobody listens
 // there, and refuses a socket directory or socket that is not the user's own (privfs.ErrNotPrivate),
-// or an agent running as another user. p answers the agent's PIN prompts and touch notices; nil
-// means the command cannot prompt (the agent then uses its fallback PIN source or fails).
+// or an agent running as another user. Where no agent can run (see ErrUnsupported) it returns
+// ErrNoAgent. p answers the agent's PIN prompts and touch notices; nil means the command cannot
+// prompt (the agent then uses its fallback PIN source or fails).
 func DialPath(ctx context.Context, path string, p Prompter) (*Client, error) {
+	if !supported {
+		return nil, ErrNoAgent
+	}
 	if err := privfs.CheckDir(filepath.Dir(path)); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, ErrNoAgent

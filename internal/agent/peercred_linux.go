@@ -12,6 +12,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// supported is true: Linux has SO_PEERCRED, which the agent needs to know who asks.
+const supported = true
+
 // ucred is the kernel's record of a socket peer: Pid, Uid, Gid.
 type ucred = unix.Ucred
 

@@ -13,6 +13,9 @@ type ucred struct {
 	Uid, Gid uint32
 }
 
+// supported is false: Listen refuses, and Dial reports ErrNoAgent so that commands use the card.
+const supported = false
+
 // peerCred is only implemented with Linux's SO_PEERCRED; elsewhere the agent refuses every
 // connection rather than serve one it cannot attribute to a user.
 func peerCred(*net.UnixConn) (*ucred, error) {

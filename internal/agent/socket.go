@@ -22,6 +22,11 @@ func SocketPath() string {
 	return filepath.Join(os.TempDir(), "pivauth-"+strconv.Itoa(os.Geteuid()), "agent.sock")
 }
 
+// ErrUnsupported is returned by Listen where the agent cannot run: everywhere but Linux, the only
+// system here whose sockets name the peer's uid and pid (SO_PEERCRED).
+var ErrUnsupported = errors.New("the pivauth agent runs on Linux only (it identifies each client process with SO_PEERCRED); " +
+	"pivauth commands use the card directly here")
+
 // Listener is the agent's listening socket plus the lock that makes it the only agent on that path.
 type Listener struct {
 	*net.UnixListener
@@ -35,6 +40,9 @@ type Listener struct {
 // released by the kernel when its holder dies, so a socket file found while holding the lock is
 // stale by construction and can be removed without the race of "try to connect, then remove".
 func Listen(path string) (*Listener, error) {
+	if !supported {
+		return nil, ErrUnsupported
+	}
 	dir := filepath.Dir(path)
 	if err := privfs.EnsureDir(dir); err != nil {
 		return nil, fmt.Errorf("agent socket directory: %w", err)

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/pivauth/pivauth/hw-test/oidc/tlstest"
+	"github.com/pivauth/pivauth/internal/privfs"
 )
 
 // Config describes the provider to start.
@@ -174,15 +175,11 @@ func installModules(t testing.TB, dir string) {
 	if err != nil {
 		missing(t, "npm")
 	}
-	lock, err := os.OpenFile(filepath.Join(dir, "node_modules.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	unlock, err := privfs.Lock(filepath.Join(dir, "node_modules.lock"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	defer unlock()
 	if modulesCurrent(dir) {
 		return
 	}
