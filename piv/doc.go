@@ -25,6 +25,11 @@
 //   - YubiKey extensions (GET VERSION, GET SERIAL, GET METADATA, ATTEST) are
 //     probed once per connection and only when asked for; other cards are
 //     ErrNotYubiKey without another APDU.
+//   - Certificates are written and deleted by the engine on every card
+//     (Card.PutCertificate, Card.DeleteCertificate): management-key
+//     authentication (Tx.Authenticate, which finds the key's type in the
+//     YubiKey metadata or by trying 3DES, then AES) and PUT DATA in one
+//     transaction. DefaultManagementKey is the factory key.
 //   - YubiKey management (GenerateKey with a verified attestation,
 //     ImportKey, SetManagementKey, SetRetries, Reset) is lent to
 //     github.com/go-piv/piv-go for one command, since piv-go holds the card
@@ -33,7 +38,8 @@
 //
 // Errors: AuthError (wrong PIN or PUK, with the tries left), ErrPINBlocked,
 // ErrPUKBlocked, ErrNotFound, ErrSecurityStatus, ErrCardRemoved,
-// ErrNotYubiKey, ErrNotPIV, ErrNoCard, ErrManagementKey, ErrNoPCSC, and
+// ErrNotYubiKey, ErrNotPIV, ErrNoCard, *AmbiguousError (several cards
+// match), ErrManagementKey, ErrNoService (pcscd not running), ErrNoPCSC, and
 // *StatusError for any other status word.
 //
 // Platforms: scard and piv-go reach pcsc-lite through cgo on Linux, macOS

@@ -1,3 +1,5 @@
+//go:build linux
+
 package piv_test
 
 import (
@@ -21,7 +23,7 @@ import (
 var (
 	defaultPIN     = []byte("123456")
 	defaultPUK     = []byte("12345678")
-	defaultMgmtKey = []byte{1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8}
+	defaultMgmtKey = piv.DefaultManagementKey()
 )
 
 func testContext(t testing.TB) context.Context {

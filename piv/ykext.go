@@ -165,7 +165,8 @@ func (tx *Tx) Metadata(key byte) (*Metadata, error) {
 }
 
 // ManagementKeyAlgorithm returns the type of the management key: from the
-// metadata on a YubiKey 5.3+, else 3DES, the SP 800-78 default.
+// metadata on a YubiKey 5.3+, else 3DES, the SP 800-78 default. Tx.Authenticate
+// needs no type: it also tries AES where the card cannot tell.
 func (tx *Tx) ManagementKeyAlgorithm() (Algorithm, error) {
 	m, err := tx.Metadata(KeyCardManagement)
 	if err == nil {
