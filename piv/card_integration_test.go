@@ -1,3 +1,5 @@
+//go:build linux
+
 package piv_test
 
 import (
@@ -189,5 +191,33 @@ func TestIdentifyAndSelect(t *testing.T) {
 	}
 	if _, err := piv.Open(ctx, piv.Selector{Reader: yk.Reader, GUID: pvID.GUID}); !errors.Is(err, piv.ErrNoCard) {
 		t.Errorf("Open with a GUID the reader's card lacks: %v", err)
+	}
+
+	// A selector both cards match (the readers' common prefix; other
+	// tests' cards may match too) is an AmbiguousError identifying each.
+	prefix := yk.Reader
+	for !strings.HasPrefix(pv.Reader, prefix) {
+		prefix = prefix[:len(prefix)-1]
+	}
+	if prefix == "" || yk.Real() {
+		return
+	}
+	_, err = piv.Open(ctx, piv.Selector{Reader: prefix})
+	var amb *piv.AmbiguousError
+	if !errors.As(err, &amb) || amb.Selector.Reader != prefix {
+		t.Fatalf("Open(reader %q) with two cards: %v, want an AmbiguousError", prefix, err)
+	}
+	matched := map[string]piv.Identity{}
+	for _, id := range amb.Cards {
+		matched[id.Reader] = id
+	}
+	if id := matched[yk.Reader]; id.Serial != ykID.Serial {
+		t.Errorf("AmbiguousError lists the YubiKey as %+v", id)
+	}
+	if id := matched[pv.Reader]; id.GUID != pvID.GUID {
+		t.Errorf("AmbiguousError lists the PIV card as %+v", id)
+	}
+	if msg := err.Error(); !strings.Contains(msg, strconv.Quote(yk.Reader)) || !strings.Contains(msg, strconv.Quote(pv.Reader)) {
+		t.Errorf("AmbiguousError does not name the readers: %s", msg)
 	}
 }

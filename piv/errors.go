@@ -3,6 +3,7 @@ package piv
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/pivauth/pivauth/internal/pcsc"
 )
@@ -78,7 +79,32 @@ var (
 	// needs it (every one but Windows): every card operation fails with it at
 	// once, and its message says how to rebuild.
 	ErrNoPCSC = pcsc.ErrUnavailable
+	// ErrNoService reports that the PC/SC service (pcscd; on Windows the
+	// Smart Card service) is not running or stopped while in use, so no
+	// reader can be reached. Errors wrapping it wrap the PC/SC error too.
+	ErrNoService = errors.New("the PC/SC service is not running: start it (systemctl start pcscd.socket, or pcscd; on Windows the Smart Card service)")
 )
+
+// AmbiguousError reports a selector that more than one PIV card matches:
+// Open does not guess. Cards identifies each match (a card that could not be
+// identified has only its Reader and ATR set), so that a caller can offer a
+// choice or say what picks each one.
+type AmbiguousError struct {
+	// Selector is what was asked for.
+	Selector Selector
+	// Cards are the matching cards, in the order PC/SC lists their readers.
+	Cards []Identity
+}
+
+// Error names the readers of the matching cards.
+func (e *AmbiguousError) Error() string {
+	names := make([]string, len(e.Cards))
+	for i, id := range e.Cards {
+		names[i] = fmt.Sprintf("%q", id.Reader)
+	}
+	return fmt.Sprintf("piv: %d cards match %s (%s): choose one by reader, YubiKey serial or CHUID GUID",
+		len(e.Cards), e.Selector, strings.Join(names, ", "))
+}
 
 // removedError names the reader whose card went away; it wraps ErrCardRemoved.
 func removedError(reader string) error {

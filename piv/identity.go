@@ -203,8 +203,9 @@ func Cards(ctx context.Context) ([]CardInfo, error) {
 
 // Open opens the card the selector picks: in shared mode, with the PIV
 // application selected (one APDU). A selector by serial or GUID identifies
-// every card present in the readers it allows; more than one match, or
-// more than one PIV card for the zero selector, is an error listing them.
+// every card present in the readers it allows. More than one match (more
+// than one PIV card, for the zero selector) is an *AmbiguousError with the
+// matches identified.
 func Open(ctx context.Context, sel Selector) (*Card, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -243,12 +244,16 @@ func Open(ctx context.Context, sel Selector) (*Card, error) {
 		}
 		return nil, fmt.Errorf("piv: %w (%s)", ErrNoCard, sel)
 	}
-	names := make([]string, len(found))
+	amb := &AmbiguousError{Selector: sel, Cards: make([]Identity, len(found))}
 	for i, c := range found {
-		names[i] = fmt.Sprintf("%q", c.reader)
+		id, err := c.Identity(ctx)
+		if err != nil {
+			id = Identity{Reader: c.reader, ATR: c.ATR()}
+		}
+		amb.Cards[i] = id
 		c.Close()
 	}
-	return nil, fmt.Errorf("piv: %d cards match %s (%s): choose one with --reader, --serial or --guid", len(found), sel, strings.Join(names, ", "))
+	return nil, amb
 }
 
 // openMatching opens the card in reader and returns it if it satisfies the
