@@ -171,7 +171,7 @@ func (c *Card) begin() error {
 			return nil
 		}
 		if i == 2 {
-			return fmt.Errorf("piv: reader %q: starting a transaction: %w", c.reader, err)
+			return pcscFailure(fmt.Sprintf("reader %q: starting a transaction", c.reader), err)
 		}
 		switch {
 		case errors.Is(err, pcsc.ErrResetCard):
@@ -184,7 +184,7 @@ func (c *Card) begin() error {
 				return err
 			}
 		default:
-			return fmt.Errorf("piv: reader %q: starting a transaction: %w", c.reader, err)
+			return pcscFailure(fmt.Sprintf("reader %q: starting a transaction", c.reader), err)
 		}
 	}
 }
@@ -221,7 +221,7 @@ func (c *Card) send(apdu []byte, secretResp bool) ([]byte, error) {
 			c.drop()
 			return nil, removedError(c.reader)
 		}
-		return nil, fmt.Errorf("piv: reader %q: transmit: %w", c.reader, err)
+		return nil, pcscFailure(fmt.Sprintf("reader %q: transmit", c.reader), err)
 	}
 	if len(resp) < 2 {
 		// vpcd, for one, answers an empty response when the card goes away

@@ -13,12 +13,19 @@ import (
 func establish() (*pcsc.Context, error) {
 	sc, err := pcsc.EstablishContext()
 	if err != nil {
-		if errors.Is(err, pcsc.ErrNoService) || errors.Is(err, pcsc.ErrServiceStopped) {
-			return nil, fmt.Errorf("piv: the PC/SC service is not running: start pcscd (systemctl start pcscd.socket): %w", err)
-		}
-		return nil, fmt.Errorf("piv: connecting to the PC/SC service: %w", err)
+		return nil, pcscFailure("connecting to the PC/SC service", err)
 	}
 	return sc, nil
+}
+
+// pcscFailure wraps the error of a PC/SC call made for what, adding
+// ErrNoService when the service is not there (never started, or stopped
+// since the context was made).
+func pcscFailure(what string, err error) error {
+	if errors.Is(err, pcsc.ErrNoService) || errors.Is(err, pcsc.ErrServiceStopped) {
+		return fmt.Errorf("piv: %s: %w: %w", what, ErrNoService, err)
+	}
+	return fmt.Errorf("piv: %s: %w", what, err)
 }
 
 // listReaders lists the readers of a context; no reader is an empty list.
@@ -28,7 +35,7 @@ func listReaders(sc *pcsc.Context) ([]string, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("piv: listing readers: %w", err)
+		return nil, pcscFailure("listing readers", err)
 	}
 	return readers, nil
 }
@@ -58,7 +65,7 @@ func presentReaders(sc *pcsc.Context) ([]string, error) {
 		states[i] = pcsc.ReaderState{Reader: r, CurrentState: pcsc.StateUnaware}
 	}
 	if err := sc.GetStatusChange(states, 0); err != nil && !errors.Is(err, pcsc.ErrTimeout) {
-		return nil, fmt.Errorf("piv: reading reader states: %w", err)
+		return nil, pcscFailure("reading reader states", err)
 	}
 	var out []string
 	for _, s := range states {
@@ -118,5 +125,5 @@ func connectError(reader string, err error) error {
 	case errors.Is(err, pcsc.ErrSharingViolation):
 		return fmt.Errorf("piv: reader %q: another application holds the card exclusively: close it and retry: %w", reader, err)
 	}
-	return fmt.Errorf("piv: reader %q: connecting to the card: %w", reader, err)
+	return pcscFailure(fmt.Sprintf("reader %q: connecting to the card", reader), err)
 }

@@ -3,7 +3,6 @@ package piv
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/pivauth/pivauth/internal/pcsc"
@@ -47,7 +46,7 @@ func WaitForCard(ctx context.Context, sel Selector) (string, error) {
 			states = append(states, pcsc.ReaderState{Reader: r, CurrentState: pcsc.StateUnaware})
 		}
 		if err := sc.GetStatusChange(states, 0); err != nil && !errors.Is(err, pcsc.ErrTimeout) {
-			return "", fmt.Errorf("piv: reading reader states: %w", err)
+			return "", pcscFailure("reading reader states", err)
 		}
 		for _, s := range states {
 			if s.EventState&pcsc.StatePresent == 0 || s.EventState&pcsc.StateMute != 0 {
@@ -85,7 +84,7 @@ func WaitForCard(ctx context.Context, sel Selector) (string, error) {
 			case <-time.After(waitSlice):
 			}
 		default:
-			return "", fmt.Errorf("piv: waiting for a card: %w", err)
+			return "", pcscFailure("waiting for a card", err)
 		}
 	}
 }
