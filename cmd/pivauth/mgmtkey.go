@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -12,10 +11,6 @@ import (
 	"github.com/pivauth/pivauth/internal/pinbuf"
 	"github.com/pivauth/pivauth/piv"
 )
-
-// factoryManagementKey is the management key every YubiKey (and many other PIV cards) ships
-// with; it is public, so a card that still has it lets anyone replace its keys.
-var factoryManagementKey = []byte{1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8}
 
 // managementKey returns the card's management key: from --management-key-file when given;
 // else the factory default when the card says it still has it (YubiKey metadata), with a
@@ -30,7 +25,7 @@ func (a *app) managementKey(ctx context.Context, card *piv.Card, id piv.Identity
 		if err == nil && m.Default {
 			fmt.Fprintf(a.stderr, "warning: %s still has the factory-default management key, which anyone can look up: "+
 				"whoever holds the card can replace its keys. Set your own (e.g. ykman piv access change-management-key).\n", id)
-			return bytes.Clone(factoryManagementKey), nil
+			return piv.DefaultManagementKey(), nil
 		}
 	}
 	b, err := readSecret(ctx, fmt.Sprintf("Management key (hex) for %s", id))
@@ -72,19 +67,4 @@ func decodeManagementKey(text []byte, what string) ([]byte, error) {
 		return nil, withCode(ExitUsage, fmt.Errorf("%s: want 32, 48 or 64 hex digits (a 16-, 24- or 32-byte key)", what))
 	}
 	return key, nil
-}
-
-// authenticatedTx runs fn in one transaction after authenticating with the management key, for
-// the engine's management commands (certificate writes).
-func authenticatedTx(ctx context.Context, card *piv.Card, key []byte, fn func(*piv.Tx) error) error {
-	return card.Transaction(ctx, func(tx *piv.Tx) error {
-		alg, err := tx.ManagementKeyAlgorithm()
-		if err != nil {
-			return err
-		}
-		if err := tx.AuthenticateManagementKey(alg, key); err != nil {
-			return err
-		}
-		return fn(tx)
-	})
 }

@@ -312,7 +312,7 @@ Delete the PFX once it is on the card.`,
 			if bundle.key != nil {
 				err = card.ImportKey(ctx, mk, slot, bundle.key, bundle.cert, opts)
 			} else {
-				err = authenticatedTx(ctx, card, mk, func(tx *piv.Tx) error { return tx.PutCertificate(slot, bundle.cert, false) })
+				err = card.PutCertificate(ctx, mk, slot, bundle.cert, false)
 			}
 			if err != nil {
 				return err

@@ -97,18 +97,16 @@ func (a *app) openKeySession(ctx context.Context, card *piv.Card, id piv.Identit
 			return nil, err
 		}
 		a.log.Debug("storing a placeholder certificate so that the signer can open the key", "slot", slot.String())
-		if err := authenticatedTx(ctx, card, key, func(tx *piv.Tx) error { return tx.PutCertificate(slot, placeholder, false) }); err != nil {
+		if err := card.PutCertificate(ctx, key, slot, placeholder, false); err != nil {
 			return nil, err
 		}
 		restoreKey := append([]byte(nil), key...)
 		ks.restore = func(ctx context.Context) error {
 			defer pinbuf.Wipe(restoreKey)
-			return authenticatedTx(ctx, card, restoreKey, func(tx *piv.Tx) error {
-				if current != nil {
-					return tx.PutCertificate(slot, current, false)
-				}
-				return tx.PutData(slot.Object, nil) // an empty object deletes the placeholder
-			})
+			if current != nil {
+				return card.PutCertificate(ctx, restoreKey, slot, current, false)
+			}
+			return card.DeleteCertificate(ctx, restoreKey, slot)
 		}
 	}
 	ks.signer, err = signer.Open(ctx, signer.Options{
@@ -286,7 +284,7 @@ client-authentication extended key usage, and is valid for --days days from now.
 				return err
 			}
 			defer pinbuf.Wipe(key)
-			if err := authenticatedTx(ctx, card, key, func(tx *piv.Tx) error { return tx.PutCertificate(slot, cert, false) }); err != nil {
+			if err := card.PutCertificate(ctx, key, slot, cert, false); err != nil {
 				ks.undo(ctx, a)
 				return err
 			}

@@ -4,6 +4,7 @@ package main
 
 import (
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"github.com/pivauth/pivauth/cmd/pivauth/internal/certinfo"
 	"github.com/pivauth/pivauth/hw-test/benchtest"
 	"github.com/pivauth/pivauth/hw-test/vcard"
+	"github.com/pivauth/pivauth/piv"
 )
 
 // TestSetupCSRAndSelfsign: after `setup key`, a CSR and a self-signed certificate are signed by
@@ -25,7 +27,7 @@ func TestSetupCSRAndSelfsign(t *testing.T) {
 	b.Destructive()
 	c := newCLI(t)
 	pin := writeFile(t, c.dir, "pin", factoryPIN+"\n", 0o600)
-	mk := writeFile(t, c.dir, "mk.hex", "010203040506070801020304050607080102030405060708\n", 0o600)
+	mk := writeFile(t, c.dir, "mk.hex", hex.EncodeToString(piv.DefaultManagementKey())+"\n", 0o600)
 	var k setupKeyJSON
 	decodeJSON(t, c.ok("setup", "key", "--reader", b.Reader, "--attestation-roots", benchRootsFile(t, b, c.dir), "--management-key-file", mk, "--output", "json"), &k)
 	block, _ := pem.Decode([]byte(k.PublicKeyPEM))

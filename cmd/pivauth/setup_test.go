@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/pem"
 	"math/big"
 	"os"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/pivauth/pivauth/hw-test/benchtest"
 	"github.com/pivauth/pivauth/hw-test/vcard"
+	"github.com/pivauth/pivauth/piv"
 )
 
 // benchRootsFile writes the bench attestation CA, the root of the virtual YubiKey's attestation,
@@ -88,7 +90,7 @@ func TestSetupKeyAndImport(t *testing.T) {
 	issued := issue(t, pub, "build-bot")
 	wantSHA1, wantSHA256 := thumbprints(issued.Raw)
 	var imp importJSON
-	mk := writeFile(t, c.dir, "mk.hex", "010203040506070801020304050607080102030405060708\n", 0o600)
+	mk := writeFile(t, c.dir, "mk.hex", hex.EncodeToString(piv.DefaultManagementKey())+"\n", 0o600)
 	r = c.ok("setup", "import", "--reader", b.Reader, "--management-key-file", mk, "--output", "json", pemFile(t, c.dir, "issued.pem", issued))
 	decodeJSON(t, r, &imp)
 	if imp.KeyImported || imp.SHA1 != wantSHA1 || imp.SHA256 != wantSHA256 || strings.Contains(r.stderr, "factory-default") {
@@ -147,4 +149,17 @@ func TestSetupOnPIVCard(t *testing.T) {
 	b := benchtest.Start(t, vcard.ProfilePIV)
 	c := newCLI(t)
 	c.fails(ExitError, []string{"is not a YubiKey"}, "setup", "key", "--reader", b.Reader)
+	// Its management key is the issuer's: the factory key is refused (exit 4) and the slot
+	// keeps the issuer's certificate.
+	var before certJSON
+	decodeJSON(t, c.ok("certs", "--reader", b.Reader, "--output", "json"), &before)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	mk := writeFile(t, c.dir, "mk.hex", hex.EncodeToString(piv.DefaultManagementKey())+"\n", 0o600)
+	c.fails(ExitPIN, []string{"management key incorrect", "no 3DES or AES-192 management key", "issuer"},
+		"setup", "import", "--reader", b.Reader, "--management-key-file", mk, pemFile(t, c.dir, "cert.pem", issue(t, key.Public(), "x")))
+	var after certJSON
+	decodeJSON(t, c.ok("certs", "--reader", b.Reader, "--output", "json"), &after)
+	if after.SHA256 != before.SHA256 {
+		t.Errorf("the refused import changed slot 9a: %s, was %s", after.SHA256, before.SHA256)
+	}
 }
