@@ -17,9 +17,6 @@ import (
 // FactoryPIN is the PIN of the bench's virtual cards.
 const FactoryPIN = "123456"
 
-// factoryManagementKey is the YubiKey factory management key.
-var factoryManagementKey = []byte{1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8}
-
 // ProvisionKey generates a key of alg in slot 9A of the bench's YubiKey (factory management
 // key) and stores a client certificate for it issued by the bench CA, as `pivauth setup` would.
 // It needs PIVAUTH_TEST_DESTRUCTIVE=1 on a real card.
@@ -41,7 +38,7 @@ func ProvisionKey(t testing.TB, b *benchtest.Bench, alg piv.Algorithm) {
 		if err != nil {
 			return err
 		}
-		if err := tx.AuthenticateManagementKey(mgmt, factoryManagementKey); err != nil {
+		if err := tx.AuthenticateManagementKey(mgmt, piv.DefaultManagementKey()); err != nil {
 			return err
 		}
 		pub, err := tx.GenerateKey(piv.SlotAuthentication, alg, piv.PINPolicyDefault, piv.TouchPolicyDefault)
