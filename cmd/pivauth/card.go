@@ -25,7 +25,7 @@ func classifyCardError(err error) (int, bool) {
 		errors.Is(err, signer.ErrLastPINTry):
 		return ExitPIN, true
 	case errors.Is(err, piv.ErrNoCard), errors.Is(err, piv.ErrCardRemoved), errors.Is(err, piv.ErrNotPIV),
-		errors.Is(err, signer.ErrKeyChanged), errors.Is(err, piv.ErrNoPCSC):
+		errors.Is(err, signer.ErrKeyChanged), errors.Is(err, piv.ErrNoPCSC), errors.Is(err, piv.ErrNoService):
 		return ExitNoCard, true
 	}
 	return 0, false
@@ -36,19 +36,18 @@ func (a *app) selector() piv.Selector {
 	return piv.Selector{Reader: a.opts.reader, Serial: a.opts.serial, GUID: a.opts.guid}
 }
 
-// errNotAmbiguous says that a failed open was not caused by several cards being present.
-var errNotAmbiguous = errors.New("not several cards")
-
 // openCard calls open with the card selector until it gets a card: when no card matches, it
-// waits for one to be inserted (waitForCard); when no selector was given and several cards are
-// present, it asks which one on the terminal, or fails listing them with the flags that pick
-// each. open opens the card (piv.Open, signer.Open) and nothing else, so that retrying it after
-// a wait or a choice is harmless.
+// waits for one to be inserted (waitForCard); when several cards match (piv.AmbiguousError: no
+// selector and several cards present, or part of a reader name that several readers share), it
+// asks which one on the terminal, or fails listing them with the flags that pick each. open
+// opens the card (piv.Open, signer.Open) and nothing else, so that retrying it after a wait or a
+// choice is harmless.
 func (a *app) openCard(ctx context.Context, open func(context.Context, piv.Selector) error) error {
 	sel := a.selector()
 	waited, chose := false, false
 	for {
 		err := open(ctx, sel)
+		var amb *piv.AmbiguousError
 		switch {
 		case err == nil:
 			return nil
@@ -59,11 +58,8 @@ func (a *app) openCard(ctx context.Context, open func(context.Context, piv.Selec
 				return err
 			}
 			waited = true
-		case sel == (piv.Selector{}) && !chose && !errors.Is(err, piv.ErrNoCard):
-			chosen, cerr := a.chooseCard(ctx)
-			if errors.Is(cerr, errNotAmbiguous) {
-				return err
-			}
+		case errors.As(err, &amb) && !chose:
+			chosen, cerr := a.chooseCard(ctx, amb.Cards)
 			if cerr != nil {
 				return cerr
 			}
@@ -183,23 +179,9 @@ func startSpinner(w io.Writer, msg string) (stop func()) {
 	}
 }
 
-// chooseCard lists the cards present and lets the person pick one on the terminal. Without a
-// terminal it fails with the list and the flag that picks each card. It returns errNotAmbiguous
-// when fewer than two usable cards are present.
-func (a *app) chooseCard(ctx context.Context) (piv.Selector, error) {
-	infos, err := piv.Cards(ctx)
-	if err != nil {
-		return piv.Selector{}, err
-	}
-	var cards []piv.Identity
-	for _, c := range infos {
-		if c.Err == nil {
-			cards = append(cards, c.Identity)
-		}
-	}
-	if len(cards) < 2 {
-		return piv.Selector{}, errNotAmbiguous
-	}
+// chooseCard lists the cards that matched and lets the person pick one on the terminal. Without
+// a terminal it fails with the list and the flag that picks each card.
+func (a *app) chooseCard(ctx context.Context, cards []piv.Identity) (piv.Selector, error) {
 	t, err := openTerminal()
 	if err != nil {
 		var b strings.Builder
