@@ -67,6 +67,7 @@ const (
 	appNone       application = iota // after power-on: nothing selected
 	appPIV                           // the PIV card application
 	appManagement                    // Yubico's management application (yubikey profile)
+	appOther                         // another application of the card (OTP, OpenPGP, CAC): it knows no PIV command
 )
 
 // chain accumulates the parts of a chained command (CLA bit 0x10).

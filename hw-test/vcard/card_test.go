@@ -46,12 +46,18 @@ func TestSelect(t *testing.T) {
 	}
 	must(t, c, apdu(0, insGetVersion, 0, 0, nil))
 	expect(t, c, apdu(0, insSelect, 4, 0, pivAID[:4]), 0x6A82) // shorter than the RID
-	expect(t, c, apdu(0, insGetVersion, 0, 0, nil), 0x6D00)
 
-	// Another application (OpenPGP): 6A82, and the PIV state is gone.
+	// A SELECT that finds nothing leaves PIV and its security status alone
+	// (ISO 7816-4 5.3.1).
+	must(t, c, verifyPIN("123456"))
+	expect(t, c, apdu(0, insSelect, 4, 0, unhex(t, "A000000999")), 0x6A82)
+	must(t, c, apdu(0, insGetVersion, 0, 0, nil))
+	must(t, c, apdu(0, insVerify, 0, refPIN, nil))
+
+	// Another application (OpenPGP): selected, and the PIV state is gone.
 	must(t, c, selectPIV)
 	must(t, c, verifyPIN("123456"))
-	expect(t, c, apdu(0, insSelect, 4, 0, unhex(t, "D27600012401")), 0x6A82)
+	must(t, c, apdu(0, insSelect, 4, 0, unhex(t, "D27600012401")))
 	expect(t, c, apdu(0, insGetVersion, 0, 0, nil), 0x6D00)
 	must(t, c, selectPIV)
 	expect(t, c, apdu(0, insVerify, 0, refPIN, nil), 0x63C3)
@@ -86,6 +92,9 @@ func TestSelect(t *testing.T) {
 		t.Errorf("piv APT %X has no label", apt)
 	}
 	expect(t, p, apdu(0, insSelect, 4, 0, managementAID), 0x6A82)
+	must(t, p, apdu(0, insVerify, 0, refPIN, nil)) // the failed SELECT kept PIV
+	must(t, p, apdu(0, insSelect, 4, 0, otherApps[ProfilePIV][0]))
+	expect(t, p, apdu(0, insVerify, 0, refPIN, nil), 0x6D00)
 	must(t, c, selectPIV)
 	must(t, c, verifyPIN("123456"))
 	must(t, c, selectPIV)

@@ -16,6 +16,21 @@ var managementAID = []byte{0xA0, 0x00, 0x00, 0x05, 0x27, 0x47, 0x11, 0x17}
 // pivAID is the full AID of the PIV card application (SP 800-73-4 2.2).
 var pivAID = []byte{0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00, 0x01, 0x00}
 
+// otherApps are the applications beside PIV that each profile carries, so
+// that another program selecting one of them takes the card away from PIV
+// the way it does on a real card: a YubiKey's OTP and OpenPGP applications,
+// a government card's CAC applets.
+var otherApps = map[Profile][][]byte{
+	ProfileYubiKey: {
+		{0xA0, 0x00, 0x00, 0x05, 0x27, 0x20, 0x01, 0x01}, // Yubico OTP
+		{0xD2, 0x76, 0x00, 0x01, 0x24, 0x01},             // OpenPGP
+	},
+	ProfilePIV: {
+		{0xA0, 0x00, 0x00, 0x00, 0x79, 0x01, 0x00}, // CAC PKI certificate applet
+		{0xA0, 0x00, 0x00, 0x00, 0x79, 0x03, 0x00}, // CAC access control applet
+	},
+}
+
 // Data object tags.
 const (
 	tagDiscovery   = 0x7E
@@ -112,10 +127,17 @@ func (c *Card) cmdSelect(cmd command) ([]byte, int) {
 		}
 		return []byte(fmt.Sprintf("Firmware version %d.%d.%d", firmware[0], firmware[1], firmware[2])), swOK
 	}
+	for _, aid := range otherApps[c.st.Profile] {
+		if len(cmd.data) >= 5 && bytes.HasPrefix(aid, cmd.data) {
+			// Another application: the PIV application and all its
+			// security status are gone.
+			c.vol = volatile{app: appOther, lastTouch: c.vol.lastTouch}
+			return nil, swOK
+		}
+	}
 	if len(cmd.data) < 5 || !bytes.HasPrefix(pivAID, cmd.data) {
-		// Another application: the PIV application and all its security
-		// status are gone.
-		c.vol = volatile{lastTouch: c.vol.lastTouch}
+		// ISO 7816-4 5.3.1: a SELECT that finds nothing leaves the current
+		// application, and its security status, as they were.
 		return nil, swNotFound
 	}
 	// SP 800-73-4 keeps the security status when the PIV application is
