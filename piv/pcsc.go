@@ -13,16 +13,24 @@ import (
 func establish() (*pcsc.Context, error) {
 	sc, err := pcsc.EstablishContext()
 	if err != nil {
-		return nil, pcscFailure("connecting to the PC/SC service", err)
+		if noService(err) {
+			return nil, fmt.Errorf("piv: %w: %w", ErrNoService, err)
+		}
+		return nil, fmt.Errorf("piv: connecting to the PC/SC service: %w", err)
 	}
 	return sc, nil
 }
 
+// noService reports the PC/SC errors of a service that is not there (never
+// started, or stopped since the context was made).
+func noService(err error) bool {
+	return errors.Is(err, pcsc.ErrNoService) || errors.Is(err, pcsc.ErrServiceStopped)
+}
+
 // pcscFailure wraps the error of a PC/SC call made for what, adding
-// ErrNoService when the service is not there (never started, or stopped
-// since the context was made).
+// ErrNoService when the service is gone.
 func pcscFailure(what string, err error) error {
-	if errors.Is(err, pcsc.ErrNoService) || errors.Is(err, pcsc.ErrServiceStopped) {
+	if noService(err) {
 		return fmt.Errorf("piv: %s: %w: %w", what, ErrNoService, err)
 	}
 	return fmt.Errorf("piv: %s: %w", what, err)
