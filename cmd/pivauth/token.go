@@ -426,7 +426,7 @@ The audience is the token endpoint: Entra's for --tenant/--authority, the discov
 				}
 				if c.entra != nil {
 					audience, alg = c.entra.TokenEndpoint(), assertion.PS256
-					jws, err = c.entra.Assertion()
+					jws, err = c.entra.Assertion(ctx)
 				} else {
 					audience, alg = c.oidc.Metadata().TokenEndpoint, c.oidc.Algorithm()
 					if alg == "" {

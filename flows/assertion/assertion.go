@@ -1,6 +1,7 @@
 package assertion
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
@@ -17,6 +18,8 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/google/uuid"
+
+	"github.com/pivauth/pivauth/internal/audit"
 )
 
 // Lifetimes of an assertion. Entra and most providers refuse assertions valid for long; ten minutes
@@ -51,6 +54,11 @@ type Options struct {
 	Chain []*x509.Certificate
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Context is the context of the signature: it cancels a PIN prompt, and the audit purpose it
+	// carries (the command) is completed with this assertion's audience, client id and jti, for a
+	// signer that records its operations (a card signer wrapped by the audit log, the agent's
+	// key). nil means context.Background().
+	Context context.Context
 }
 
 // Claims are the JWT claims of a client assertion.
@@ -107,6 +115,16 @@ func New(signer crypto.Signer, cert *x509.Certificate, opts Options) (string, er
 		IssuedAt:  t.Unix(),
 		Expiry:    t.Add(lifetime).Unix(),
 	}
+	// The signer learns what it signs for: a card signer's audit record then names the token
+	// endpoint, the client and the jti the identity provider logs.
+	ctx := opts.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	p := audit.PurposeFrom(ctx)
+	p.TokenEndpoint, p.ClientID, p.JTI = opts.Audience, opts.ClientID, claims.ID
+	signer = audit.Bind(audit.WithPurpose(ctx, p), signer)
+
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		return "", fmt.Errorf("assertion: encode claims: %w", err)

@@ -170,8 +170,8 @@ func TestCardRejections(t *testing.T) {
 	b := benchtest.Start(t, vcard.ProfilePIV)
 	ctx := context.Background()
 	_, otherCert := assertiontest.Key(t, assertiontest.RSA2048)
-	mint := func(f *fixture, o assertion.Options) func(string, string) (string, error) {
-		return func(aud, cid string) (string, error) {
+	mint := func(f *fixture, o assertion.Options) func(context.Context, string, string) (string, error) {
+		return func(_ context.Context, aud, cid string) (string, error) {
 			if o.Audience == "" {
 				o.Audience = aud
 			}
@@ -184,7 +184,7 @@ func TestCardRejections(t *testing.T) {
 	cases := []struct {
 		name  string
 		edit  func(*standin.Options, *Options)
-		mint  func(*fixture) func(string, string) (string, error)
+		mint  func(*fixture) func(context.Context, string, string) (string, error)
 		code  int
 		signs int
 	}{
@@ -199,16 +199,16 @@ func TestCardRejections(t *testing.T) {
 		}, nil, 700024, 1},
 		{"AADSTS700016 unknown app", func(_ *standin.Options, co *Options) { co.ClientID = "00000000-dead-beef-0000-000000000000" }, nil, 700016, 1},
 		{"AADSTS90002 unknown tenant", func(so *standin.Options, _ *Options) { so.Domain = "" }, nil, 90002, 0},
-		{"AADSTS700021 other client", nil, func(f *fixture) func(string, string) (string, error) {
+		{"AADSTS700021 other client", nil, func(f *fixture) func(context.Context, string, string) (string, error) {
 			return mint(f, assertion.Options{ClientID: "someone-else"})
 		}, 700021, 1},
-		{"AADSTS50048 subject differs from issuer", nil, func(f *fixture) func(string, string) (string, error) {
-			return func(aud, cid string) (string, error) {
+		{"AADSTS50048 subject differs from issuer", nil, func(f *fixture) func(context.Context, string, string) (string, error) {
+			return func(_ context.Context, aud, cid string) (string, error) {
 				return signWith(f.signer, f.cert, map[string]any{"aud": aud, "iss": cid, "sub": "someone-else", "jti": time.Now().String(),
 					"nbf": time.Now().Unix(), "exp": time.Now().Add(5 * time.Minute).Unix()})
 			}
 		}, 50048, 1},
-		{"AADSTS700023 wrong audience", nil, func(f *fixture) func(string, string) (string, error) {
+		{"AADSTS700023 wrong audience", nil, func(f *fixture) func(context.Context, string, string) (string, error) {
 			return mint(f, assertion.Options{Audience: "https://login.microsoftonline.com/other/oauth2/v2.0/token"})
 		}, 700023, 1},
 	}
@@ -236,10 +236,10 @@ func TestCardRejections(t *testing.T) {
 	t.Run("AADSTS50013 replayed jti", func(t *testing.T) {
 		f := cardFixture(t, b, nil)
 		var first string
-		f.client.mint = func(aud, cid string) (string, error) {
+		f.client.mint = func(ctx context.Context, aud, cid string) (string, error) {
 			if first == "" {
 				var err error
-				first, err = f.client.sign(aud, cid)
+				first, err = f.client.sign(ctx, aud, cid)
 				return first, err
 			}
 			return first, nil
@@ -255,7 +255,7 @@ func TestCardRejections(t *testing.T) {
 		f := cardFixture(t, b, func(so *standin.Options, _ *Options) {
 			so.Apps[0].Certificates = append(so.Apps[0].Certificates, standin.Credential{Cert: ec.Certificate()})
 		})
-		f.client.mint = func(aud, cid string) (string, error) {
+		f.client.mint = func(_ context.Context, aud, cid string) (string, error) {
 			return assertion.New(ec, ec.Certificate(), assertion.Options{Audience: aud, ClientID: cid})
 		}
 		_, err := f.client.Token(ctx, exoDefault)

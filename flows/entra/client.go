@@ -67,7 +67,7 @@ type Client struct {
 	msal      confidential.Client
 	// mint makes the assertion for MSAL's callback: sign, except in tests that send assertions a
 	// correct client never would, to check that Entra's rejections are explained.
-	mint func(audience, clientID string) (string, error)
+	mint func(ctx context.Context, audience, clientID string) (string, error)
 }
 
 // New checks the credential (RSA key, certificate matching the key and valid now) and prepares
@@ -137,8 +137,14 @@ func (c *Client) Token(ctx context.Context, scopes ...string) (Token, error) {
 	if c.opts.Cache == nil {
 		return c.acquire(ctx, scopes)
 	}
-	key := cache.Key{Authority: c.authority, ClientID: c.opts.ClientID, Scopes: scopes, Thumbprint: c.sha256Hex}
-	return c.opts.Cache.Fetch(ctx, key, func(ctx context.Context) (Token, error) { return c.acquire(ctx, scopes) })
+	return c.opts.Cache.Fetch(ctx, c.CacheKey(scopes...), func(ctx context.Context) (Token, error) { return c.acquire(ctx, scopes) })
+}
+
+// CacheKey is what a token for scopes is cached under: authority, client id, scopes and the
+// certificate's thumbprint. Token uses it with Options.Cache; a caller that keeps tokens elsewhere
+// (pivauth's agent) uses it to tell them apart the same way.
+func (c *Client) CacheKey(scopes ...string) cache.Key {
+	return cache.Key{Authority: c.authority, ClientID: c.opts.ClientID, Scopes: scopes, Thumbprint: c.sha256Hex}
 }
 
 func (c *Client) acquire(ctx context.Context, scopes []string) (Token, error) {
@@ -156,21 +162,25 @@ func (c *Client) acquire(ctx context.Context, scopes []string) (Token, error) {
 }
 
 // Assertion returns a fresh client assertion (valid five minutes) for the token endpoint, for tools
-// that send a client_assertion themselves, such as curl scripts. It costs one signature.
-func (c *Client) Assertion() (string, error) {
+// that send a client_assertion themselves, such as curl scripts. It costs one signature, made in
+// ctx (see assertion.Options.Context).
+func (c *Client) Assertion(ctx context.Context) (string, error) {
 	if err := c.checkValidity(); err != nil {
 		return "", err
 	}
-	return c.sign(c.TokenEndpoint(), c.opts.ClientID)
+	return c.sign(ctx, c.TokenEndpoint(), c.opts.ClientID)
 }
 
-// assertionFor is MSAL's assertion callback: one signature per token request.
-func (c *Client) assertionFor(_ context.Context, o confidential.AssertionRequestOptions) (string, error) {
-	return c.mint(o.TokenEndpoint, o.ClientID)
+// assertionFor is MSAL's assertion callback: one signature per token request, in the context of
+// the token request (MSAL passes the one given to AcquireTokenByCredential on), so that a PIN
+// prompt is cancelled with it and the audit record carries its purpose.
+func (c *Client) assertionFor(ctx context.Context, o confidential.AssertionRequestOptions) (string, error) {
+	return c.mint(ctx, o.TokenEndpoint, o.ClientID)
 }
 
-func (c *Client) sign(audience, clientID string) (string, error) {
+func (c *Client) sign(ctx context.Context, audience, clientID string) (string, error) {
 	tok, err := assertion.New(c.opts.Signer, c.opts.Certificate, assertion.Options{
+		Context:   ctx,
 		Audience:  audience,
 		ClientID:  clientID,
 		Algorithm: assertion.PS256,

@@ -190,8 +190,8 @@ func TestRejections(t *testing.T) {
 	})
 
 	// The rest need assertions a correct client never makes: mint builds them.
-	mint := func(f *fixture, o assertion.Options) func(string, string) (string, error) {
-		return func(aud, cid string) (string, error) {
+	mint := func(f *fixture, o assertion.Options) func(context.Context, string, string) (string, error) {
+		return func(_ context.Context, aud, cid string) (string, error) {
 			if o.Audience == "" {
 				o.Audience = aud
 			}
@@ -209,7 +209,7 @@ func TestRejections(t *testing.T) {
 	})
 	t.Run("AADSTS50048 subject differs from issuer", func(t *testing.T) {
 		f := newFixture(t, nil)
-		f.client.mint = func(aud, cid string) (string, error) { return subjectMismatch(t, f, aud, cid) }
+		f.client.mint = func(_ context.Context, aud, cid string) (string, error) { return subjectMismatch(t, f, aud, cid) }
 		_, err := f.client.Token(ctx, graphDefault)
 		wantAADSTS(t, err, 50048, testClientID)
 	})
@@ -222,10 +222,10 @@ func TestRejections(t *testing.T) {
 	t.Run("AADSTS50013 replayed jti", func(t *testing.T) {
 		f := newFixture(t, nil)
 		var first string
-		f.client.mint = func(aud, cid string) (string, error) {
+		f.client.mint = func(ctx context.Context, aud, cid string) (string, error) {
 			if first == "" {
 				var err error
-				first, err = f.client.sign(aud, cid)
+				first, err = f.client.sign(ctx, aud, cid)
 				return first, err
 			}
 			return first, nil
@@ -241,7 +241,7 @@ func TestRejections(t *testing.T) {
 		f := newFixture(t, func(so *standin.Options, _ *Options) {
 			so.Apps[0].Certificates = append(so.Apps[0].Certificates, standin.Credential{Cert: ecCert})
 		})
-		f.client.mint = func(aud, cid string) (string, error) {
+		f.client.mint = func(_ context.Context, aud, cid string) (string, error) {
 			return assertion.New(ecKey, ecCert, assertion.Options{Audience: aud, ClientID: cid})
 		}
 		_, err := f.client.Token(ctx, graphDefault)
@@ -322,7 +322,7 @@ func TestCacheRenewsTokensAboutToExpire(t *testing.T) {
 
 func TestAssertionForCLI(t *testing.T) {
 	f := newFixture(t, nil)
-	tok, err := f.client.Assertion()
+	tok, err := f.client.Assertion(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package mtls
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pivauth/pivauth/flows/assertion"
+	"github.com/pivauth/pivauth/internal/audit"
 )
 
 // ErrKeyChanged is returned (wrapped) once a signature made for a handshake does not verify with
@@ -90,16 +92,17 @@ func (id Identity) check(now time.Time) error {
 	return nil
 }
 
-// tlsCertificate returns the tls.Certificate presented in handshakes: the chain and a signer that
-// verifies its own signatures, setting broken when one fails.
-func (id Identity) tlsCertificate(broken *atomic.Bool) *tls.Certificate {
+// tlsCertificate returns the tls.Certificate presented in a handshake: the chain and a signer that
+// verifies its own signatures, setting broken when one fails. The signer signs in ctx, the
+// handshake's context: a card signer's audit record then names the server (see RoundTrip).
+func (id Identity) tlsCertificate(ctx context.Context, broken *atomic.Bool) *tls.Certificate {
 	chain := [][]byte{id.Certificate.Raw}
 	for _, c := range id.Chain {
 		chain = append(chain, c.Raw)
 	}
 	return &tls.Certificate{
 		Certificate:                  chain,
-		PrivateKey:                   &checkedSigner{Signer: id.Signer, cert: id.Certificate, broken: broken},
+		PrivateKey:                   &checkedSigner{Signer: audit.Bind(ctx, id.Signer), cert: id.Certificate, broken: broken},
 		Leaf:                         id.Certificate,
 		SupportedSignatureAlgorithms: id.SignatureSchemes,
 	}

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pivauth/pivauth/internal/audit"
 )
 
 // DefaultSessionCacheSize is the number of TLS sessions kept when Options.SessionCache is nil.
@@ -106,8 +108,13 @@ func (t *Transport) CloseIdleConnections() { t.base.CloseIdleConnections() }
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	rec := &handshakeRecord{}
 	// The dial context of http.Transport keeps the request context's values, so the handshake
-	// this request starts reports to rec (see clientCertificate).
-	resp, err := t.base.RoundTrip(req.WithContext(context.WithValue(req.Context(), recordKey{}, rec)))
+	// this request starts reports to rec, and its signature is recorded in the audit log as one
+	// for this server (see clientCertificate).
+	ctx := context.WithValue(req.Context(), recordKey{}, rec)
+	p := audit.PurposeFrom(ctx)
+	p.ServerName = req.URL.Hostname()
+	ctx = audit.WithPurpose(ctx, p)
+	resp, err := t.base.RoundTrip(req.WithContext(ctx))
 	server := hostPort(req)
 	request, signErr := rec.get()
 	if request != nil {
@@ -138,7 +145,7 @@ func (t *Transport) clientCertificate(cri *tls.CertificateRequestInfo) (*tls.Cer
 		rec.setSignError(err)
 		return nil, err
 	}
-	cert := t.id.tlsCertificate(&t.broken)
+	cert := t.id.tlsCertificate(cri.Context(), &t.broken)
 	cert.PrivateKey.(*checkedSigner).failed = rec.setSignError
 	// A certificate the server's CA list does not name is still sent: many servers list only
 	// some of the CAs they accept, or accept any certificate and check it later (RFC 8705

@@ -21,6 +21,7 @@ import (
 	"github.com/pivauth/pivauth/flows/assertion"
 	"github.com/pivauth/pivauth/flows/cache"
 	"github.com/pivauth/pivauth/flows/mtls"
+	"github.com/pivauth/pivauth/internal/audit"
 )
 
 // AuthMethod is a token endpoint client authentication method.
@@ -181,8 +182,8 @@ func (c *Client) endpoint(name, plain string) (string, *mtls.Transport) {
 }
 
 // authenticate adds the client authentication to a form: client_id always, and a fresh card
-// signed assertion for private_key_jwt (one card signature; a jti is never reused).
-func (c *Client) authenticate(form url.Values) error {
+// signed assertion for private_key_jwt (one card signature, made in ctx; a jti is never reused).
+func (c *Client) authenticate(ctx context.Context, form url.Values) error {
 	form.Set("client_id", c.cfg.ClientID)
 	if c.cfg.AuthMethod != PrivateKeyJWT {
 		return nil
@@ -196,6 +197,7 @@ func (c *Client) authenticate(form url.Values) error {
 		ClientID:  c.cfg.ClientID,
 		Algorithm: c.alg,
 		Chain:     c.cfg.Identity.Chain,
+		Context:   ctx,
 	})
 	if err != nil {
 		return fmt.Errorf("oidc: client assertion: %w", err)
@@ -234,8 +236,13 @@ func (c *Client) post(ctx context.Context, name, plainURL string, form url.Value
 // request went out (EOF or reset before any answer) is retried once on a new connection with a
 // fresh authentication: net/http retries only idempotent requests, and a token request is a POST.
 func (c *Client) send(ctx context.Context, endpoint string, transport http.RoundTripper, form url.Values) (*http.Response, error) {
+	// Whatever the card signs for this request (the assertion, or the TLS handshake that
+	// authenticates the client) is recorded as being for this client at this endpoint.
+	p := audit.PurposeFrom(ctx)
+	p.TokenEndpoint, p.ClientID = endpoint, c.cfg.ClientID
+	ctx = audit.WithPurpose(ctx, p)
 	for attempt := 0; ; attempt++ {
-		if err := c.authenticate(form); err != nil {
+		if err := c.authenticate(ctx, form); err != nil {
 			return nil, err
 		}
 		var reused bool
