@@ -97,6 +97,9 @@ func (h *host) command(ins, p1, p2 byte, data []byte, want uint16) []byte {
 
 var pivAID = []byte{0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00}
 
+// factoryPIN is the PIN of a new card of either profile.
+const factoryPIN = "123456"
+
 // pin pads a PIN to the 8 bytes VERIFY carries.
 func pin(s string) []byte { return append([]byte(s), bytes.Repeat([]byte{0xFF}, 8-len(s))...) }
 
@@ -168,7 +171,7 @@ func scriptedSequence(t *testing.T, reader string) vcard.Stats {
 	authCert := h.certificate(0x5FC105)
 
 	h.command(0x20, 0x00, 0x80, pin("000000"), 0x63C2)
-	h.command(0x20, 0x00, 0x80, pin("123456"), 0x9000)
+	h.command(0x20, 0x00, 0x80, pin(factoryPIN), 0x9000)
 	h.stats.PINVerifies = 2
 
 	digest := sha256.Sum256([]byte("scripted sequence"))
@@ -268,6 +271,14 @@ func TestBenchScript(t *testing.T) {
 		t.Errorf("connect after pull: %v, want %v", err, scard.ErrNoSmartcard)
 	}
 	benchScript(t, dir, "insert")
+	h := connect(t, reader)
+	h.command(0xA4, 0x04, 0x00, pivAID, 0x9000)
+
+	benchScript(t, dir, "pull", "--during", "20")
+	if _, _, err := h.transmit(append([]byte{0x00, 0x20, 0x00, 0x80, 0x08}, pin(factoryPIN)...)); !errors.Is(err, scard.ErrNotTransacted) {
+		t.Errorf("VERIFY after pull --during 20: %v, want %v", err, scard.ErrNotTransacted)
+	}
+	benchScript(t, dir, "insert")
 	connect(t, reader).command(0xA4, 0x04, 0x00, pivAID, 0x9000)
 }
 
@@ -304,7 +315,7 @@ func TestPullDuring(t *testing.T) {
 	h.command(0xA4, 0x04, 0x00, pivAID, 0x9000)
 	b.ResetStats()
 	b.PullDuring(0x20)
-	if _, _, err := h.transmit(append([]byte{0x00, 0x20, 0x00, 0x80, 0x08}, pin("123456")...)); !errors.Is(err, scard.ErrNotTransacted) {
+	if _, _, err := h.transmit(append([]byte{0x00, 0x20, 0x00, 0x80, 0x08}, pin(factoryPIN)...)); !errors.Is(err, scard.ErrNotTransacted) {
 		t.Fatalf("VERIFY during which the card was pulled: %v, want %v", err, scard.ErrNotTransacted)
 	}
 	if st := b.Stats(); st.APDUs != 0 || st.PINVerifies != 0 {

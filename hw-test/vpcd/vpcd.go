@@ -173,6 +173,13 @@ func (a *Attachment) SetFlaky(f Flaky) {
 	a.rng = rand.New(rand.NewPCG(f.Seed, f.Seed^0x9E3779B97F4A7C15))
 }
 
+// Inserted reports whether the card is in: not pulled, or inserted again.
+func (a *Attachment) Inserted() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.inserted
+}
+
 // Connected reports whether vpcd holds a connection to the card right now.
 // vpcd's kernel backlog accepts a connection before pcscd does, so this is
 // not yet "present" for PC/SC: ask PC/SC for that.

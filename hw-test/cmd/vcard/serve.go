@@ -202,6 +202,7 @@ func (s *server) do(req []string) (any, error) {
 			"port":      s.port,
 			"reader":    benchenv.ReaderName(s.port),
 			"state":     s.state,
+			"inserted":  s.attach.Inserted(),
 			"connected": s.attach.Connected(),
 			"pid":       os.Getpid(),
 		}, nil
