@@ -3,6 +3,7 @@
 package piv_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"errors"
@@ -83,12 +84,13 @@ func TestSessionRecovery(t *testing.T) {
 	sign("after a reset by another application", 2)
 	sign("after the reset was handled", 1)
 
-	// Another application selects a different application between our
-	// transactions: the first command is refused, we select PIV and retry.
+	// Another application selects a different applet of the card (a CAC
+	// one) between our transactions: the first command is refused, we
+	// select PIV and retry.
 	other = otherApplication(t, b.Reader)
-	resp, err := other.Transmit([]byte{0x00, 0xA4, 0x04, 0x00, 0x08, 0xA0, 0x00, 0x00, 0x05, 0x27, 0x20, 0x01, 0x01})
-	if err != nil || len(resp) != 2 {
-		t.Fatalf("other application's SELECT: % X %v", resp, err)
+	resp, err := other.Transmit([]byte{0x00, 0xA4, 0x04, 0x00, 0x07, 0xA0, 0x00, 0x00, 0x00, 0x79, 0x01, 0x00})
+	if err != nil || !bytes.Equal(resp, []byte{0x90, 0x00}) {
+		t.Fatalf("other application's SELECT of the CAC applet: % X %v", resp, err)
 	}
 	other.Disconnect(pcsc.LeaveCard)
 	sign("after another application selected something else", 3)
