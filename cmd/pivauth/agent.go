@@ -218,12 +218,6 @@ func (a *app) dialAgent(ctx context.Context, pins signer.PINSource) (*agent.Clie
 	return c, nil
 }
 
-// agentKeyRef names the key the command line selects (--reader/--serial/--guid, --slot) for the
-// agent.
-func (a *app) agentKeyRef() agent.KeyRef {
-	return agent.KeyRef{Reader: a.opts.reader, Serial: a.opts.serial, GUID: a.opts.guid, Slot: a.opts.slot}
-}
-
 // agentPrompter answers the agent's questions on the requesting command's side: the PIN from
 // the command's own PIN sources (terminal, --pin-file, PIVAUTH_PIN, pinentry), the touch notice on
 // its stderr.
@@ -255,8 +249,8 @@ func signerPINRequest(req agent.PINRequest) (signer.PINRequest, error) {
 	return signer.PINRequest{Reader: req.Reader, Card: req.Card, Slot: slot, Retries: req.Retries, Retry: req.Retry}, nil
 }
 
-// Touch prints the touch notice, in the words openSigner's notice uses.
-func (p agentPrompter) Touch() { fmt.Fprintln(p.stderr, "Touch your YubiKey…") }
+// Touch prints the touch notice.
+func (p agentPrompter) Touch() { touchNotice(p.stderr) }
 
 // openAuditLog opens the audit log every private-key operation of this process is recorded in.
 func openAuditLog() (*audit.Log, error) {

@@ -90,31 +90,6 @@ func (a *app) openPIV(ctx context.Context) (*piv.Card, error) {
 	return card, nil
 }
 
-// openSigner opens a signer for --slot of the selected card, with pivauth's PIN sources, the
-// lockout guard as --allow-last-try says, and a touch notice on stderr.
-func (a *app) openSigner(ctx context.Context) (*signer.Signer, error) {
-	slot, err := a.slot()
-	if err != nil {
-		return nil, err
-	}
-	var s *signer.Signer
-	err = a.openCard(ctx, func(ctx context.Context, sel piv.Selector) (err error) {
-		s, err = signer.Open(ctx, signer.Options{
-			Card:            sel,
-			Slot:            slot,
-			PIN:             a.pinSource(),
-			AllowLastPINTry: a.opts.allowLastTry,
-			Touch:           func() { fmt.Fprintln(a.stderr, "Touch your YubiKey…") },
-		})
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	a.log.Debug("signer opened", "reader", s.Reader(), "slot", slot.String(), "algorithm", s.Algorithm().String())
-	return s, nil
-}
-
 // waitForCard waits for a card the selector picks. On a terminal it shows "Insert your PIV
 // card…" with a spinner and waits until --timeout (no limit when 0) or Ctrl-C. Without a terminal
 // it waits only when --timeout is given, and otherwise fails at once: an unattended job should

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/pivauth/pivauth/internal/pinbuf"
 	"github.com/pivauth/pivauth/signer"
@@ -103,3 +104,8 @@ func readSecret(ctx context.Context, prompt string) ([]byte, error) {
 	t.Printf("%s: ", prompt)
 	return t.ReadSecret(ctx)
 }
+
+// touchNotice tells the person to touch the card: the card waits for it (a key with a touch policy)
+// and has taken long enough that it would otherwise look stuck. Said on the terminal of the command
+// that needs the signature, whether the card is its own or the agent's.
+func touchNotice(w io.Writer) { fmt.Fprintln(w, "Touch your YubiKey…") }

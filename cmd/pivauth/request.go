@@ -15,7 +15,6 @@ import (
 
 	"github.com/pivauth/pivauth/flows/adapters"
 	"github.com/pivauth/pivauth/flows/mtls"
-	"github.com/pivauth/pivauth/signer"
 )
 
 // httpStatusError is an HTTP error status with --fail: the server refused the request.
@@ -63,7 +62,7 @@ HTTP status of 400 or more exit with code 5.`,
 			if err != nil {
 				return err
 			}
-			var s *signer.Signer
+			var s cardKey
 			var httpClient *http.Client
 			if r.bearer {
 				var c *client
@@ -87,7 +86,7 @@ HTTP status of 400 or more exit with code 5.`,
 				return err
 			}
 			defer resp.Body.Close()
-			a.log.Debug("response", "status", resp.Status, "proto", resp.Proto, "card_operations", s.Operations())
+			a.log.Debug("response", "status", resp.Status, "proto", resp.Proto)
 			return r.write(a, resp)
 		},
 	}
@@ -186,21 +185,17 @@ func (r *requestFlags) write(a *app, resp *http.Response) error {
 }
 
 // mtlsClient is an HTTP client presenting the card's certificate, trusting the system roots,
-// SSL_CERT_FILE and --ca-file.
-func mtlsClient(s *signer.Signer, f *idpFlags) (*http.Client, error) {
+// SSL_CERT_FILE and --ca-file. Each handshake the card signs is recorded with the server's name.
+func mtlsClient(s cardKey, f *idpFlags) (*http.Client, error) {
 	roots, err := f.extraRoots()
 	if err != nil {
 		return nil, err
 	}
-	id, err := mtls.FromTLSCertificate(s.TLSCertificate())
-	if err != nil {
-		return nil, err
-	}
-	return mtls.NewClient(id, mtls.Options{ExtraRoots: roots})
+	return mtls.NewClient(keyIdentity(s), mtls.Options{ExtraRoots: roots})
 }
 
 // bearerClient opens the card and the token client of the flags.
-func (a *app) bearerClient(ctx context.Context, f *idpFlags) (*signer.Signer, *client, error) {
+func (a *app) bearerClient(ctx context.Context, f *idpFlags) (cardKey, *client, error) {
 	if _, err := f.kind(); err != nil {
 		return nil, nil, err
 	}

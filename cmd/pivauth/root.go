@@ -11,6 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/pivauth/pivauth/internal/audit"
 )
 
 // globalOptions are the flags every command accepts (persistent flags of the root command).
@@ -87,6 +89,8 @@ func (a *app) rootCommand() *cobra.Command {
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			a.started = true
 			a.setupLogging()
+			// Every signature the command makes is recorded in the audit log as made for it.
+			cmd.SetContext(audit.WithPurpose(cmd.Context(), audit.Purpose{Command: cmd.Name()}))
 			// Every command refuses an --output it does not offer, before doing anything.
 			if _, err := a.outputFormat(cmd); err != nil {
 				return err
@@ -138,6 +142,7 @@ func (a *app) rootCommand() *cobra.Command {
 		noProfile(a.versionCommand()),
 		a.profileCommand(),
 		a.auditCommand(),
+		a.agentCommand(),
 		a.cardsCommand(),
 		a.certsCommand(),
 		a.pinCommand(),

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"strings"
@@ -22,7 +25,7 @@ import (
 	"github.com/pivauth/pivauth/flows/entra"
 	"github.com/pivauth/pivauth/flows/mtls"
 	"github.com/pivauth/pivauth/flows/oidc"
-	"github.com/pivauth/pivauth/signer"
+	"github.com/pivauth/pivauth/internal/agent"
 )
 
 func init() {
@@ -140,15 +143,20 @@ func (f *idpFlags) tokenCache() (*cache.Store, error) {
 
 // client is a token provider over the card, with what the output reports about it.
 type client struct {
-	adapters.TokenProvider
+	flow   adapters.TokenProvider // the Entra or OIDC client
 	kind   string
 	entra  *entra.Client // set for Entra
 	oidc   *oidc.Client  // set for OIDC
-	signer *signer.Signer
+	signer cardKey
+	// agent keeps the tokens, in its memory, when an agent runs (and --no-cache is not given);
+	// the flow then has no disk cache.
+	agent *agent.Client
+	log   *slog.Logger
 }
 
-// newClient builds the Entra or OIDC client over the signer. OIDC discovers the provider.
-func (a *app) newClient(ctx context.Context, f *idpFlags, s *signer.Signer) (*client, error) {
+// newClient builds the Entra or OIDC client over the key. OIDC discovers the provider. Tokens are
+// cached in the agent when the key is the agent's, else on disk; neither with --no-cache.
+func (a *app) newClient(ctx context.Context, f *idpFlags, s cardKey) (*client, error) {
 	kind, err := f.kind()
 	if err != nil {
 		return nil, err
@@ -157,12 +165,14 @@ func (a *app) newClient(ctx context.Context, f *idpFlags, s *signer.Signer) (*cl
 	if err != nil {
 		return nil, err
 	}
-	store, err := f.tokenCache()
-	if err != nil {
+	c := &client{kind: kind, signer: s, log: a.log}
+	var store *cache.Store
+	if ak, ok := s.(agentKey); ok && !f.noCache {
+		c.agent = ak.client
+	} else if store, err = f.tokenCache(); err != nil {
 		return nil, err
 	}
 	tlsOpts := mtls.Options{ExtraRoots: roots}
-	c := &client{kind: kind, signer: s}
 	if kind == "entra" {
 		httpClient, err := mtls.NewClient(mtls.Identity{}, tlsOpts)
 		if err != nil {
@@ -176,24 +186,65 @@ func (a *app) newClient(ctx context.Context, f *idpFlags, s *signer.Signer) (*cl
 		if err != nil {
 			return nil, err
 		}
-		c.TokenProvider = c.entra
+		c.flow = c.entra
 		a.log.Debug("entra client", "authority", c.entra.Authority(), "client_id", f.clientID)
 		return c, nil
 	}
-	id, err := mtls.FromTLSCertificate(s.TLSCertificate())
-	if err != nil {
-		return nil, err
-	}
 	c.oidc, err = oidc.New(ctx, oidc.Config{
 		Issuer: f.issuer, ClientID: f.clientID, AuthMethod: oidc.AuthMethod(f.clientAuth),
-		Identity: id, TLS: tlsOpts, CertificateBound: f.bound, Resources: f.resources, Cache: store,
+		Identity: keyIdentity(s), TLS: tlsOpts, CertificateBound: f.bound, Resources: f.resources, Cache: store,
 	})
 	if err != nil {
 		return nil, err
 	}
-	c.TokenProvider = c.oidc
+	c.flow = c.oidc
 	a.log.Debug("oidc client", "issuer", f.issuer, "client_id", f.clientID, "algorithm", c.oidc.Algorithm())
 	return c, nil
+}
+
+// Token returns a token for scopes from the flow, through the agent's memory when an agent keeps
+// the tokens: one still valid for cache.MinRemaining costs no card operation there, as on disk.
+// A token the agent cannot keep is still returned (the agent is only a cache).
+func (c *client) Token(ctx context.Context, scopes ...string) (cache.Token, error) {
+	if c.agent == nil {
+		return c.flow.Token(ctx, scopes...)
+	}
+	var key cache.Key
+	if c.entra != nil {
+		key = c.entra.CacheKey(scopes...)
+	} else {
+		key = c.oidc.CacheKey(scopes...)
+	}
+	name := agentTokenName(key)
+	if held, err := c.agent.Token(ctx, name); err != nil {
+		return cache.Token{}, err
+	} else if held != nil {
+		var tok cache.Token
+		if json.Unmarshal(held.Data, &tok) == nil && tok.ValidFor(time.Now(), cache.MinRemaining) {
+			tok.Cached = true
+			return tok, nil
+		}
+	}
+	tok, err := c.flow.Token(ctx, scopes...)
+	if err != nil {
+		return cache.Token{}, err
+	}
+	data, err := json.Marshal(tok)
+	if err == nil {
+		err = c.agent.PutToken(ctx, name, agent.Token{Data: data, Expires: tok.ExpiresOn})
+	}
+	if err != nil {
+		c.log.Debug("the agent did not keep the token", "error", err)
+	}
+	return tok, nil
+}
+
+// agentTokenName is the name a token is kept under in the agent: a digest of its cache key, so
+// that the agent's status and memory name no tenant, client or scope.
+func agentTokenName(k cache.Key) string {
+	b, _ := json.Marshal(k) // a struct of strings always marshals
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // tokenJSON is the JSON output of `token` and `login`. Field names are part of the contract.
@@ -225,7 +276,7 @@ type execCredentialStatus struct {
 
 // cardName names the card for output without asking the card: by the selector when it names
 // the card, else by its reader.
-func (a *app) cardName(s *signer.Signer) string {
+func (a *app) cardName(s cardKey) string {
 	switch {
 	case a.opts.serial != 0:
 		return fmt.Sprintf("YubiKey serial %d", a.opts.serial)
@@ -235,9 +286,17 @@ func (a *app) cardName(s *signer.Signer) string {
 	return "card in " + s.Reader()
 }
 
+// slotName is --slot as pivauth writes slots ("9a").
+func (a *app) slotName() string {
+	if s, err := a.slot(); err == nil {
+		return s.String()
+	}
+	return a.opts.slot
+}
+
 // writeToken prints a token in the chosen format: the bare token (default), JSON or an
 // ExecCredential for kubectl.
-func (a *app) writeToken(format string, s *signer.Signer, tok cache.Token) error {
+func (a *app) writeToken(format string, s cardKey, tok cache.Token) error {
 	expires := tok.ExpiresOn.UTC().Format(time.RFC3339)
 	switch format {
 	case "json":
@@ -248,7 +307,7 @@ func (a *app) writeToken(format string, s *signer.Signer, tok cache.Token) error
 		}
 		return writeJSON(a.stdout, tokenJSON{
 			AccessToken: tok.AccessToken, TokenType: tokenType, ExpiresOn: expires, Scope: strings.Join(tok.Scopes, " "),
-			Account: tok.Account, Card: a.cardName(s), Reader: s.Reader(), Slot: s.Slot().String(),
+			Account: tok.Account, Card: a.cardName(s), Reader: s.Reader(), Slot: a.slotName(),
 			Thumbprint: sha1Hex, ThumbprintSHA256: sha256Hex, Cached: tok.Cached,
 		})
 	case "claims":
@@ -287,7 +346,7 @@ func jwtPayload(token string) (map[string]any, error) {
 }
 
 // getToken opens the card and gets an app-only (client credentials) token.
-func (a *app) getToken(ctx context.Context, f *idpFlags) (*signer.Signer, cache.Token, error) {
+func (a *app) getToken(ctx context.Context, f *idpFlags) (cardKey, cache.Token, error) {
 	if _, err := f.kind(); err != nil {
 		return nil, cache.Token{}, err
 	}
@@ -305,7 +364,7 @@ func (a *app) getToken(ctx context.Context, f *idpFlags) (*signer.Signer, cache.
 		s.Close()
 		return nil, cache.Token{}, err
 	}
-	a.log.Debug("token", "expires_on", tok.ExpiresOn, "cached", tok.Cached, "card_operations", s.Operations())
+	a.log.Debug("token", "expires_on", tok.ExpiresOn, "cached", tok.Cached)
 	return s, tok, nil
 }
 
@@ -416,7 +475,7 @@ The audience is the token endpoint: Entra's for --tenant/--authority, the discov
 			case audience != "":
 				alg, err = assertion.DefaultAlgorithm(s.Public())
 				if err == nil {
-					jws, err = assertion.New(s, s.Certificate(), assertion.Options{Audience: audience, ClientID: f.clientID, Algorithm: alg})
+					jws, err = assertion.New(s, s.Certificate(), assertion.Options{Audience: audience, ClientID: f.clientID, Algorithm: alg, Context: ctx})
 				}
 			default:
 				f.noCache = true // an assertion is never cached
@@ -432,7 +491,7 @@ The audience is the token endpoint: Entra's for --tenant/--authority, the discov
 					if alg == "" {
 						return usageErrorf("--client-auth %s authenticates with TLS, not with an assertion", f.clientAuth)
 					}
-					jws, err = assertion.New(s, s.Certificate(), assertion.Options{Audience: audience, ClientID: f.clientID, Algorithm: alg})
+					jws, err = assertion.New(s, s.Certificate(), assertion.Options{Audience: audience, ClientID: f.clientID, Algorithm: alg, Context: ctx})
 				}
 			}
 			if err != nil {

@@ -253,11 +253,14 @@ func (k *RemoteKey) Public() crypto.PublicKey { return k.certs[0].PublicKey }
 // Certificate returns the key's certificate.
 func (k *RemoteKey) Certificate() *x509.Certificate { return k.certs[0] }
 
-// Chain returns the certificates after the key's own, as the card holds them.
-func (k *RemoteKey) Chain() []*x509.Certificate { return k.certs[1:] }
+// Chain returns the key's certificate followed by its intermediates, as signer.Signer.Chain does.
+func (k *RemoteKey) Chain() []*x509.Certificate { return append([]*x509.Certificate(nil), k.certs...) }
 
 // Info describes the key: card identity, reader and slot.
 func (k *RemoteKey) Info() KeyInfo { return k.info }
+
+// Reader returns the reader the card was in when the agent opened the key.
+func (k *RemoteKey) Reader() string { return k.info.Reader }
 
 // Sign signs digest without a context; prefer SignContext (or audit.Bind), which carries the
 // purpose into the agent's audit record.

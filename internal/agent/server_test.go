@@ -503,3 +503,20 @@ func TestStopLocksAndClientsSeeIt(t *testing.T) {
 		t.Errorf("Dial after stop = %v, want ErrNoAgent", err)
 	}
 }
+
+// The agent's key describes itself as the card's own signer does: the certificate, the chain
+// starting with it, the reader.
+func TestRemoteKeyDescribesTheKey(t *testing.T) {
+	h := startAgent(t, nil)
+	k, err := h.dial(nil).Key(context.Background(), KeyRef{Slot: "9a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain := k.Chain()
+	if !k.Certificate().Equal(h.card.cert) || len(chain) != 1 || !chain[0].Equal(h.card.cert) {
+		t.Errorf("certificate %v, chain %v: want the card's certificate, and a chain of it alone", k.Certificate().Subject, chain)
+	}
+	if k.Reader() != h.card.reader || !h.card.key.PublicKey.Equal(k.Public()) {
+		t.Errorf("reader %q, public key %v: want %q and the card's key", k.Reader(), k.Public(), h.card.reader)
+	}
+}

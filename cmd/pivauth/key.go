@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+
+	"github.com/pivauth/pivauth/flows/mtls"
+	"github.com/pivauth/pivauth/internal/agent"
+	"github.com/pivauth/pivauth/internal/agent/card"
+	"github.com/pivauth/pivauth/internal/audit"
+	"github.com/pivauth/pivauth/piv"
+	"github.com/pivauth/pivauth/signer"
+)
+
+// cardKey is the key a command signs with: the running agent's (agentKey) or, without an agent,
+// the card's own signer (directKey). Either way every signature lands in the audit log, with the
+// purpose its context carries (audit.Bind, assertion.Options.Context), and Chain starts with
+// Certificate.
+type cardKey interface {
+	crypto.Signer
+	Certificate() *x509.Certificate
+	Chain() []*x509.Certificate
+	// Reader is the reader the card was in when the key was opened.
+	Reader() string
+	Close() error
+}
+
+// agentKey is a key held by the running agent, with the connection it is used over.
+type agentKey struct {
+	*agent.RemoteKey
+	client *agent.Client
+}
+
+// Close closes the connection to the agent; the agent keeps the key open for the next command.
+func (k agentKey) Close() error { return k.client.Close() }
+
+// directKey is the card's signer opened by the command itself, recording every signature in the
+// audit log as the agent does.
+type directKey struct {
+	*audit.Signer
+	card *signer.Signer
+}
+
+func (k directKey) Certificate() *x509.Certificate { return k.card.Certificate() }
+func (k directKey) Chain() []*x509.Certificate     { return k.card.Chain() }
+func (k directKey) Reader() string                 { return k.card.Reader() }
+func (k directKey) Close() error                   { return k.card.Close() }
+
+// openSigner opens the key of --slot on the selected card: through the running agent when there is
+// one (which asks this command for the PIN only when it does not hold it yet), else on the card
+// itself with pivauth's PIN sources, the lockout guard as --allow-last-try says and the touch
+// notice on stderr. Either way a missing card is waited for and several cards are chosen among
+// as openCard does.
+func (a *app) openSigner(ctx context.Context) (cardKey, error) {
+	slot, err := a.slot()
+	if err != nil {
+		return nil, err
+	}
+	// One source for both paths: PIVAUTH_PIN is read (and removed from the environment) once.
+	pins := a.pinSource()
+	c, err := a.dialAgent(ctx, pins)
+	if err != nil {
+		return nil, err
+	}
+	if c != nil {
+		var k *agent.RemoteKey
+		err = a.openCard(ctx, func(ctx context.Context, sel piv.Selector) (err error) {
+			k, err = c.Key(ctx, agent.KeyRef{Reader: sel.Reader, Serial: sel.Serial, GUID: sel.GUID, Slot: slot.String()})
+			return cardErrorFromAgent(err)
+		})
+		if err != nil {
+			_ = c.Close()
+			return nil, err
+		}
+		a.log.Debug("agent key opened", "reader", k.Reader(), "slot", slot.String(), "card", k.Info().Card)
+		return agentKey{RemoteKey: k, client: c}, nil
+	}
+
+	rec, err := openAuditLog()
+	if err != nil {
+		return nil, err
+	}
+	var s *signer.Signer
+	err = a.openCard(ctx, func(ctx context.Context, sel piv.Selector) (err error) {
+		s, err = signer.Open(ctx, signer.Options{
+			Card:            sel,
+			Slot:            slot,
+			PIN:             pins,
+			AllowLastPINTry: a.opts.allowLastTry,
+			Touch:           func() { touchNotice(a.stderr) },
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	recorded, err := card.Audited(ctx, s, rec)
+	if err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	a.log.Debug("signer opened", "reader", s.Reader(), "slot", slot.String(), "algorithm", s.Algorithm().String())
+	return directKey{Signer: recorded, card: s}, nil
+}
+
+// agentNoCard is the agent's report that the card is missing, recognised as piv.ErrNoCard so that
+// openCard waits for the card (and the exit code is the card's) as without an agent.
+type agentNoCard struct{ *agent.RemoteError }
+
+func (e agentNoCard) Unwrap() error      { return e.RemoteError }
+func (agentNoCard) Is(target error) bool { return target == piv.ErrNoCard }
+
+// cardErrorFromAgent turns the agent's no-card answer into an agentNoCard.
+func cardErrorFromAgent(err error) error {
+	if re, ok := errors.AsType[*agent.RemoteError](err); ok && re.Class == audit.ResultNoCard {
+		return agentNoCard{re}
+	}
+	return err
+}
+
+// keyIdentity is the TLS client identity of k: its certificate and chain, each handshake signed
+// (and recorded) by k.
+func keyIdentity(k cardKey) mtls.Identity {
+	return mtls.Identity{Signer: k, Certificate: k.Certificate(), Chain: k.Chain()[1:]}
+}
