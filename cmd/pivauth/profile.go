@@ -329,6 +329,8 @@ func environmentTopic() *cobra.Command {
   PIVAUTH_CONFIG      configuration file when --config is not given
   XDG_CONFIG_HOME     where the configuration directory is (Linux)
   XDG_CACHE_HOME      where the token cache is (Linux)
+  XDG_STATE_HOME      where the audit log is (default ~/.local/state; see 'pivauth audit')
+  XDG_RUNTIME_DIR     where the agent's socket is (see 'pivauth agent')
   SSL_CERT_FILE       extra trusted CA certificates (PEM), added to the system roots
   SSL_CERT_DIR        directories of trusted CA certificates (Go's standard handling)
   BROWSER             program that opens the sign-in page of 'pivauth login'

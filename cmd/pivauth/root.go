@@ -58,7 +58,9 @@ a card and finds none asks you to insert one and waits (see --timeout).
 The PIN is asked on the terminal, without echo, naming the card, the slot and the tries left. For
 unattended use: --pin-file FILE, the PIVAUTH_PIN environment variable, or a pinentry program
 (--pinentry). The PIN is never taken from the command line. Without a terminal and without a PIN
-source, a command that needs the PIN fails at once (exit code 4).
+source, a command that needs the PIN fails at once (exit code 4). With 'pivauth agent' running, the
+PIN is asked once per working session, and the agent serves the card to every later command.
+Every use of the card's key is recorded in the audit log ('pivauth audit').
 
 Named profiles in the configuration file hold tenant or issuer, client id, scopes, card and slot;
 flags override them. See 'pivauth help config', 'pivauth help environment' and

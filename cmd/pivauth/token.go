@@ -378,6 +378,8 @@ assertion), tls_client_auth or self_signed_tls_client_auth (the card's key in th
 
 Tokens are cached under $XDG_CACHE_HOME/pivauth (mode 0600) by authority, client, scopes and
 certificate, and served from there while they have 5 minutes left: no PIN, no card operation.
+While 'pivauth agent' runs, the card is used through it and tokens are kept in its memory instead
+(dropped when it locks); --no-cache keeps them nowhere.
 
 Output: the bare token (default), --output json (access_token, token_type, expires_on,
 scope, card, reader, slot, thumbprint, thumbprint_sha256, cached), --output exec-credential
