@@ -4,6 +4,10 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
 	"io/fs"
 	"os"
@@ -13,10 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pivauth/pivauth/hw-test/benchtest"
 	"github.com/pivauth/pivauth/hw-test/oidc/tlstest"
+	"github.com/pivauth/pivauth/hw-test/vcard"
 	"github.com/pivauth/pivauth/internal/agent"
 	"github.com/pivauth/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/internal/pcsc"
+	"github.com/pivauth/pivauth/piv"
 )
 
 // verifiedFromOutside sends an empty VERIFY (00 20 00 80) from a PC/SC context of its own, as any
@@ -248,5 +255,46 @@ func TestAgentServesCommands(t *testing.T) {
 		if strings.Contains(agentLog.String(), s) {
 			t.Errorf("the agent's log holds the %s", name)
 		}
+	}
+}
+
+// TestTouchNotice: a key with a touch policy makes the command that needs the signature tell its
+// user to touch the card, in the same words whether it signs itself or through the agent.
+func TestTouchNotice(t *testing.T) {
+	b := benchtest.Start(t, vcard.ProfileYubiKey)
+	if b.Real() {
+		t.Skip("imports a key: virtual card only")
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	card, err := piv.Open(context.Background(), piv.Selector{Reader: b.Reader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = card.ImportKey(context.Background(), piv.DefaultManagementKey(), piv.SlotAuthentication, key, issue(t, key.Public(), "touch"),
+		piv.KeyOptions{PINPolicy: piv.PINPolicyNever, TouchPolicy: piv.TouchPolicyAlways})
+	_ = card.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Card.SetTouchDelay(1500 * time.Millisecond) // the notice comes once the card took about a second
+
+	runtime := filepath.Join(t.TempDir(), "run")
+	if err := os.Mkdir(runtime, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	c := newCLI(t).with("XDG_RUNTIME_DIR=" + runtime)
+	args := []string{"assertion", "--reader", b.Reader, "--client-id", "c", "--audience", "https://idp.example/token"}
+	if r := c.ok(args...); strings.Count(r.stderr, "Touch your YubiKey…") != 1 {
+		t.Errorf("without an agent, stderr:\n%s", r.stderr)
+	}
+	_, agentLog, _ := startAgentProcess(t, c, filepath.Join(runtime, "pivauth", "agent.sock"))
+	if r := c.ok(args...); strings.Count(r.stderr, "Touch your YubiKey…") != 1 {
+		t.Errorf("through the agent, the command's stderr:\n%s", r.stderr)
+	}
+	if strings.Contains(agentLog.String(), "Touch your") {
+		t.Errorf("the agent printed the notice itself:\n%s", agentLog)
 	}
 }
