@@ -198,6 +198,10 @@ func TestAgentServesCommands(t *testing.T) {
 		}
 	}
 
+	// A last PIN try is the command's own decision: with --allow-last-try it uses the card
+	// directly, so without a PIN source of its own it cannot sign.
+	c.fails(ExitPIN, []string{"no PIN available"}, entraArgs("assertion", "--allow-last-try")...)
+
 	// The agent goes; the commands use the card themselves, audited too, and a command without a
 	// PIN source cannot sign any more.
 	if err := agentProc.Process.Signal(syscall.SIGTERM); err != nil {
@@ -227,6 +231,7 @@ func TestAgentServesCommands(t *testing.T) {
 		command string
 		result  string
 	}{
+		{audit.OpSign, "assertion", audit.ResultNoPIN},
 		{audit.OpSign, "token", audit.ResultNoPIN},
 		{audit.OpSign, "token", audit.ResultOK},
 		{audit.OpTLSHandshake, "request", audit.ResultOK},
@@ -241,10 +246,10 @@ func TestAgentServesCommands(t *testing.T) {
 			t.Errorf("direct event %d: %+v; want %s by %s (%s), performed by the command itself", i, ev, w.op, w.command, w.result)
 		}
 	}
-	if p := direct2[1].Purpose; p.TokenEndpoint != endpoint || p.ClientID != e.clientID || p.JTI == "" {
+	if p := direct2[2].Purpose; p.TokenEndpoint != endpoint || p.ClientID != e.clientID || p.JTI == "" {
 		t.Errorf("direct token's purpose %+v", p)
 	}
-	if p := direct2[2].Purpose; p.ServerName != "127.0.0.1" {
+	if p := direct2[3].Purpose; p.ServerName != "127.0.0.1" {
 		t.Errorf("direct request's purpose %+v", p)
 	}
 

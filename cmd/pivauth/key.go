@@ -52,7 +52,8 @@ func (k directKey) Close() error                   { return k.card.Close() }
 // one (which asks this command for the PIN only when it does not hold it yet), else on the card
 // itself with pivauth's PIN sources, the lockout guard as --allow-last-try says and the touch
 // notice on stderr. Either way a missing card is waited for and several cards are chosen among
-// as openCard does.
+// as openCard does. --allow-last-try always uses the card directly: the agent's sessions keep the
+// lockout guard, and a last try is a decision for this one command.
 func (a *app) openSigner(ctx context.Context) (cardKey, error) {
 	slot, err := a.slot()
 	if err != nil {
@@ -60,9 +61,11 @@ func (a *app) openSigner(ctx context.Context) (cardKey, error) {
 	}
 	// One source for both paths: PIVAUTH_PIN is read (and removed from the environment) once.
 	pins := a.pinSource()
-	c, err := a.dialAgent(ctx, pins)
-	if err != nil {
-		return nil, err
+	var c *agent.Client
+	if !a.opts.allowLastTry {
+		if c, err = a.dialAgent(ctx, pins); err != nil {
+			return nil, err
+		}
 	}
 	if c != nil {
 		var k *agent.RemoteKey

@@ -122,7 +122,7 @@ func (a *app) rootCommand() *cobra.Command {
 	f.BoolVarP(&a.opts.verbose, "verbose", "v", false, "log what happens to stderr (never a PIN or a token)")
 	f.DurationVar(&a.opts.timeout, "timeout", 0, "how long to wait for a card to be inserted (`DURATION`, e.g. 30s); "+
 		"0: until Ctrl-C on a terminal, not at all without one")
-	f.BoolVar(&a.opts.allowLastTry, "allow-last-try", false, "present the PIN (or PUK) even when the card has only one try left (lockout guard off)")
+	f.BoolVar(&a.opts.allowLastTry, "allow-last-try", false, "present the PIN (or PUK) even when the card has only one try left (lockout guard off; uses the card directly, not the agent)")
 	// signer's messages call it --allow-last-pin-try: both spellings work.
 	root.SetGlobalNormalizationFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
 		if name == "allow-last-pin-try" {

@@ -240,7 +240,7 @@ func (c *client) Token(ctx context.Context, scopes ...string) (cache.Token, erro
 }
 
 // agentTokenName is the name a token is kept under in the agent: a digest of its cache key, so
-// that the agent's status and memory name no tenant, client or scope.
+// that equal requests meet and the name itself tells nothing about tenant, client or scope.
 func agentTokenName(k cache.Key) string {
 	b, _ := json.Marshal(k) // a struct of strings always marshals
 	sum := sha256.Sum256(b)
