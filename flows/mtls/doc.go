@@ -13,4 +13,8 @@
 //
 // TLS failures come back as *HandshakeError naming the server and what it asked for: the CA names
 // of its certificate request when ours was issued by none of them.
+//
+// A handshake signature is made in the context of the request that started the connection, with
+// the server's name added to its audit purpose: a signer that records its operations (pivauth's
+// card signer and agent key) logs it as a TLS handshake with that server.
 package mtls
