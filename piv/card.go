@@ -31,7 +31,10 @@ type Card struct {
 	trace    func(cmd, resp []byte)
 	ident    *Identity // cached by Identity
 	yk       ykProbe   // YubiKey extensions, probed once per connection
-	closed   bool
+	// conn numbers the connection (see Tx.Connection): incremented by
+	// every connect and by every reconnection after a reset.
+	conn   uint64
+	closed bool
 }
 
 // errCardReset is a transmit that found the card reset by another
@@ -72,6 +75,7 @@ func (c *Card) connect() error {
 	c.h, c.atr = h, append([]byte(nil), st.Atr...)
 	c.ext = atrExtended(c.atr)
 	c.selected, c.ident, c.yk = false, nil, ykProbe{}
+	c.conn++
 	return nil
 }
 
@@ -92,6 +96,16 @@ func (c *Card) ATR() []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]byte(nil), c.atr...)
+}
+
+// ATRSaysYubiKey reports whether the card's answer to reset names a YubiKey
+// (its historical bytes spell "YubiKey"). It costs no APDU, which is what it
+// is for: deciding what to try first (per-key PIN and touch policies exist
+// only on a YubiKey). It is a claim, not a proof; Identity asks the card.
+func (c *Card) ATRSaysYubiKey() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return atrSaysYubiKey(c.atr)
 }
 
 // SetTrace installs a hook that sees every command APDU and its response
@@ -200,6 +214,7 @@ func (c *Card) reconnect() error {
 		return fmt.Errorf("piv: reader %q: reconnecting after a reset: %w", c.reader, err)
 	}
 	c.selected = false
+	c.conn++
 	return nil
 }
 
@@ -275,6 +290,16 @@ type Tx struct {
 
 // Reader returns the name of the card's reader.
 func (tx *Tx) Reader() string { return tx.c.reader }
+
+// Connection identifies the PC/SC connection the transaction runs on. The
+// engine reconnects on its own, without an error to the caller, whenever it
+// finds its connection gone at the start of a transaction: the card was taken
+// out (and another card may be in the reader now), another application reset
+// it, or it was lent to piv-go for a YubiKey management command. Connection
+// then returns a different value. Whatever a caller learned about the card on
+// an earlier connection (its keys above all) must be checked again before it
+// is relied on: a card swapped between two transactions shows nowhere else.
+func (tx *Tx) Connection() uint64 { return tx.c.conn }
 
 // notSelectedSW reports status words a card gives when the command reached
 // another application than PIV (another program selected it between our

@@ -108,6 +108,9 @@ func TestIdentifyAndSelect(t *testing.T) {
 	}
 	// GET VERSION, GET SERIAL, GET DATA CHUID (none on a fresh YubiKey).
 	expectAPDUs(t, "YubiKey identity", n, 3)
+	if !ykCard.ATRSaysYubiKey() {
+		t.Errorf("ATRSaysYubiKey false for a YubiKey's ATR % X", ykCard.ATR())
+	}
 	expectAPDUs(t, "cached identity", countAPDUs(t, yk, func() { ykCard.Identity(ctx) }), 0)
 	// Our open card does not keep yubico-piv-tool out, nor the other way round.
 	if v, s, ok := ykStatus(t, yk.Reader); ok && (v != ykID.Version.String() || s != ykID.Serial) {
@@ -130,6 +133,9 @@ func TestIdentifyAndSelect(t *testing.T) {
 		t.Fatalf("PIV identity %+v", pvID)
 	}
 	expectAPDUs(t, "PIV identity", n, 2) // GET DATA CHUID, GET VERSION answered 6D00
+	if pvCard.ATRSaysYubiKey() {
+		t.Errorf("ATRSaysYubiKey true for the PIV card's ATR % X", pvCard.ATR())
+	}
 	cardAuth, err := pvCard.Certificate(ctx, piv.SlotCardAuthentication)
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,9 @@
 //     applet is selected again when the first command of a transaction is
 //     answered as if PIV were not selected; a card pulled out is
 //     ErrCardRemoved naming the reader, and is reconnected when it returns.
+//     These reconnections are silent, so Tx.Connection tells a caller that
+//     one happened (another card may be in the reader now) and what it knew
+//     about the card needs checking again.
 //   - Commands that do not fit a short APDU go as one extended APDU when the
 //     card's ATR announces extended lengths (or, when the ATR is silent, the
 //     first try is not refused with 6700); otherwise they are chained (CLA

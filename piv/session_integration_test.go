@@ -33,21 +33,22 @@ func otherApplication(t *testing.T, reader string) *pcsc.Card {
 	return h
 }
 
-// signCardAuth signs with the piv profile's 9E key, which needs no PIN, and
-// checks the signature.
-func signCardAuth(t *testing.T, ctx context.Context, c *piv.Card, pub crypto.PublicKey) error {
+// signCardAuth signs with the piv profile's 9E key, which needs no PIN,
+// checks the signature, and returns the connection it was made on.
+func signCardAuth(t *testing.T, ctx context.Context, c *piv.Card, pub crypto.PublicKey) (conn uint64, err error) {
 	t.Helper()
 	msg := randomMessage(t)
 	in, _ := signInput(t, pub, msg)
 	var sig []byte
-	err := c.Transaction(ctx, func(tx *piv.Tx) (err error) {
+	err = c.Transaction(ctx, func(tx *piv.Tx) (err error) {
+		conn = tx.Connection()
 		sig, err = tx.Sign(piv.SlotCardAuthentication, piv.AlgECCP256, in)
 		return err
 	})
 	if err == nil {
 		checkSignature(t, pub, msg, sig)
 	}
-	return err
+	return conn, err
 }
 
 func TestSessionRecovery(t *testing.T) {
@@ -58,16 +59,27 @@ func TestSessionRecovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sign := func(what string, want int) {
+	// sign signs, expecting want APDUs, and reports whether the engine
+	// had made a new connection (Tx.Connection) since the last call.
+	var conn uint64
+	sign := func(what string, want int) (reconnected bool) {
 		t.Helper()
-		var err error
-		n := countAPDUs(t, b, func() { err = signCardAuth(t, ctx, c, cert.PublicKey) })
+		var (
+			got uint64
+			err error
+		)
+		n := countAPDUs(t, b, func() { got, err = signCardAuth(t, ctx, c, cert.PublicKey) })
 		if err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
 		expectAPDUs(t, what, n, want)
+		reconnected, conn = got != conn, got
+		return reconnected
 	}
 	sign("steady state", 1)
+	if sign("steady state, again", 1) {
+		t.Error("the connection changed between two ordinary transactions")
+	}
 
 	// A Tx kept past its transaction refuses to talk to the card.
 	var leaked *piv.Tx
@@ -81,8 +93,12 @@ func TestSessionRecovery(t *testing.T) {
 	if err := other.Disconnect(pcsc.ResetCard); err != nil {
 		t.Fatal(err)
 	}
-	sign("after a reset by another application", 2)
-	sign("after the reset was handled", 1)
+	if !sign("after a reset by another application", 2) {
+		t.Error("a reset by another application left Connection unchanged")
+	}
+	if sign("after the reset was handled", 1) {
+		t.Error("the connection changed again after the reset was handled")
+	}
 
 	// Another application selects a different applet of the card (a CAC
 	// one) between our transactions: the first command is refused, we
@@ -93,7 +109,9 @@ func TestSessionRecovery(t *testing.T) {
 		t.Fatalf("other application's SELECT of the CAC applet: % X %v", resp, err)
 	}
 	other.Disconnect(pcsc.LeaveCard)
-	sign("after another application selected something else", 3)
+	if sign("after another application selected something else", 3) {
+		t.Error("a re-selection changed the connection")
+	}
 	sign("after the re-selection", 1)
 
 	// The card is pulled in the middle of GENERAL AUTHENTICATE: the call
@@ -101,7 +119,10 @@ func TestSessionRecovery(t *testing.T) {
 	b.PullDuring(0x87)
 	done := make(chan error, 1)
 	start := time.Now()
-	go func() { done <- signCardAuth(t, ctx, c, cert.PublicKey) }()
+	go func() {
+		_, err := signCardAuth(t, ctx, c, cert.PublicKey)
+		done <- err
+	}()
 	select {
 	case err = <-done:
 	case <-time.After(30 * time.Second):
@@ -111,15 +132,26 @@ func TestSessionRecovery(t *testing.T) {
 	if !errors.Is(err, piv.ErrCardRemoved) || !strings.Contains(err.Error(), b.Reader) {
 		t.Fatalf("pulled mid-command: %v, want ErrCardRemoved naming %q", err, b.Reader)
 	}
-	if err := signCardAuth(t, ctx, c, cert.PublicKey); !errors.Is(err, piv.ErrCardRemoved) {
+	if _, err := signCardAuth(t, ctx, c, cert.PublicKey); !errors.Is(err, piv.ErrCardRemoved) {
 		t.Fatalf("signature with the card out: %v, want ErrCardRemoved", err)
 	}
 
 	// Put back, the card works again: a new connection, SELECT, signature.
 	b.Insert()
-	sign("after the card came back", 2)
+	if !sign("after the card came back", 2) {
+		t.Error("a reinserted card kept the connection number")
+	}
 	if id, err := c.Identity(ctx); err != nil || id.GUID == "" {
 		t.Errorf("identity after reinsertion: %+v %v", id, err)
+	}
+
+	// Out and back between two transactions: no call fails, the engine
+	// reconnects silently, and Connection is the only sign of it (a
+	// different card could be there now).
+	b.Pull()
+	b.Insert()
+	if !sign("after the card was out between two transactions", 2) {
+		t.Error("a card out and back between two transactions kept the connection number")
 	}
 }
 
