@@ -280,6 +280,8 @@ func agentExitCode(err error) (int, bool) {
 		return ExitNoCard, true
 	case audit.ResultCanceled:
 		return ExitInterrupted, true
+	case audit.ResultAmbiguous:
+		return ExitUsage, true
 	}
 	return ExitError, true
 }

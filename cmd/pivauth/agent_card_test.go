@@ -303,3 +303,47 @@ func TestTouchNotice(t *testing.T) {
 		t.Errorf("the agent printed the notice itself:\n%s", agentLog)
 	}
 }
+
+// TestAgentChooseCard: with several cards and no selector, a command using the agent offers the
+// same choice as one using the card itself (no terminal: exit 2 with the flag for each card; a
+// terminal: asks), and the agent then serves the chosen card.
+func TestAgentChooseCard(t *testing.T) {
+	b1 := benchtest.Start(t, vcard.ProfilePIV)
+	b2 := benchtest.Start(t, vcard.ProfilePIV)
+	runtime := filepath.Join(t.TempDir(), "run")
+	if err := os.Mkdir(runtime, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	c := newCLI(t).with("XDG_RUNTIME_DIR=" + runtime)
+	guid := func(b *benchtest.Bench) string {
+		var cards cardsJSON
+		decodeJSON(t, c.ok("cards", "--reader", b.Reader, "--output", "json"), &cards)
+		return cards.Readers[0].Card.GUID
+	}
+	g1, g2 := guid(b1), guid(b2)
+	startAgentProcess(t, c, filepath.Join(runtime, "pivauth", "agent.sock"))
+	args := []string{"assertion", "--client-id", "c", "--audience", "https://idp.example/token"}
+	c.fails(ExitUsage, []string{"cards are present; choose one", "--guid " + g1, "--guid " + g2}, args...)
+
+	s := startTmux(t, c, args...)
+	scr := s.waitFor("Which card [1-", 1)
+	choice := ""
+	for _, line := range strings.Split(scr, "\n") {
+		if strings.Contains(line, g2) {
+			choice, _, _ = strings.Cut(strings.TrimSpace(line), ")")
+		}
+	}
+	if choice == "" {
+		t.Fatalf("card %s not offered:\n%s", g2, scr)
+	}
+	s.typeLine(choice)
+	s.waitFor("PIN for the card in \""+b2.Reader+"\", slot 9a (3 tries left):", 1)
+	s.typeLine(factoryPIN)
+	s.waitFor("EXIT=0", 1)
+
+	var status agent.Status
+	decodeJSON(t, c.ok("agent", "status", "--output", "json"), &status)
+	if len(status.Keys) != 1 || status.Keys[0].Reader != b2.Reader || status.Keys[0].Card != "guid:"+g2 {
+		t.Errorf("agent status %+v: want the chosen card's key only", status)
+	}
+}

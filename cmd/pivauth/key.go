@@ -71,7 +71,7 @@ func (a *app) openSigner(ctx context.Context) (cardKey, error) {
 		var k *agent.RemoteKey
 		err = a.openCard(ctx, func(ctx context.Context, sel piv.Selector) (err error) {
 			k, err = c.Key(ctx, agent.KeyRef{Reader: sel.Reader, Serial: sel.Serial, GUID: sel.GUID, Slot: slot.String()})
-			return cardErrorFromAgent(err)
+			return cardErrorFromAgent(ctx, sel, err)
 		})
 		if err != nil {
 			_ = c.Close()
@@ -115,10 +115,24 @@ type agentNoCard struct{ *agent.RemoteError }
 func (e agentNoCard) Unwrap() error      { return e.RemoteError }
 func (agentNoCard) Is(target error) bool { return target == piv.ErrNoCard }
 
-// cardErrorFromAgent turns the agent's no-card answer into an agentNoCard.
-func cardErrorFromAgent(err error) error {
-	if re, ok := errors.AsType[*agent.RemoteError](err); ok && re.Class == audit.ResultNoCard {
+// cardErrorFromAgent lets openCard treat the agent's answers about the card as the card's own: a
+// missing card is waited for; when several cards match the selection, the agent names only the
+// class, so the cards to choose from are listed here, with the same selector.
+func cardErrorFromAgent(ctx context.Context, sel piv.Selector, err error) error {
+	re, ok := errors.AsType[*agent.RemoteError](err)
+	switch {
+	case !ok:
+		return err
+	case re.Class == audit.ResultNoCard:
 		return agentNoCard{re}
+	case re.Class == audit.ResultAmbiguous:
+		c, lerr := piv.Open(ctx, sel)
+		if lerr == nil { // the cards changed meanwhile: nothing to choose from here
+			_ = c.Close()
+		}
+		if amb, ok := errors.AsType[*piv.AmbiguousError](lerr); ok {
+			return amb
+		}
 	}
 	return err
 }

@@ -29,6 +29,7 @@ const (
 	ResultNoPIN        = "pin-unavailable" // the PIN was needed and there was no one or nothing to ask
 	ResultCardRemoved  = "card-removed"    // the card left the reader during the operation
 	ResultNoCard       = "no-card"         // no card (or not the selected one) was present
+	ResultAmbiguous    = "card-ambiguous"  // several cards match the selection: name one
 	ResultRefused      = "refused"         // the agent refused the requester (another user)
 )
 

@@ -99,7 +99,8 @@ func CardID(id piv.Identity) string {
 }
 
 // Classify names card errors with audit result classes: wrong or blocked PIN, the lockout guard,
-// no PIN source, a removed or missing card; anything else by audit.Classify.
+// no PIN source, a removed or missing card, several cards to choose from; anything else by
+// audit.Classify.
 func Classify(err error) string {
 	var auth piv.AuthError
 	switch {
@@ -117,6 +118,8 @@ func Classify(err error) string {
 		return audit.ResultCardRemoved
 	case errors.Is(err, piv.ErrNoCard):
 		return audit.ResultNoCard
+	case errors.As(err, new(*piv.AmbiguousError)):
+		return audit.ResultAmbiguous
 	}
 	return audit.Classify(err)
 }
