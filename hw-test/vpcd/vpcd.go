@@ -24,8 +24,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Card is what the transport needs from a card model; *vcard.Card
@@ -253,20 +251,6 @@ func (a *Attachment) run() {
 			a.dropConn()
 		}
 		a.mu.Unlock()
-	}
-}
-
-// quickAck re-arms TCP_QUICKACK. vpcd writes the 2-byte length and the
-// payload with two send() calls on a socket with Nagle's algorithm on: the
-// payload waits until the length is acknowledged, and Linux delays that ACK
-// by 40 ms unless quick-ACK mode is on. The kernel leaves quick-ACK mode by
-// itself, so it is set again before every read: this takes an APDU round
-// trip through pcscd from ~48 ms to ~0.15 ms.
-func quickAck(conn *net.TCPConn) {
-	if rc, err := conn.SyscallConn(); err == nil {
-		_ = rc.Control(func(fd uintptr) {
-			_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_QUICKACK, 1)
-		})
 	}
 }
 
