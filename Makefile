@@ -1,20 +1,22 @@
 # pivauth — make test runs every test (the PC/SC suites on the bench included),
-# make demo shows the bench card, make fuzz runs every fuzz target briefly,
+# make demo runs the main job on the bench, make cross builds and vets the
+# product for Windows and macOS and without cgo, make fuzz runs every fuzz target briefly,
 # make bench runs the benchmarks. .ci/run installs what a fresh machine lacks
 # and runs make test.
 
 GO ?= go
 # FUZZTIME is how long each fuzz target runs under make fuzz.
 FUZZTIME ?= 20s
-# BENCH_READER is the reader of the card hw-test/bench up attaches.
-BENCH_READER := Virtual PCD 00 00
+# PRODUCT is what users build: the cross-platform checks cover it (hw-test is
+# the Linux bench).
+PRODUCT := ./cmd/... ./piv/... ./signer/... ./flows/... ./internal/...
 
-.PHONY: test vet bench-readers demo fuzz bench
+.PHONY: test vet cross bench-readers demo fuzz bench
 
 # The bench suites share pcscd's virtual readers, so packages run one at a
 # time (-p 1); -count=1 because their results depend on pcscd and the
 # tools, which the test cache does not see.
-test: vet bench-readers
+test: vet cross bench-readers
 	$(GO) test -p 1 -count=1 ./...
 
 vet:
@@ -22,14 +24,24 @@ vet:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
+# ebfe/scard and piv-go use WinSCard on Windows (no cgo) and need cgo
+# elsewhere; without cgo pivauth must still build and fail at run time
+# (TestBuildWithoutCgo in piv and cmd/pivauth run that binary).
+cross:
+	CGO_ENABLED=0 $(GO) build $(PRODUCT)
+	GOOS=windows GOARCH=amd64 $(GO) build $(PRODUCT)
+	GOOS=windows GOARCH=amd64 $(GO) vet $(PRODUCT)
+	GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) vet $(PRODUCT)
+
 # Tests attach their own cards (hw-test/benchtest); they only need pcscd
 # with the bench's vpcd readers.
 bench-readers:
 	hw-test/bench up --no-card
 
+# The main job end to end on the bench: a fresh virtual YubiKey, pivauth
+# setup key/selfsign, the Entra ID stand-in, pivauth token.
 demo:
-	hw-test/bench up
-	yubico-piv-tool -r "$(BENCH_READER)" -a status
+	hw-test/demo
 
 # Every Fuzz function of the module, FUZZTIME each. An input that fails is
 # written to the package's testdata/fuzz/FuzzName: commit it, it becomes a
