@@ -299,6 +299,7 @@ func (tx *Tx) Reader() string { return tx.c.reader }
 // then returns a different value. Whatever a caller learned about the card on
 // an earlier connection (its keys above all) must be checked again before it
 // is relied on: a card swapped between two transactions shows nowhere else.
+// The first connection is 1, so 0 never names one.
 func (tx *Tx) Connection() uint64 { return tx.c.conn }
 
 // notSelectedSW reports status words a card gives when the command reached

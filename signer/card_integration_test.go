@@ -5,6 +5,7 @@ package signer_test
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -85,7 +86,8 @@ func TestConcurrentSigners(t *testing.T) {
 
 // TestCardPulledAndSwapped: a card pulled in the middle of a signature is an
 // error naming the reader; put back, it signs again; another card in its
-// place is refused, before it gets the PIN when the signer saw the removal.
+// place is refused before it gets the PIN, whether the signer saw the
+// removal or the card was swapped between two operations unseen.
 func TestCardPulledAndSwapped(t *testing.T) {
 	b := benchtest.Start(t, vcard.ProfilePIV)
 	s := openSigner(t, b, signer.Options{PIN: &pinCounter{pin: defaultPIN}})
@@ -116,17 +118,19 @@ func TestCardPulledAndSwapped(t *testing.T) {
 	if err := sign(); !errors.Is(err, piv.ErrCardRemoved) {
 		t.Fatalf("pulled: %v", err)
 	}
+	refused := func(what string, other otherCard) {
+		t.Helper()
+		err := sign()
+		if !errors.Is(err, signer.ErrKeyChanged) || !strings.Contains(err.Error(), fmt.Sprintf("the card in %q is not the one this signer was opened on (public key changed)", b.Reader)) {
+			t.Fatalf("%s: %v, want ErrKeyChanged", what, err)
+		}
+		if st := other.card.Stats(); st.PINVerifies != 0 || st.Signatures != 0 {
+			t.Errorf("%s: the other card got %d PINs and made %d signatures", what, st.PINVerifies, st.Signatures)
+		}
+	}
 	other := attachOther(t, b)
-	err = sign()
-	if !errors.Is(err, signer.ErrKeyChanged) || !strings.Contains(err.Error(), fmt.Sprintf("the card in %q is not the one this signer was opened on (public key changed)", b.Reader)) {
-		t.Fatalf("other card: %v, want ErrKeyChanged", err)
-	}
-	if st := other.card.Stats(); st.PINVerifies != 0 || st.Signatures != 0 {
-		t.Errorf("the other card got %d PINs and made %d signatures", st.PINVerifies, st.Signatures)
-	}
-	if err := sign(); !errors.Is(err, signer.ErrKeyChanged) {
-		t.Errorf("other card, again: %v", err)
-	}
+	refused("other card after a removal the signer saw", other)
+	refused("other card, again", other)
 
 	// The right card back: signing resumes.
 	other.detach()
@@ -135,11 +139,33 @@ func TestCardPulledAndSwapped(t *testing.T) {
 		t.Fatalf("original card back: %v", err)
 	}
 
-	// Swapped between two operations, unseen: the signature is refused.
+	// Swapped between two operations, unseen: no operation failed, the
+	// engine reconnected on its own; the new connection makes the signer
+	// compare the slot's key before anything else.
 	b.Pull()
 	other = attachOther(t, b)
-	if err := sign(); !errors.Is(err, signer.ErrKeyChanged) {
-		t.Fatalf("card swapped between operations: %v, want ErrKeyChanged", err)
+	refused("card swapped between two operations", other)
+	if st := other.card.Stats(); st.APDUs != 2 || st.Instructions["CB"] != 1 {
+		t.Errorf("swapped card: %d APDUs %v, want SELECT and one GET DATA", st.APDUs, st.Instructions)
+	}
+
+	// The same card out and back between two operations: one GET DATA
+	// confirms it, and it signs.
+	other.detach()
+	b.Insert()
+	b.ResetStats()
+	if err := sign(); err != nil {
+		t.Fatalf("original card back after the unseen swap: %v", err)
+	}
+	if st := b.Stats(); st.APDUs != 5 || st.Instructions["CB"] != 1 || st.PINVerifies != 1 {
+		t.Errorf("same card back: %d APDUs %v, want SELECT, GET DATA, VERIFY, GENERAL AUTHENTICATE, clear", st.APDUs, st.Instructions)
+	}
+	b.ResetStats()
+	if err := sign(); err != nil {
+		t.Fatal(err)
+	}
+	if st := b.Stats(); st.APDUs != 3 {
+		t.Errorf("next signature: %d APDUs %v, want 3 (no check on a known connection)", st.APDUs, st.Instructions)
 	}
 }
 
@@ -202,5 +228,89 @@ func TestTouchNotice(t *testing.T) {
 		if n := touched.Load(); n != tc.calls {
 			t.Errorf("slot %s: Touch called %d times, want %d", tc.slot, n, tc.calls)
 		}
+	}
+}
+
+// TestPublicKeyWithoutCertificate: a key without its certificate (just
+// generated) opens with Options.PublicKey: Certificate is nil, signatures
+// are checked against that key, and after the card was out of the reader a
+// YubiKey proves the key with its metadata while another card is refused
+// before it gets the PIN. A card that cannot show its keys is refused too.
+func TestPublicKeyWithoutCertificate(t *testing.T) {
+	b := benchtest.Start(t, vcard.ProfileYubiKey)
+	certs := provision(t, b, keySpec{piv.SlotAuthentication, piv.AlgECCP256, piv.PINPolicyOnce, piv.TouchPolicyNever})
+	// 9A gets a new key and keeps the old key's certificate; 9C a key alone.
+	pubA := generate(t, b, keySpec{piv.SlotAuthentication, piv.AlgECCP256, piv.PINPolicyOnce, piv.TouchPolicyNever})
+	pubC := generate(t, b, keySpec{piv.SlotSignature, piv.AlgECCP256, piv.PINPolicyAlways, piv.TouchPolicyNever})
+
+	if _, err := signer.Open(testContext(t), signer.Options{Card: piv.Selector{Reader: b.Reader}, Slot: piv.SlotSignature}); err == nil || !strings.Contains(err.Error(), "holds no certificate") {
+		t.Fatalf("opening a slot without certificate and without PublicKey: %v", err)
+	}
+
+	pins := &pinCounter{pin: defaultPIN}
+	sign := func(s *signer.Signer, pub crypto.PublicKey) error {
+		t.Helper()
+		d := digest(crypto.SHA256, []byte("no certificate"))
+		sig, err := s.Sign(rand.Reader, d, crypto.SHA256)
+		if err == nil && !ecdsa.VerifyASN1(pub.(*ecdsa.PublicKey), d, sig) {
+			t.Fatal("the signature does not verify with Options.PublicKey")
+		}
+		return err
+	}
+	stale := openSigner(t, b, signer.Options{PIN: pins, PublicKey: pubA})
+	if stale.Certificate() != nil || certs[0].PublicKey.(*ecdsa.PublicKey).Equal(pubA) {
+		t.Fatalf("9A with the previous key's certificate: Certificate() = %v, want nil", stale.Certificate())
+	}
+	if err := sign(stale, pubA); err != nil {
+		t.Fatalf("9A, new key, old certificate: %v", err)
+	}
+
+	s := openSigner(t, b, signer.Options{Slot: piv.SlotSignature, PIN: pins, PublicKey: pubC})
+	if s.Certificate() != nil || s.Chain() != nil || !pubC.(*ecdsa.PublicKey).Equal(s.Public()) {
+		t.Fatalf("9C without certificate: Certificate %v, Chain %v, Public %v", s.Certificate(), s.Chain(), s.Public())
+	}
+	if err := sign(s, pubC); err != nil {
+		t.Fatalf("9C without certificate: %v", err)
+	}
+
+	// Out and back between two operations: the certificate is missing, so
+	// the key's metadata proves it.
+	b.Pull()
+	b.Insert()
+	b.ResetStats()
+	if err := sign(s, pubC); err != nil {
+		t.Fatalf("same card back: %v", err)
+	}
+	if st := b.Stats(); st.Instructions["CB"] != 1 || st.Instructions["F7"] != 1 || st.PINVerifies != 1 {
+		t.Errorf("same card back: %v, want GET DATA, GET METADATA, one PIN", st.Instructions)
+	}
+
+	// Another YubiKey in its place: refused before the PIN.
+	b.Pull()
+	other := attachOther(t, b)
+	if err := sign(s, pubC); !errors.Is(err, signer.ErrKeyChanged) {
+		t.Fatalf("another YubiKey: %v, want ErrKeyChanged", err)
+	}
+	if st := other.card.Stats(); st.PINVerifies != 0 || st.Signatures != 0 {
+		t.Errorf("the other YubiKey got %d PINs and made %d signatures", st.PINVerifies, st.Signatures)
+	}
+	if n := pins.asked.Load(); n != 2 {
+		t.Errorf("PIN asked %d times, want once per signer", n)
+	}
+
+	// A card that does not report public keys, and has no certificate for
+	// the key, cannot be confirmed after a reconnection: refused before the
+	// PIN is even asked.
+	pv := benchtest.Start(t, vcard.ProfilePIV)
+	asked := &pinCounter{pin: defaultPIN}
+	u := openSigner(t, pv, signer.Options{Slot: piv.SlotKeyManagement, PIN: asked, PublicKey: pubC})
+	pv.Pull()
+	pv.Insert()
+	pv.ResetStats()
+	if err := sign(u, pubC); !errors.Is(err, signer.ErrKeyChanged) || !strings.Contains(err.Error(), "cannot show that it is the one") {
+		t.Fatalf("piv card without certificate after a reconnection: %v", err)
+	}
+	if asked.asked.Load() != 0 || pv.Stats().PINVerifies != 0 {
+		t.Errorf("the PIN was asked (%d) or sent (%d)", asked.asked.Load(), pv.Stats().PINVerifies)
 	}
 }

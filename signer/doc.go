@@ -21,9 +21,12 @@
 // (ErrLastPINTry). Options.AllowLastPINTry turns the guard off, and with it
 // that read. A PIN the card has accepted in the session is presented again
 // without the check: it can only fail if another program changed the PIN,
-// which restores the tries. A wrong
-// PIN is a *PINError carrying the tries left; a blocked PIN wraps
-// piv.ErrPINBlocked, whose message says how to unblock it.
+// which restores the tries. A wrong PIN is a *PINError carrying the tries
+// left; a blocked PIN wraps piv.ErrPINBlocked, whose message says how to
+// unblock it. The guard's messages name no command-line flag: the program
+// built on the signer tells its users how to allow the last try (for
+// pivauth, --allow-last-try), recognising ErrLastPINTry and a *PINError with
+// one try left.
 //
 // PIN policy: on a YubiKey (known from its ATR, no APDU) a key can have any
 // policy, so the first operation goes without PIN and a 6982 answer teaches
@@ -36,12 +39,20 @@
 //
 // # Card changes
 //
-// Every signature is verified on the host against the certificate's public
-// key before it is returned; one that does not verify is refused with
+// Every signature is verified on the host against the key's public key
+// before it is returned; one that does not verify is refused with
 // ErrKeyChanged ("the card in READER is not the one this signer was opened
-// on (public key changed)"). After the card was found removed, the
-// certificate of the slot is read again and compared before the card gets
-// the PIN.
+// on (public key changed)"). The card engine reconnects on its own after the
+// card was out of the reader or reset, even between two operations where no
+// call fails; it then reports a new connection (piv.Tx.Connection), and the
+// signer reads the slot's certificate again (one GET DATA) and compares its
+// key before the card gets the PIN or an operation. A different key is
+// refused with ErrKeyChanged, and the PIN never reaches that card.
+//
+// A key without a certificate yet (just generated) opens with
+// Options.PublicKey; Certificate is nil then. On a YubiKey the key's
+// metadata (GET METADATA) stands in for the missing certificate in that
+// check; a card that cannot show its key that way is refused.
 //
 // # APDUs
 //
@@ -51,8 +62,9 @@
 // the empty VERIFY before the first PIN (not with AllowLastPINTry), and on a
 // YubiKey the first GENERAL AUTHENTICATE of a PIN-protected key (answered
 // 6982). A cold process signing with the 9A key of a government-style card
-// thus costs 6 APDUs (5 with AllowLastPINTry). BENCHMARKS.md at the root of
-// the repository has the measured counts.
+// thus costs 6 APDUs (5 with AllowLastPINTry). A reconnection costs the
+// SELECT and the GET DATA of the check. BENCHMARKS.md at the root of the
+// repository has the measured counts.
 //
 // X25519 keys (YubiKey 5.7) are accepted for ECDH when the certificate
 // carries one; Go's crypto/x509 cannot issue such certificates, so that path

@@ -8,9 +8,10 @@ import (
 )
 
 var (
-	// ErrKeyChanged reports a card whose key is not the one in the
-	// certificate the signer was opened with: another card in the reader, or
-	// a key replaced on the card. The signer refuses to sign with it.
+	// ErrKeyChanged reports a card whose key is not the one the signer was
+	// opened with (the certificate's, or Options.PublicKey): another card in
+	// the reader, or a key replaced on the card. The signer refuses to use
+	// it, and to give it the PIN.
 	ErrKeyChanged = errors.New("public key changed")
 	// ErrLastPINTry reports that the card has one PIN try left and the
 	// signer, unless Options.AllowLastPINTry is set, will not risk blocking
@@ -37,7 +38,7 @@ func (e *PINError) Error() string {
 	case 0:
 		return fmt.Sprintf("wrong PIN for the card in %q: %v", e.Reader, e.Auth)
 	case 1:
-		return fmt.Sprintf("wrong PIN for the card in %q: %v; pivauth will not use the last try unless told to (--allow-last-pin-try)", e.Reader, e.Auth)
+		return fmt.Sprintf("wrong PIN for the card in %q: %v; the lockout guard will not present a PIN again unless the last try is allowed explicitly", e.Reader, e.Auth)
 	}
 	return fmt.Sprintf("wrong PIN for the card in %q: %v", e.Reader, e.Auth)
 }

@@ -77,22 +77,8 @@ type keySpec struct {
 // authentication), as `pivauth setup` would.
 func provision(t testing.TB, b *benchtest.Bench, keys ...keySpec) []*x509.Certificate {
 	t.Helper()
-	b.Destructive()
-	ctx := testContext(t)
-	c, err := piv.Open(ctx, piv.Selector{Reader: b.Reader})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	var certs []*x509.Certificate
-	err = c.Transaction(ctx, func(tx *piv.Tx) error {
-		mgmt, err := tx.ManagementKeyAlgorithm()
-		if err != nil {
-			return err
-		}
-		if err := tx.AuthenticateManagementKey(mgmt, defaultMgmtKey); err != nil {
-			return err
-		}
+	manage(t, b, func(tx *piv.Tx) error {
 		for _, k := range keys {
 			pub, err := tx.GenerateKey(k.slot, k.alg, k.pin, k.touch)
 			if err != nil {
@@ -106,10 +92,45 @@ func provision(t testing.TB, b *benchtest.Bench, keys ...keySpec) []*x509.Certif
 		}
 		return nil
 	})
+	return certs
+}
+
+// generate makes a key on the bench's YubiKey and stores no certificate for
+// it, as `pivauth setup key` leaves a slot; it returns the public key.
+func generate(t testing.TB, b *benchtest.Bench, k keySpec) crypto.PublicKey {
+	t.Helper()
+	var pub crypto.PublicKey
+	manage(t, b, func(tx *piv.Tx) (err error) {
+		pub, err = tx.GenerateKey(k.slot, k.alg, k.pin, k.touch)
+		return err
+	})
+	return pub
+}
+
+// manage runs fn in one transaction on the bench's YubiKey, with the
+// management key authenticated.
+func manage(t testing.TB, b *benchtest.Bench, fn func(*piv.Tx) error) {
+	t.Helper()
+	b.Destructive()
+	ctx := testContext(t)
+	c, err := piv.Open(ctx, piv.Selector{Reader: b.Reader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	err = c.Transaction(ctx, func(tx *piv.Tx) error {
+		mgmt, err := tx.ManagementKeyAlgorithm()
+		if err != nil {
+			return err
+		}
+		if err := tx.AuthenticateManagementKey(mgmt, defaultMgmtKey); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
 	if err != nil {
 		t.Fatalf("provisioning: %v", err)
 	}
-	return certs
 }
 
 // issue has the bench CA certify pub.

@@ -1,7 +1,6 @@
 package signer
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,17 +10,10 @@ import (
 	"github.com/pivauth/pivauth/piv"
 )
 
-// atrSaysYubiKey reports whether the answer to reset names a YubiKey (its
-// historical bytes spell "YubiKey"). Only a YubiKey has per-key PIN and
-// touch policies; knowing it from the ATR costs no APDU.
-func atrSaysYubiKey(atr []byte) bool {
-	return bytes.Contains(bytes.ToLower(atr), []byte("yubikey"))
-}
-
 // do runs one private-key operation: op is the GENERAL AUTHENTICATE, and do
 // wraps it with what the key needs, in one PC/SC transaction:
 //
-//	[GET DATA certificate, only after a removal]  VERIFY  op  VERIFY P1=FF
+//	[GET DATA certificate, only on a new connection]  VERIFY  op  VERIFY P1=FF
 //
 // The PIN is obtained first, outside any transaction, so that no transaction
 // is held while a person types (see askPIN). A key believed to need no PIN
@@ -64,10 +56,8 @@ func (s *Signer) do(ctx context.Context, op func(*piv.Tx) ([]byte, error)) ([]by
 func (s *Signer) transact(ctx context.Context, op func(*piv.Tx) ([]byte, error)) ([]byte, error) {
 	var out []byte
 	err := s.card.Transaction(ctx, func(tx *piv.Tx) (err error) {
-		if !s.confirmed {
-			if err := s.confirmCard(tx); err != nil {
-				return err
-			}
+		if err := s.confirmCard(tx); err != nil {
+			return err
 		}
 		if s.need == pinRequired {
 			// Registered before VERIFY is sent, so every path out of
@@ -88,11 +78,6 @@ func (s *Signer) transact(ctx context.Context, op func(*piv.Tx) ([]byte, error))
 		stop()
 		return err
 	})
-	if errors.Is(err, piv.ErrCardRemoved) {
-		// Whatever comes back into the reader is checked before it gets
-		// the PIN.
-		s.confirmed = false
-	}
 	return out, err
 }
 
@@ -128,19 +113,14 @@ func (s *Signer) askPIN(ctx context.Context) error {
 	retries := -1
 	if !s.opts.AllowLastPINTry || s.pinRefused {
 		err := s.card.Transaction(ctx, func(tx *piv.Tx) error {
-			if !s.confirmed {
-				if err := s.confirmCard(tx); err != nil {
-					return err
-				}
+			if err := s.confirmCard(tx); err != nil {
+				return err
 			}
 			var err error
 			retries, err = tx.PINRetries()
 			return err
 		})
 		if err != nil {
-			if errors.Is(err, piv.ErrCardRemoved) {
-				s.confirmed = false
-			}
 			return fmt.Errorf("signer: reading the PIN tries left: %w", err)
 		}
 	}
@@ -148,7 +128,7 @@ func (s *Signer) askPIN(ctx context.Context) error {
 	case retries == 0:
 		return s.blocked()
 	case retries == 1 && !s.opts.AllowLastPINTry:
-		return fmt.Errorf("signer: the card in %q has %w before the PIN blocks; check the PIN (pivauth pin status) and allow the last try explicitly (--allow-last-pin-try), or unblock it with the PUK (pivauth pin unblock)",
+		return fmt.Errorf("signer: the lockout guard refused: the card in %q has %w before the PIN blocks, and no PIN was sent; make sure of the PIN and allow the last try explicitly to go on, or unblock the PIN with the PUK",
 			s.card.Reader(), ErrLastPINTry)
 	}
 	// retries is -1 when it was not read, or when another program left the
@@ -183,27 +163,64 @@ func (s *Signer) blocked() error {
 	return fmt.Errorf("signer: the PIN of the card in %q is blocked: %w", s.card.Reader(), piv.ErrPINBlocked)
 }
 
-// confirmCard checks, after the card was out of the reader, that the card
-// now there holds the key of the certificate, before it is given the PIN.
-// One GET DATA.
+// confirmCard checks, on a connection the signer has not seen the card on
+// (the engine reconnected: the card was out of the reader or reset), or after
+// a signature that did not verify, that the card holds the signer's key,
+// before it is given the PIN or asked to operate. On a known connection it
+// sends nothing. The check is one GET DATA of the slot's certificate; a
+// signer opened without a certificate (Options.PublicKey) on a YubiKey asks
+// the key's metadata when the certificate does not settle it (GET VERSION,
+// GET METADATA). A card that cannot show its key is refused too.
 func (s *Signer) confirmCard(tx *piv.Tx) error {
+	if tx.Connection() == s.conn {
+		return nil
+	}
 	cert, err := tx.Certificate(s.slot)
 	if err != nil && !errors.Is(err, piv.ErrNotFound) {
 		return err
 	}
-	if err != nil || !publicKeyEqual(cert.PublicKey, s.pub) {
+	same := err == nil && publicKeyEqual(cert.PublicKey, s.pub)
+	if !same && s.cert == nil {
+		if !s.yubiKey {
+			s.conn = 0
+			return &unconfirmedError{reader: s.card.Reader(), slot: s.slot}
+		}
+		m, err := tx.Metadata(s.slot.Key)
+		var se *piv.StatusError
+		if err != nil && !errors.As(err, &se) && !errors.Is(err, piv.ErrNotYubiKey) {
+			return fmt.Errorf("checking that the card in %q holds the key: %w", s.card.Reader(), err)
+		}
+		same = err == nil && publicKeyEqual(m.PublicKey, s.pub)
+	}
+	if !same {
 		return s.keyChanged()
 	}
-	s.confirmed = true
+	s.conn = tx.Connection()
 	return nil
 }
 
-// keyChanged is the error for a card whose key is not the certificate's. It
-// also makes the next operation check the card first.
+// keyChanged is the error for a card whose key is not the signer's. It also
+// makes the next operation check the card first.
 func (s *Signer) keyChanged() error {
-	s.confirmed = false
+	s.conn = 0
 	return fmt.Errorf("the card in %q is not the one this signer was opened on (%w)", s.card.Reader(), ErrKeyChanged)
 }
+
+// unconfirmedError is a card that cannot show which key it holds: the
+// signer was opened without a certificate (Options.PublicKey), and the card
+// now in the reader has none for the key and reports no public keys (only a
+// YubiKey does). The signer fails closed: it counts as ErrKeyChanged.
+type unconfirmedError struct {
+	reader string
+	slot   piv.Slot
+}
+
+func (e *unconfirmedError) Error() string {
+	return fmt.Sprintf("the card in %q cannot show that it is the one this signer was opened on: slot %s holds no certificate of the key and the card does not report public keys; open the signer again", e.reader, e.slot)
+}
+
+// Is makes the error match ErrKeyChanged.
+func (e *unconfirmedError) Is(target error) bool { return target == ErrKeyChanged }
 
 // touchTimer calls Options.Touch if the operation it times runs longer than
 // touchDelay on a YubiKey, and returns the function that stops it.

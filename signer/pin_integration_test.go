@@ -37,6 +37,9 @@ func TestLockoutGuard(t *testing.T) {
 		if !strings.Contains(err.Error(), b.Reader) {
 			t.Errorf("error %q does not name the reader", err)
 		}
+		if left == 1 && (!strings.Contains(err.Error(), "unless the last try is allowed explicitly") || strings.Contains(err.Error(), "--")) {
+			t.Errorf("error %q does not say the guard stops here, or names a command-line flag", err)
+		}
 		req := wrong.last.Load()
 		if req.Retries != left+1 || req.Retry != (left == 1) {
 			t.Errorf("PIN request %+v: want %d tries shown, Retry %v", req, left+1, left == 1)
@@ -45,8 +48,8 @@ func TestLockoutGuard(t *testing.T) {
 
 	b.ResetStats()
 	_, err := s.Sign(rand.Reader, d, crypto.SHA256)
-	if !errors.Is(err, signer.ErrLastPINTry) || !strings.Contains(err.Error(), "--allow-last-pin-try") {
-		t.Fatalf("one try left: %v, want ErrLastPINTry saying how to go on", err)
+	if !errors.Is(err, signer.ErrLastPINTry) || !strings.Contains(err.Error(), "allow the last try explicitly to go on") || strings.Contains(err.Error(), "--") {
+		t.Fatalf("one try left: %v, want ErrLastPINTry saying how to go on, naming no command-line flag", err)
 	}
 	if n := wrong.asked.Load(); n != 2 {
 		t.Errorf("PIN asked %d times, want 2: at one try left the source is not even asked", n)

@@ -36,6 +36,15 @@ type Options struct {
 	// caller that needs one (a TLS server that does not know the issuing CA)
 	// supplies it from a file.
 	Intermediates []*x509.Certificate
+	// PublicKey is the public key of the slot's key, for a key that has no
+	// certificate yet (one just generated, about to be certified: a CSR or a
+	// self-signed certificate). Without it Open takes the key from the
+	// slot's certificate and fails when there is none. With it, Open still
+	// reads the slot's certificate, and keeps it only when it holds this key
+	// (a certificate left from the slot's previous key is ignored):
+	// Certificate returns nil otherwise. Every signature is checked against
+	// PublicKey, as it would be against a certificate's key.
+	PublicKey crypto.PublicKey
 }
 
 // touchDelay is how long an operation runs before Options.Touch is called.
@@ -57,7 +66,7 @@ type Signer struct {
 	opts Options
 	slot piv.Slot
 	alg  piv.Algorithm
-	cert *x509.Certificate
+	cert *x509.Certificate // nil when opened with Options.PublicKey on a slot without its certificate
 	pub  crypto.PublicKey
 	// cardName names the card in prompts when the selector did ("YubiKey
 	// serial N"); empty otherwise, to spare the APDUs of identifying it.
@@ -75,11 +84,13 @@ type Signer struct {
 	// pinRefused: the last PIN the source gave was refused; the next
 	// request says so.
 	pinRefused bool
-	// confirmed is false after the card was found removed or its key
-	// changed: before the next PIN or operation goes to the card, its
-	// certificate is read again and compared.
-	confirmed bool
-	closed    bool
+	// conn is the card connection (piv.Tx.Connection) on which the card was
+	// last seen to hold the key; 0 after a signature failed to verify. On
+	// any other connection the card is checked (confirmCard) before it gets
+	// the PIN or an operation: the engine reconnects silently after the card
+	// was out of the reader, and another card may be there now.
+	conn   uint64
+	closed bool
 
 	ops atomic.Int64 // private-key operations completed
 }
@@ -96,9 +107,10 @@ const (
 )
 
 // Open opens the card that opts.Card selects, reads the certificate of
-// opts.Slot once, and returns a Signer for that key. It costs the SELECT of
-// the PIV application and the GET DATA of the certificate; no PIN is asked
-// until an operation needs one.
+// opts.Slot once, and returns a Signer for that key (see Options.PublicKey
+// for a key without a certificate). It costs the SELECT of the PIV
+// application and the GET DATA of the certificate; no PIN is asked until an
+// operation needs one.
 func Open(ctx context.Context, opts Options) (*Signer, error) {
 	if opts.Slot == (piv.Slot{}) {
 		opts.Slot = piv.SlotAuthentication
@@ -116,30 +128,44 @@ func Open(ctx context.Context, opts Options) (*Signer, error) {
 }
 
 func newSigner(ctx context.Context, card *piv.Card, opts Options) (*Signer, error) {
-	cert, err := card.Certificate(ctx, opts.Slot)
-	if errors.Is(err, piv.ErrNotFound) {
-		return nil, fmt.Errorf("signer: slot %s of the card in %q holds no certificate: put one there (pivauth setup) or pick another slot (--slot)", opts.Slot, card.Reader())
-	}
-	if err != nil {
+	var (
+		cert *x509.Certificate
+		conn uint64
+	)
+	err := card.Transaction(ctx, func(tx *piv.Tx) (err error) {
+		conn = tx.Connection()
+		cert, err = tx.Certificate(opts.Slot)
+		return err
+	})
+	pub := opts.PublicKey
+	switch {
+	case errors.Is(err, piv.ErrNotFound) && pub != nil:
+	case errors.Is(err, piv.ErrNotFound):
+		return nil, fmt.Errorf("signer: slot %s of the card in %q holds no certificate: put one there (pivauth setup), open another slot, or give the key's public key (Options.PublicKey)", opts.Slot, card.Reader())
+	case err != nil:
 		return nil, fmt.Errorf("signer: reading the certificate of slot %s: %w", opts.Slot, err)
+	case pub == nil:
+		pub = cert.PublicKey
+	case !publicKeyEqual(cert.PublicKey, pub):
+		cert = nil // the certificate of a key the slot held before
 	}
-	alg, err := piv.AlgorithmOf(cert.PublicKey)
+	alg, err := piv.AlgorithmOf(pub)
 	if err != nil {
-		return nil, fmt.Errorf("signer: the certificate in slot %s: %w", opts.Slot, err)
+		return nil, fmt.Errorf("signer: the key in slot %s: %w", opts.Slot, err)
 	}
 	if opts.PIN == nil {
 		opts.PIN = DefaultPINSource()
 	}
 	s := &Signer{
-		sem:       make(chan struct{}, 1),
-		card:      card,
-		opts:      opts,
-		slot:      opts.Slot,
-		alg:       alg,
-		cert:      cert,
-		pub:       cert.PublicKey,
-		yubiKey:   atrSaysYubiKey(card.ATR()),
-		confirmed: true,
+		sem:     make(chan struct{}, 1),
+		card:    card,
+		opts:    opts,
+		slot:    opts.Slot,
+		alg:     alg,
+		cert:    cert,
+		pub:     pub,
+		yubiKey: card.ATRSaysYubiKey(),
+		conn:    conn,
 	}
 	switch {
 	case opts.Card.Serial != 0:
@@ -158,16 +184,22 @@ func newSigner(ctx context.Context, card *piv.Card, opts Options) (*Signer, erro
 	return s, nil
 }
 
-// Public returns the public key of the certificate.
+// Public returns the key's public key: the certificate's, or
+// Options.PublicKey.
 func (s *Signer) Public() crypto.PublicKey { return s.pub }
 
-// Certificate returns the certificate read from the card's slot.
+// Certificate returns the certificate read from the card's slot, or nil when
+// the signer was opened with Options.PublicKey and the slot holds no
+// certificate for that key.
 func (s *Signer) Certificate() *x509.Certificate { return s.cert }
 
 // Chain returns the certificate followed by Options.Intermediates. A PIV
 // card holds no issuing certificates, so without Intermediates it is the
-// certificate alone.
+// certificate alone. Without a certificate (see Certificate) it is nil.
 func (s *Signer) Chain() []*x509.Certificate {
+	if s.cert == nil {
+		return nil
+	}
 	return append([]*x509.Certificate{s.cert}, s.opts.Intermediates...)
 }
 

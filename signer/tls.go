@@ -15,6 +15,8 @@ import (
 // 1.2) with the hashes whose encodings fit the modulus; for ECDSA, the one
 // scheme of its curve; for Ed25519, Ed25519. Every handshake signature is a
 // card operation; keep a tls.ClientSessionCache to resume without one.
+// A signer without a certificate (see Certificate) gives one without a
+// chain, which a TLS client sends as no certificate at all.
 func (s *Signer) TLSCertificate() tls.Certificate {
 	chain := s.Chain()
 	raw := make([][]byte, len(chain))
