@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"golang.org/x/sys/unix"
+	"github.com/pivauth/pivauth/internal/privfs"
 )
 
 // DefaultPort is the port of the first vpcd reader, "Virtual PCD 00 00":
@@ -78,24 +78,19 @@ var ErrPortBusy = errors.New("benchenv: port in use by another process")
 // LockPort takes the lock file of port in dir/locks without waiting, so two
 // processes (parallel test binaries, the bench's card process) never attach
 // cards to the same reader. It returns ErrPortBusy when another process
-// holds it.
+// holds it. The lock (privfs: flock on Unix, LockFileEx on Windows) goes
+// away with its process, so a crashed test never leaves a reader locked.
 func LockPort(dir string, port int) (unlock func(), err error) {
 	locks := filepath.Join(dir, "locks")
 	if err := os.MkdirAll(locks, 0o700); err != nil {
 		return nil, fmt.Errorf("benchenv: lock directory: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(locks, fmt.Sprintf("port-%d.lock", port)), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("benchenv: lock file: %w", err)
+	unlock, err = privfs.TryLock(filepath.Join(locks, fmt.Sprintf("port-%d.lock", port)))
+	if errors.Is(err, privfs.ErrLocked) {
+		return nil, ErrPortBusy
 	}
-	// An flock goes away with the process, so a crashed test never leaves
-	// a reader locked.
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, ErrPortBusy
-		}
+	if err != nil {
 		return nil, fmt.Errorf("benchenv: lock port %d: %w", port, err)
 	}
-	return func() { f.Close() }, nil
+	return unlock, nil
 }

@@ -10,19 +10,19 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ebfe/scard"
+	"github.com/pivauth/pivauth/internal/pcsc"
 )
 
 // Readers lists the readers pcscd knows; none is an empty list, not an
 // error.
 func Readers() ([]string, error) {
-	ctx, err := scard.EstablishContext()
+	ctx, err := pcsc.EstablishContext()
 	if err != nil {
 		return nil, fmt.Errorf("pcscstate: connect to pcscd: %w (is pcscd running? hw-test/bench up starts it)", err)
 	}
 	defer ctx.Release()
 	r, err := ctx.ListReaders()
-	if errors.Is(err, scard.ErrNoReadersAvailable) {
+	if errors.Is(err, pcsc.ErrNoReadersAvailable) {
 		return nil, nil
 	}
 	if err != nil {
@@ -38,25 +38,25 @@ const pollInterval = 200 * time.Millisecond
 // Wait blocks until reader holds a card (present) or is empty (!present),
 // or ctx ends.
 func Wait(ctx context.Context, reader string, present bool) error {
-	pc, err := scard.EstablishContext()
+	pc, err := pcsc.EstablishContext()
 	if err != nil {
 		return fmt.Errorf("pcscstate: connect to pcscd: %w (is pcscd running? hw-test/bench up starts it)", err)
 	}
 	defer pc.Release()
-	rs := []scard.ReaderState{{Reader: reader, CurrentState: scard.StateUnaware}}
+	rs := []pcsc.ReaderState{{Reader: reader, CurrentState: pcsc.StateUnaware}}
 	for {
 		err := pc.GetStatusChange(rs, pollInterval)
 		switch {
 		case err == nil:
 			st := rs[0].EventState
-			if st&scard.StateUnknown != 0 {
+			if st&pcsc.StateUnknown != 0 {
 				return fmt.Errorf("pcscstate: pcscd has no reader %q", reader)
 			}
-			if (st&scard.StatePresent != 0) == present {
+			if (st&pcsc.StatePresent != 0) == present {
 				return nil
 			}
-			rs[0].CurrentState = st &^ scard.StateChanged
-		case errors.Is(err, scard.ErrTimeout):
+			rs[0].CurrentState = st &^ pcsc.StateChanged
+		case errors.Is(err, pcsc.ErrTimeout):
 		default:
 			return fmt.Errorf("pcscstate: wait for reader %q: %w", reader, err)
 		}
