@@ -2,9 +2,10 @@
 // operation (no PIN, no signature) and no network call.
 //
 // Entries live in one directory, by default $XDG_CACHE_HOME/pivauth (~/.cache/pivauth), private to
-// the user (0700, files 0600), one file per Key written atomically (temp file + rename). Fetch holds a
-// per-key file lock around "look up, else obtain and store", so two processes asking for the same
-// token at once make one request and one card signature between them.
+// the user (internal/privfs: 0700 and files 0600 on Unix, owner and access list on Windows), one file
+// per Key written atomically (temp file + rename). Fetch holds a per-key file lock around "look up,
+// else obtain and store", so two processes asking for the same token at once make one request and
+// one card signature between them, on every system.
 //
 // Entries are keyed by authority, client id, scopes and the SHA-256 thumbprint of the client
 // certificate: a token obtained with one card is never handed out for another.
@@ -23,6 +24,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/pivauth/pivauth/internal/privfs"
 )
 
 // MinRemaining is how long a cached token must still be valid to be served: a token about to
@@ -115,7 +118,7 @@ func Open(dir string) (*Store, error) {
 			return nil, err
 		}
 	}
-	if err := ensurePrivateDir(dir); err != nil {
+	if err := privfs.EnsureDir(dir); err != nil {
 		return nil, fmt.Errorf("token cache: %w", err)
 	}
 	return &Store{dir: dir, now: time.Now}, nil
@@ -128,7 +131,7 @@ func (s *Store) Dir() string { return s.dir }
 // or unreadable entry is a miss, not an error: the caller fetches a fresh token.
 func (s *Store) Get(k Key) (Token, bool, error) {
 	path := s.path(k)
-	if err := checkPrivateFile(path); err != nil {
+	if err := privfs.CheckFile(path); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return Token{}, false, nil
 		}
