@@ -243,7 +243,7 @@ func TestPublicKeyWithoutCertificate(t *testing.T) {
 	pubA := generate(t, b, keySpec{piv.SlotAuthentication, piv.AlgECCP256, piv.PINPolicyOnce, piv.TouchPolicyNever})
 	pubC := generate(t, b, keySpec{piv.SlotSignature, piv.AlgECCP256, piv.PINPolicyAlways, piv.TouchPolicyNever})
 
-	if _, err := signer.Open(testContext(t), signer.Options{Card: piv.Selector{Reader: b.Reader}, Slot: piv.SlotSignature}); err == nil || !strings.Contains(err.Error(), "holds no certificate") {
+	if _, err := signer.Open(testContext(t), signer.Options{Card: piv.Selector{Reader: b.Reader}, Slot: piv.SlotSignature}); !errors.Is(err, piv.ErrNotFound) || !strings.Contains(err.Error(), "holds no certificate") {
 		t.Fatalf("opening a slot without certificate and without PublicKey: %v", err)
 	}
 

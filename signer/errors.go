@@ -45,3 +45,17 @@ func (e *PINError) Error() string {
 
 // Unwrap returns the card's piv.AuthError.
 func (e *PINError) Unwrap() error { return e.Auth }
+
+// sentinelError is an error whose message says all there is to say in its own
+// words and that still matches a sentinel with errors.Is: a card that cannot
+// show its key counts as ErrKeyChanged (the signer fails closed), a slot
+// without a certificate as piv.ErrNotFound.
+type sentinelError struct {
+	is  error
+	msg string
+}
+
+func (e *sentinelError) Error() string { return e.msg }
+
+// Unwrap returns the sentinel.
+func (e *sentinelError) Unwrap() error { return e.is }

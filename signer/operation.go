@@ -183,7 +183,7 @@ func (s *Signer) confirmCard(tx *piv.Tx) error {
 	if !same && s.cert == nil {
 		if !s.yubiKey {
 			s.conn = 0
-			return &unconfirmedError{reader: s.card.Reader(), slot: s.slot}
+			return &sentinelError{ErrKeyChanged, fmt.Sprintf("the card in %q cannot show that it is the one this signer was opened on: slot %s holds no certificate of the key and the card does not report public keys; open the signer again", s.card.Reader(), s.slot)}
 		}
 		m, err := tx.Metadata(s.slot.Key)
 		var se *piv.StatusError
@@ -205,22 +205,6 @@ func (s *Signer) keyChanged() error {
 	s.conn = 0
 	return fmt.Errorf("the card in %q is not the one this signer was opened on (%w)", s.card.Reader(), ErrKeyChanged)
 }
-
-// unconfirmedError is a card that cannot show which key it holds: the
-// signer was opened without a certificate (Options.PublicKey), and the card
-// now in the reader has none for the key and reports no public keys (only a
-// YubiKey does). The signer fails closed: it counts as ErrKeyChanged.
-type unconfirmedError struct {
-	reader string
-	slot   piv.Slot
-}
-
-func (e *unconfirmedError) Error() string {
-	return fmt.Sprintf("the card in %q cannot show that it is the one this signer was opened on: slot %s holds no certificate of the key and the card does not report public keys; open the signer again", e.reader, e.slot)
-}
-
-// Is makes the error match ErrKeyChanged.
-func (e *unconfirmedError) Is(target error) bool { return target == ErrKeyChanged }
 
 // touchTimer calls Options.Touch if the operation it times runs longer than
 // touchDelay on a YubiKey, and returns the function that stops it.

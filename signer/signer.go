@@ -107,10 +107,10 @@ const (
 )
 
 // Open opens the card that opts.Card selects, reads the certificate of
-// opts.Slot once, and returns a Signer for that key (see Options.PublicKey
-// for a key without a certificate). It costs the SELECT of the PIV
-// application and the GET DATA of the certificate; no PIN is asked until an
-// operation needs one.
+// opts.Slot once, and returns a Signer for that key. A slot without a
+// certificate is an error matching piv.ErrNotFound, unless Options.PublicKey
+// gives the key. Open costs the SELECT of the PIV application and the GET
+// DATA of the certificate; no PIN is asked until an operation needs one.
 func Open(ctx context.Context, opts Options) (*Signer, error) {
 	if opts.Slot == (piv.Slot{}) {
 		opts.Slot = piv.SlotAuthentication
@@ -141,7 +141,7 @@ func newSigner(ctx context.Context, card *piv.Card, opts Options) (*Signer, erro
 	switch {
 	case errors.Is(err, piv.ErrNotFound) && pub != nil:
 	case errors.Is(err, piv.ErrNotFound):
-		return nil, fmt.Errorf("signer: slot %s of the card in %q holds no certificate: put one there (pivauth setup), open another slot, or give the key's public key (Options.PublicKey)", opts.Slot, card.Reader())
+		return nil, &sentinelError{piv.ErrNotFound, fmt.Sprintf("signer: slot %s of the card in %q holds no certificate: put one there (pivauth setup), open another slot, or give the key's public key (Options.PublicKey)", opts.Slot, card.Reader())}
 	case err != nil:
 		return nil, fmt.Errorf("signer: reading the certificate of slot %s: %w", opts.Slot, err)
 	case pub == nil:
