@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -61,77 +59,27 @@ func (f *nameFlags) apply() (rawSubject []byte, exts []pkix.Extension, err error
 	return rawSubject, exts, nil
 }
 
-// keySession is a signer for the key in a slot that may not have a certificate yet, and how to
-// undo the placeholder certificate that made it possible.
-type keySession struct {
-	signer *signer.Signer
-	pub    crypto.PublicKey
-	// restore puts the slot's previous certificate object back (after a failure) when a
-	// placeholder replaced it; nil when none was written.
-	restore func(context.Context) error
-}
-
-// openKeySession opens a signer over the key in slot. signer.Open reads the public key from the
-// slot's certificate; a freshly generated key has none, so a placeholder certificate for the key
-// (issued by a throwaway software key, never trusted by anyone) is stored first, with the
-// management key. The key's public key comes from the slot's certificate, the YubiKey's metadata
-// or --public-key.
-func (a *app) openKeySession(ctx context.Context, card *piv.Card, id piv.Identity, slot piv.Slot, pubFile string, mk func() ([]byte, error)) (*keySession, error) {
-	current, err := card.Certificate(ctx, slot)
-	if err != nil && !errors.Is(err, piv.ErrNotFound) {
-		return nil, err
-	}
-	pub, err := slotPublicKey(ctx, card, id, slot, pubFile, current)
+// openKeySession opens a signer over the key in slot, which may have no certificate yet (a key
+// just generated with setup key). The public key comes from --public-key, else from the YubiKey's
+// metadata, else from the slot's certificate; signer checks every signature against it.
+func (a *app) openKeySession(ctx context.Context, card *piv.Card, id piv.Identity, slot piv.Slot, pubFile string) (*signer.Signer, error) {
+	pub, err := slotPublicKey(ctx, card, id, slot, pubFile)
 	if err != nil {
 		return nil, err
 	}
-	ks := &keySession{pub: pub}
-	if current == nil || !publicKeysEqual(current.PublicKey, pub) {
-		key, err := mk()
-		if err != nil {
-			return nil, err
-		}
-		defer pinbuf.Wipe(key)
-		placeholder, err := placeholderCertificate(pub)
-		if err != nil {
-			return nil, err
-		}
-		a.log.Debug("storing a placeholder certificate so that the signer can open the key", "slot", slot.String())
-		if err := card.PutCertificate(ctx, key, slot, placeholder, false); err != nil {
-			return nil, err
-		}
-		restoreKey := append([]byte(nil), key...)
-		ks.restore = func(ctx context.Context) error {
-			defer pinbuf.Wipe(restoreKey)
-			if current != nil {
-				return card.PutCertificate(ctx, restoreKey, slot, current, false)
-			}
-			return card.DeleteCertificate(ctx, restoreKey, slot)
-		}
-	}
-	ks.signer, err = signer.Open(ctx, signer.Options{
+	s, err := signer.Open(ctx, signer.Options{
 		Card: piv.Selector{Reader: card.Reader()}, Slot: slot, PIN: a.pinSource(), AllowLastPINTry: a.opts.allowLastTry,
-		Touch: func() { fmt.Fprintln(a.stderr, "Touch your YubiKey…") },
+		Touch: func() { touchNotice(a.stderr) }, PublicKey: pub,
 	})
-	if err != nil {
-		ks.undo(ctx, a)
-		return nil, err
+	if pub == nil && errors.Is(err, piv.ErrNotFound) {
+		return nil, fmt.Errorf("slot %s of %s has no certificate and the card does not tell its public key: give it with --public-key FILE", slot, id)
 	}
-	return ks, nil
+	return s, err
 }
 
-// undo restores the slot after a failure, reporting (not returning) a failure to do so.
-func (ks *keySession) undo(ctx context.Context, a *app) {
-	if ks.restore == nil {
-		return
-	}
-	if err := ks.restore(context.WithoutCancel(ctx)); err != nil {
-		fmt.Fprintf(a.stderr, "warning: the slot keeps a placeholder certificate (%v)\n", err)
-	}
-}
-
-// slotPublicKey finds the public key of the key in slot.
-func slotPublicKey(ctx context.Context, card *piv.Card, id piv.Identity, slot piv.Slot, pubFile string, current *x509.Certificate) (crypto.PublicKey, error) {
+// slotPublicKey finds the public key of the key in slot from --public-key or the YubiKey's
+// metadata. nil means neither tells it, and the slot's certificate must.
+func slotPublicKey(ctx context.Context, card *piv.Card, id piv.Identity, slot piv.Slot, pubFile string) (crypto.PublicKey, error) {
 	if pubFile != "" {
 		data, err := os.ReadFile(pubFile)
 		if err != nil {
@@ -147,46 +95,17 @@ func slotPublicKey(ctx context.Context, card *piv.Card, id piv.Identity, slot pi
 		}
 		return pub, nil
 	}
-	if id.YubiKey {
-		m, err := card.Metadata(ctx, slot.Key)
-		switch {
-		case errors.Is(err, piv.ErrNotFound):
-			return nil, fmt.Errorf("slot %s of %s holds no key: generate one first (pivauth setup key --slot %s)", slot, id, slot)
-		case err == nil && m.PublicKey != nil:
-			return m.PublicKey, nil
-		}
+	if !id.YubiKey {
+		return nil, nil
 	}
-	if current != nil {
-		return current.PublicKey, nil
+	m, err := card.Metadata(ctx, slot.Key)
+	switch {
+	case errors.Is(err, piv.ErrNotFound):
+		return nil, fmt.Errorf("slot %s of %s holds no key: generate one first (pivauth setup key --slot %s)", slot, id, slot)
+	case err == nil:
+		return m.PublicKey, nil
 	}
-	return nil, fmt.Errorf("slot %s of %s has no certificate and the card does not tell its public key: give it with --public-key FILE", slot, id)
-}
-
-// publicKeysEqual compares two public keys of any type.
-func publicKeysEqual(a, b crypto.PublicKey) bool {
-	k, ok := a.(interface{ Equal(crypto.PublicKey) bool })
-	return ok && k.Equal(b)
-}
-
-// placeholderCertificate is a certificate for pub signed by a throwaway key: it only lets the
-// signer open the slot, and is replaced right away.
-func placeholderCertificate(pub crypto.PublicKey) (*x509.Certificate, error) {
-	throwaway, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "pivauth placeholder (being replaced)"},
-		NotBefore:    now.Add(-time.Minute),
-		NotAfter:     now.Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, throwaway)
-	if err != nil {
-		return nil, err
-	}
-	return x509.ParseCertificate(der)
+	return nil, nil // firmware before 5.3 has no metadata: the certificate tells
 }
 
 func randomSerial() (*big.Int, error) {
@@ -237,22 +156,11 @@ client-authentication extended key usage, and is valid for --days days from now.
 			if err != nil {
 				return err
 			}
-			var mk []byte
-			defer func() { pinbuf.Wipe(mk) }()
-			getMK := func() ([]byte, error) {
-				if mk == nil {
-					var err error
-					if mk, err = a.managementKey(ctx, card, id, f.managementKeyFile); err != nil {
-						return nil, err
-					}
-				}
-				return append([]byte(nil), mk...), nil
-			}
-			ks, err := a.openKeySession(ctx, card, id, slot, pubFile, getMK)
+			key, err := a.openKeySession(ctx, card, id, slot, pubFile)
 			if err != nil {
 				return err
 			}
-			defer ks.signer.Close()
+			defer key.Close()
 			serial, err := randomSerial()
 			if err != nil {
 				return err
@@ -268,24 +176,22 @@ client-authentication extended key usage, and is valid for --days days from now.
 				BasicConstraintsValid: true,
 				ExtraExtensions:       exts,
 			}
-			der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, ks.pub, ks.signer)
+			der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 			if err != nil {
-				ks.undo(ctx, a)
 				return fmt.Errorf("signing the certificate on the card: %w", err)
 			}
 			cert, err := x509.ParseCertificate(der)
 			if err != nil {
-				ks.undo(ctx, a)
 				return err
 			}
-			key, err := getMK()
+			// The management key is asked only now, with the certificate made: a signature that
+			// fails leaves the slot as it was without it.
+			mk, err := a.managementKey(ctx, card, id, f.managementKeyFile)
 			if err != nil {
-				ks.undo(ctx, a)
 				return err
 			}
-			defer pinbuf.Wipe(key)
-			if err := card.PutCertificate(ctx, key, slot, cert, false); err != nil {
-				ks.undo(ctx, a)
+			defer pinbuf.Wipe(mk)
+			if err := card.PutCertificate(ctx, mk, slot, cert, false); err != nil {
 				return err
 			}
 			if err := writeCertFiles(cert, cerOut, pemOut); err != nil {
@@ -340,7 +246,6 @@ func (a *app) printNewCert(format string, id piv.Identity, slot piv.Slot, cert *
 }
 
 func (a *app) setupCSRCommand() *cobra.Command {
-	var f setupFlags
 	var names nameFlags
 	var out, pubFile string
 	cmd := &cobra.Command{
@@ -348,11 +253,9 @@ func (a *app) setupCSRCommand() *cobra.Command {
 		Short: "Make a certificate request (PKCS #10) for the slot's key, signed by the card",
 		Long: `Make a PKCS #10 certificate signing request for the key in the slot, signed by that key on the
 card (the PIN is asked), for an internal CA. Import the certificate the CA returns with
-'pivauth setup import'. The request is printed as PEM, or written to --out.
-
-The card's signer needs a certificate in the slot to open the key: for a new key without one,
-pivauth stores a placeholder certificate first (which needs the management key) and removes it
-again after the request is made.`,
+'pivauth setup import'. The request is printed as PEM, or written to --out. Nothing on the card
+changes, so no management key is needed. The slot's public key comes from the YubiKey's metadata,
+from the slot's certificate, or from --public-key (a new key on another card).`,
 		Example: `  pivauth setup csr --subject "CN=build-bot,O=Contoso" > build-bot.csr
   pivauth setup csr --slot 9c --subject "CN=Jane Admin" --upn jane@contoso.com --out jane.csr`,
 		Args: cobra.NoArgs,
@@ -375,16 +278,12 @@ again after the request is made.`,
 			if err != nil {
 				return err
 			}
-			ks, err := a.openKeySession(ctx, card, id, slot, pubFile, func() ([]byte, error) {
-				return a.managementKey(ctx, card, id, f.managementKeyFile)
-			})
+			key, err := a.openKeySession(ctx, card, id, slot, pubFile)
 			if err != nil {
 				return err
 			}
-			defer ks.signer.Close()
-			// The placeholder goes once the request is signed, whatever happens.
-			defer ks.undo(ctx, a)
-			der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{RawSubject: rawSubject, ExtraExtensions: exts}, ks.signer)
+			defer key.Close()
+			der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{RawSubject: rawSubject, ExtraExtensions: exts}, key)
 			if err != nil {
 				return fmt.Errorf("signing the request on the card: %w", err)
 			}
@@ -403,6 +302,5 @@ again after the request is made.`,
 	names.register(cmd)
 	cmd.Flags().StringVar(&out, "out", "", "write the request to `FILE` instead of stdout")
 	cmd.Flags().StringVar(&pubFile, "public-key", "", "the slot's public key (PEM) when the card cannot tell it (non-YubiKey without a certificate)")
-	f.registerManagementKey(cmd)
 	return cmd
 }

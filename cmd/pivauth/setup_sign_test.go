@@ -3,6 +3,7 @@
 package main
 
 import (
+	"crypto"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
@@ -20,8 +21,8 @@ import (
 )
 
 // TestSetupCSRAndSelfsign: after `setup key`, a CSR and a self-signed certificate are signed by
-// the card's new key (checked with Go's crypto and OpenSSL), the CSR leaves the slot as it was,
-// the certificate is stored and exported, and renewing keeps the key.
+// the card's new key (checked with Go's crypto and OpenSSL), the CSR writes nothing to the card
+// (no management key), the certificate is stored and exported, and renewing keeps the key.
 func TestSetupCSRAndSelfsign(t *testing.T) {
 	b := benchtest.Start(t, vcard.ProfileYubiKey)
 	b.Destructive()
@@ -36,8 +37,12 @@ func TestSetupCSRAndSelfsign(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The CSR, with a UPN.
-	r := c.ok("setup", "csr", "--reader", b.Reader, "--pin-file", pin, "--management-key-file", mk, "--subject", "CN=build-bot,O=Contoso", "--upn", "bot@contoso.test")
+	// The CSR, with a UPN, for the key without a certificate: signed with nothing written to the card.
+	b.ResetStats()
+	r := c.ok("setup", "csr", "--reader", b.Reader, "--pin-file", pin, "--subject", "CN=build-bot,O=Contoso", "--upn", "bot@contoso.test")
+	if st := b.Stats(); st.Instructions["DB"] != 0 || st.Signatures != 1 {
+		t.Errorf("setup csr: %d PUT DATA, %d signatures; want none and one", st.Instructions["DB"], st.Signatures)
+	}
 	block, _ = pem.Decode([]byte(r.stdout))
 	if block == nil || block.Type != "CERTIFICATE REQUEST" {
 		t.Fatalf("setup csr printed:\n%s", r.stdout)
@@ -100,7 +105,7 @@ func TestSetupCSRAndSelfsign(t *testing.T) {
 		t.Errorf("certs shows %s after selfsign, want %s", shown.SHA1, wantSHA1)
 	}
 
-	// Renewal: same key, new certificate, no placeholder or management key prompt needed before signing.
+	// Renewal: same key, new certificate.
 	text := c.ok("setup", "selfsign", "--reader", b.Reader, "--pin-file", pin, "--management-key-file", mk, "--subject", "CN=exo-automation 2").stdout
 	decodeJSON(t, c.ok("certs", "--reader", b.Reader, "--output", "json"), &shown)
 	if shown.SHA1 == wantSHA1 || shown.Subject != "CN=exo-automation 2" || !strings.Contains(text, shown.SHA1) || !strings.Contains(text, shown.SHA256) {
@@ -117,13 +122,52 @@ func TestSetupCSRAndSelfsign(t *testing.T) {
 	c.fails(ExitUsage, []string{"unknown attribute"}, "setup", "csr", "--reader", b.Reader, "--subject", "XX=1")
 }
 
-// TestSetupSelfsignFreshSlotFailsCleanly: a failed signature on a slot without a certificate
-// removes the placeholder again.
+// TestSetupSelfsignFreshSlotFailsCleanly: a signature that fails on a slot without a certificate
+// leaves the card as it was: nothing is written before the certificate is made.
 func TestSetupSelfsignFreshSlotFailsCleanly(t *testing.T) {
 	b := benchtest.Start(t, vcard.ProfileYubiKey)
 	b.Destructive()
 	c := newCLI(t)
 	c.ok("setup", "key", "--reader", b.Reader, "--slot", "9c", "--algorithm", "eccp256", "--attestation-roots", benchRootsFile(t, b, c.dir))
+	b.ResetStats()
 	c.fails(ExitPIN, []string{"no PIN available"}, "setup", "selfsign", "--reader", b.Reader, "--slot", "9c", "--subject", "CN=x")
+	if st := b.Stats(); st.Instructions["DB"] != 0 || st.Signatures != 0 {
+		t.Errorf("failed selfsign: %d PUT DATA, %d signatures; want none", st.Instructions["DB"], st.Signatures)
+	}
 	c.fails(ExitError, []string{"holds no certificate"}, "certs", "--reader", b.Reader, "--slot", "9c")
+}
+
+// TestSetupCSRPIVCard: a card that does not report public keys signs a request with the key
+// --public-key names, and without it a slot lacking a certificate says to give it.
+func TestSetupCSRPIVCard(t *testing.T) {
+	b := benchtest.Start(t, vcard.ProfilePIV)
+	c := newCLI(t)
+	c.fails(ExitError, []string{"slot 82", "has no certificate", "--public-key FILE"}, "setup", "csr", "--reader", b.Reader, "--slot", "82", "--subject", "CN=x")
+
+	block, _ := pem.Decode([]byte(c.ok("certs", "--reader", b.Reader, "--output", "pem").stdout))
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spki, err := x509.MarshalPKIXPublicKey(cert.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubFile := writeFile(t, c.dir, "9a.pub", string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: spki})), 0o644)
+	pin := writeFile(t, c.dir, "pin", factoryPIN+"\n", 0o600)
+	r := c.ok("setup", "csr", "--reader", b.Reader, "--pin-file", pin, "--public-key", pubFile, "--subject", "CN=bench user")
+	block, _ = pem.Decode([]byte(r.stdout))
+	csr, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := csr.CheckSignature(); err != nil || !publicKeysEqual(csr.PublicKey, cert.PublicKey) {
+		t.Errorf("CSR: signature %v, same key %v", err, publicKeysEqual(csr.PublicKey, cert.PublicKey))
+	}
+}
+
+// publicKeysEqual compares two public keys of any type.
+func publicKeysEqual(a, b crypto.PublicKey) bool {
+	k, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && k.Equal(b)
 }
