@@ -86,6 +86,9 @@ func (w *logWriter) Write(p []byte) (int, error) {
 const (
 	presentTimeout = 15 * time.Second
 	absentTimeout  = 5 * time.Second
+	// scriptTimeout bounds hw-test/bench up --no-card (it waits at most
+	// seconds for pcscd's readers); past it the script is killed.
+	scriptTimeout = time.Minute
 	// busyTimeout is how long Start waits for a free reader when tests in
 	// parallel hold all of them.
 	busyTimeout = 2 * time.Minute
@@ -357,7 +360,12 @@ func startPCSCD() error {
 	if err != nil {
 		return err
 	}
-	out, err := exec.Command(script, "up", "--no-card").CombinedOutput()
+	ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, script, "up", "--no-card")
+	// The pcscd it starts must not hold our pipe open past the deadline.
+	cmd.WaitDelay = time.Second
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%s up --no-card: %w\n%s", script, err, out)
 	}

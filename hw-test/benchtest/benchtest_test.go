@@ -3,6 +3,7 @@ package benchtest_test
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -19,10 +20,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ebfe/scard"
 	"github.com/pivauth/pivauth/hw-test/benchtest"
 	"github.com/pivauth/pivauth/hw-test/vcard"
 	"github.com/pivauth/pivauth/hw-test/vpcd"
+	"github.com/pivauth/pivauth/internal/pcsc"
 	"github.com/pivauth/pivauth/internal/tlv"
 )
 
@@ -30,23 +31,23 @@ import (
 // test can compare the card's counters with what really crossed the wire.
 type host struct {
 	t     testing.TB
-	ctx   *scard.Context
-	card  *scard.Card
+	ctx   *pcsc.Context
+	card  *pcsc.Card
 	stats vcard.Stats
 }
 
 func connect(t testing.TB, reader string) *host {
 	t.Helper()
-	ctx, err := scard.EstablishContext()
+	ctx, err := pcsc.EstablishContext()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ctx.Release() })
-	card, err := ctx.Connect(reader, scard.ShareShared, scard.ProtocolAny)
+	card, err := ctx.Connect(reader, pcsc.ShareShared, pcsc.ProtocolAny)
 	if err != nil {
 		t.Fatalf("connect %q: %v", reader, err)
 	}
-	t.Cleanup(func() { card.Disconnect(scard.LeaveCard) })
+	t.Cleanup(func() { card.Disconnect(pcsc.LeaveCard) })
 	return &host{t: t, ctx: ctx, card: card, stats: vcard.Stats{Instructions: map[string]int{}}}
 }
 
@@ -215,7 +216,13 @@ func TestStatsCountScriptedSequence(t *testing.T) {
 // its standard output.
 func benchScript(t *testing.T, dir string, args ...string) []byte {
 	t.Helper()
-	cmd := exec.Command("../bench", args...)
+	// Every step waits seconds at most (for PC/SC to see the card come
+	// or go); a hung one is killed at the deadline, as are the card
+	// process's pipes held open past it.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "../bench", args...)
+	cmd.WaitDelay = time.Second
 	cmd.Env = append(os.Environ(), "PIVAUTH_BENCH_DIR="+dir)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -267,16 +274,16 @@ func TestBenchScript(t *testing.T) {
 	}
 
 	benchScript(t, dir, "pull")
-	if err := connectErr(reader); !errors.Is(err, scard.ErrNoSmartcard) {
-		t.Errorf("connect after pull: %v, want %v", err, scard.ErrNoSmartcard)
+	if err := connectErr(reader); !errors.Is(err, pcsc.ErrNoSmartcard) {
+		t.Errorf("connect after pull: %v, want %v", err, pcsc.ErrNoSmartcard)
 	}
 	benchScript(t, dir, "insert")
 	h := connect(t, reader)
 	h.command(0xA4, 0x04, 0x00, pivAID, 0x9000)
 
 	benchScript(t, dir, "pull", "--during", "20")
-	if _, _, err := h.transmit(append([]byte{0x00, 0x20, 0x00, 0x80, 0x08}, pin(factoryPIN)...)); !errors.Is(err, scard.ErrNotTransacted) {
-		t.Errorf("VERIFY after pull --during 20: %v, want %v", err, scard.ErrNotTransacted)
+	if _, _, err := h.transmit(append([]byte{0x00, 0x20, 0x00, 0x80, 0x08}, pin(factoryPIN)...)); !errors.Is(err, pcsc.ErrNotTransacted) {
+		t.Errorf("VERIFY after pull --during 20: %v, want %v", err, pcsc.ErrNotTransacted)
 	}
 	benchScript(t, dir, "insert")
 	connect(t, reader).command(0xA4, 0x04, 0x00, pivAID, 0x9000)
@@ -284,14 +291,14 @@ func TestBenchScript(t *testing.T) {
 
 // connectErr tries to connect to reader and returns the error.
 func connectErr(reader string) error {
-	ctx, err := scard.EstablishContext()
+	ctx, err := pcsc.EstablishContext()
 	if err != nil {
 		return err
 	}
 	defer ctx.Release()
-	card, err := ctx.Connect(reader, scard.ShareShared, scard.ProtocolAny)
+	card, err := ctx.Connect(reader, pcsc.ShareShared, pcsc.ProtocolAny)
 	if err == nil {
-		card.Disconnect(scard.LeaveCard)
+		card.Disconnect(pcsc.LeaveCard)
 	}
 	return err
 }
@@ -301,8 +308,8 @@ func TestPullAndInsert(t *testing.T) {
 	h := connect(t, b.Reader)
 	h.command(0xA4, 0x04, 0x00, pivAID, 0x9000)
 	b.Pull()
-	if _, _, err := h.transmit([]byte{0x00, 0xFD, 0x00, 0x00}); !errors.Is(err, scard.ErrRemovedCard) {
-		t.Errorf("transmit on a pulled card: %v, want %v", err, scard.ErrRemovedCard)
+	if _, _, err := h.transmit([]byte{0x00, 0xFD, 0x00, 0x00}); !errors.Is(err, pcsc.ErrRemovedCard) {
+		t.Errorf("transmit on a pulled card: %v, want %v", err, pcsc.ErrRemovedCard)
 	}
 	b.Insert()
 	h = connect(t, b.Reader)
@@ -315,15 +322,15 @@ func TestPullDuring(t *testing.T) {
 	h.command(0xA4, 0x04, 0x00, pivAID, 0x9000)
 	b.ResetStats()
 	b.PullDuring(0x20)
-	if _, _, err := h.transmit(append([]byte{0x00, 0x20, 0x00, 0x80, 0x08}, pin(factoryPIN)...)); !errors.Is(err, scard.ErrNotTransacted) {
-		t.Fatalf("VERIFY during which the card was pulled: %v, want %v", err, scard.ErrNotTransacted)
+	if _, _, err := h.transmit(append([]byte{0x00, 0x20, 0x00, 0x80, 0x08}, pin(factoryPIN)...)); !errors.Is(err, pcsc.ErrNotTransacted) {
+		t.Fatalf("VERIFY during which the card was pulled: %v, want %v", err, pcsc.ErrNotTransacted)
 	}
 	if st := b.Stats(); st.APDUs != 0 || st.PINVerifies != 0 {
 		t.Errorf("the card saw the command it was pulled during: %+v", st)
 	}
 	b.Insert()
-	if _, _, err := h.transmit([]byte{0x00, 0xFD, 0x00, 0x00}); !errors.Is(err, scard.ErrRemovedCard) {
-		t.Errorf("old handle after the removal: %v, want %v", err, scard.ErrRemovedCard)
+	if _, _, err := h.transmit([]byte{0x00, 0xFD, 0x00, 0x00}); !errors.Is(err, pcsc.ErrRemovedCard) {
+		t.Errorf("old handle after the removal: %v, want %v", err, pcsc.ErrRemovedCard)
 	}
 	h = connect(t, b.Reader)
 	// A pulled card comes back unselected and unverified.
@@ -351,8 +358,8 @@ func TestFlakyDrop(t *testing.T) {
 	b := benchtest.Start(t, vcard.ProfileYubiKey, benchtest.WithFlaky(vpcd.Flaky{Rate: 1}))
 	h := connect(t, b.Reader)
 	_, _, err := h.transmit(append([]byte{0x00, 0xA4, 0x04, 0x00, byte(len(pivAID))}, pivAID...))
-	if !errors.Is(err, scard.ErrNotTransacted) {
-		t.Errorf("SELECT over a dropping connection: %v, want %v", err, scard.ErrNotTransacted)
+	if !errors.Is(err, pcsc.ErrNotTransacted) {
+		t.Errorf("SELECT over a dropping connection: %v, want %v", err, pcsc.ErrNotTransacted)
 	}
 	b.Transport().SetFlaky(vpcd.Flaky{})
 	// The connection comes back at vpcd's next poll, without a removal: a
@@ -366,7 +373,7 @@ func TestFlakyDrop(t *testing.T) {
 			}
 			break
 		}
-		if !errors.Is(err, scard.ErrNotTransacted) || time.Now().After(deadline) {
+		if !errors.Is(err, pcsc.ErrNotTransacted) || time.Now().After(deadline) {
 			t.Fatalf("SELECT while the connection comes back: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -11,6 +11,7 @@ package interop_test
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
@@ -25,6 +26,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pivauth/pivauth/hw-test/benchtest"
 	"github.com/pivauth/pivauth/hw-test/vcard"
@@ -112,13 +114,25 @@ func (s *session) read(name string) []byte {
 	return b
 }
 
+// toolTimeout bounds one tool run; each takes well under a second per
+// APDU, so a tool still running after it hangs (waiting for a PIN on a
+// terminal it does not have, or for a card that never answers).
+const toolTimeout = time.Minute
+
 // exec runs a tool in the scratch directory and returns its combined
-// output and exit code.
+// output and exit code. A tool that outlives toolTimeout is killed and
+// fails the test.
 func (s *session) exec(name string, args ...string) (string, int) {
 	s.t.Helper()
-	cmd := exec.Command(name, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), toolTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir, cmd.Env = s.dir, s.env
+	cmd.WaitDelay = time.Second
 	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		s.t.Fatalf("%s %s: still running after %v, killed\n%s", name, strings.Join(args, " "), toolTimeout, out)
+	}
 	code := 0
 	if err != nil {
 		ee, ok := err.(*exec.ExitError)
