@@ -110,6 +110,42 @@ func TestTerminalCancel(t *testing.T) {
 	}
 }
 
+// TestReadSecret: the prompt as given, a line without echo, Ctrl-D as
+// ErrCanceled, no terminal as ErrNoTerminal — what pivauth's PUK, new-PIN
+// and management-key prompts rely on.
+func TestReadSecret(t *testing.T) {
+	m, slave := openPTY(t)
+	type secret struct {
+		b   []byte
+		err error
+	}
+	read := func() chan secret {
+		ch := make(chan secret, 1)
+		go func() {
+			b, err := ReadSecret(context.Background(), slave, "PUK for the card: ")
+			ch <- secret{b, err}
+		}()
+		readUntil(t, m, "PUK for the card: ")
+		return ch
+	}
+	res := read()
+	m.Write([]byte("1234 5678\r"))
+	if r := <-res; r.err != nil || string(r.b) != "1234 5678" {
+		t.Fatalf("ReadSecret = %q, %v", r.b, r.err)
+	}
+	if rest := drain(m); strings.Contains(rest, "5678") {
+		t.Errorf("the secret was echoed: %q", rest)
+	}
+	res = read()
+	m.Write([]byte{0x04})
+	if r := <-res; !errors.Is(r.err, ErrCanceled) {
+		t.Errorf("Ctrl-D: %q, %v, want ErrCanceled", r.b, r.err)
+	}
+	if _, err := ReadSecret(context.Background(), os.DevNull, "x: "); !errors.Is(err, ErrNoTerminal) {
+		t.Errorf("%s: %v, want ErrNoTerminal", os.DevNull, err)
+	}
+}
+
 func TestTerminalMissing(t *testing.T) {
 	_, err := (&TerminalSource{Path: "/nonexistent/tty"}).PIN(context.Background(), testReq)
 	if !errors.Is(err, ErrNoPIN) {

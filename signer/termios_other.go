@@ -1,4 +1,4 @@
-//go:build !unix
+//go:build !unix && !windows
 
 package signer
 
@@ -7,11 +7,21 @@ import (
 	"os"
 )
 
-// ttyOpenFlags opens the terminal device for reading and writing.
-const ttyOpenFlags = os.O_RDWR
+// openTerminal opens the terminal device at path ("" is /dev/tty).
+func openTerminal(path string) (in, out *os.File, name string, err error) {
+	if path == "" {
+		path = "/dev/tty"
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, nil, path, err
+	}
+	return f, f, path, nil
+}
 
-// echoOff is not implemented where there is no termios: the terminal source
-// declines there, and pinentry, a PIN file or PIVAUTH_PIN supply the PIN.
+// echoOff is not implemented where there is neither termios nor a Windows
+// console: ReadSecret reports no terminal there, and pinentry, a PIN file
+// or PIVAUTH_PIN supply the PIN.
 func echoOff(*os.File) (func(), error) {
-	return nil, errors.New("terminal PIN entry is not implemented on this system")
+	return nil, errors.New("reading without echo is not implemented on this system")
 }

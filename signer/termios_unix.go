@@ -9,9 +9,21 @@ import (
 	"golang.org/x/term"
 )
 
-// ttyOpenFlags opens a terminal without making it the controlling terminal
-// of a process that has none.
-const ttyOpenFlags = os.O_RDWR | unix.O_NOCTTY
+// openTerminal opens the terminal at path, "" meaning the controlling
+// terminal, for reading and writing. O_NOCTTY keeps it from becoming the
+// controlling terminal of a process that has none. Opened with os.OpenFile,
+// a terminal is registered with the runtime poller, so a read of it can be
+// ended by a deadline.
+func openTerminal(path string) (in, out *os.File, name string, err error) {
+	if path == "" {
+		path = "/dev/tty"
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		return nil, nil, path, err
+	}
+	return f, f, path, nil
+}
 
 // echoOff turns off echo on the terminal tty, keeping canonical line
 // editing, and returns the function that restores the previous settings.
