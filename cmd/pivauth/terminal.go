@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"golang.org/x/term"
+
+	"github.com/pivauth/pivauth/signer"
 )
 
 // errNoTerminal is returned when pivauth must ask something and has no terminal to ask on: it
@@ -78,33 +80,12 @@ func (t *terminal) ReadLine(ctx context.Context) (string, error) {
 	}
 }
 
-// ReadSecret reads one line without echo. The caller owns (and wipes) the returned bytes.
-// Ctrl-C restores the terminal's echo before returning ctx.Err(): the read itself stays blocked
-// in its goroutine, which ends with the process.
+// ReadSecret reads one line without echo, after the prompt the caller printed. signer's
+// ReadSecret does it, on the same terminal (the controlling terminal, the console on Windows), so
+// that pivauth reads every secret, PIN or not, one way. The caller owns (and wipes) the returned
+// bytes. Ctrl-C and the end of ctx restore the terminal's echo before returning.
 func (t *terminal) ReadSecret(ctx context.Context) ([]byte, error) {
-	fd := int(t.in.Fd())
-	state, err := term.GetState(fd)
-	if err != nil {
-		return nil, fmt.Errorf("terminal: %w", err)
-	}
-	type secret struct {
-		b   []byte
-		err error
-	}
-	ch := make(chan secret, 1)
-	go func() {
-		b, err := term.ReadPassword(fd)
-		ch <- secret{b, err}
-	}()
-	select {
-	case s := <-ch:
-		fmt.Fprintln(t.out) // the Enter key was not echoed
-		return s.b, s.err
-	case <-ctx.Done():
-		_ = term.Restore(fd, state)
-		fmt.Fprintln(t.out)
-		return nil, ctx.Err()
-	}
+	return signer.ReadSecret(ctx, "", "")
 }
 
 // stderrIsTerminal reports whether stderr is a terminal: progress (the insert-card spinner) is
