@@ -112,6 +112,18 @@ func TestIdentifyAndSelect(t *testing.T) {
 		t.Errorf("ATRSaysYubiKey false for a YubiKey's ATR % X", ykCard.ATR())
 	}
 	expectAPDUs(t, "cached identity", countAPDUs(t, yk, func() { ykCard.Identity(ctx) }), 0)
+	// Tx.Identity shares the cache: identifying inside another operation's transaction is free.
+	expectAPDUs(t, "cached identity in a transaction", countAPDUs(t, yk, func() {
+		if err := ykCard.Transaction(ctx, func(tx *piv.Tx) error {
+			id, err := tx.Identity()
+			if err == nil && id.Serial != ykID.Serial {
+				t.Errorf("Tx.Identity serial %d, Card.Identity %d", id.Serial, ykID.Serial)
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}), 0)
 	// Our open card does not keep yubico-piv-tool out, nor the other way round.
 	if v, s, ok := ykStatus(t, yk.Reader); ok && (v != ykID.Version.String() || s != ykID.Serial) {
 		t.Errorf("yubico-piv-tool says version %s serial %d; we read %s %d", v, s, ykID.Version, ykID.Serial)

@@ -88,18 +88,25 @@ func (tx *Tx) identify() (*Identity, error) {
 // again.
 func (c *Card) Identity(ctx context.Context) (Identity, error) {
 	var id Identity
-	err := c.Transaction(ctx, func(tx *Tx) error {
-		if c.ident == nil {
-			got, err := tx.identify()
-			if err != nil {
-				return err
-			}
-			c.ident = got
-		}
-		id = *c.ident
-		return nil
+	err := c.Transaction(ctx, func(tx *Tx) (err error) {
+		id, err = tx.Identity()
+		return err
 	})
 	return id, err
+}
+
+// Identity is Card.Identity inside a transaction, for a caller that checks
+// something else about the card in the same transaction. It shares
+// Card.Identity's cache.
+func (tx *Tx) Identity() (Identity, error) {
+	if tx.c.ident == nil {
+		got, err := tx.identify()
+		if err != nil {
+			return Identity{}, err
+		}
+		tx.c.ident = got
+	}
+	return *tx.c.ident, nil
 }
 
 // Selector picks a card. Its zero value picks the only PIV card present.
