@@ -169,6 +169,55 @@ func TestCardPulledAndSwapped(t *testing.T) {
 	}
 }
 
+// TestIdentity: the signer names its card from its own connection (no SELECT
+// of its own, later calls from the cache), the same identity piv.Open finds;
+// another card in the reader is refused, not identified; a closed signer says
+// so.
+func TestIdentity(t *testing.T) {
+	b := benchtest.Start(t, vcard.ProfilePIV)
+	ctx := testContext(t)
+	s := openSigner(t, b, signer.Options{PIN: noPIN(t)})
+	b.ResetStats()
+	id, err := s.Identity(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := b.Stats(); st.APDUs != 2 || st.Instructions["A4"] != 0 {
+		t.Errorf("first Identity: %d APDUs %v, want GET DATA CHUID and GET VERSION (6D00), no SELECT", st.APDUs, st.Instructions)
+	}
+	c, err := piv.Open(ctx, piv.Selector{Reader: b.Reader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := c.Identity(ctx)
+	c.Close()
+	if err != nil || id.GUID == "" || id.GUID != want.GUID || id.YubiKey || id.Reader != b.Reader {
+		t.Fatalf("Identity %+v, piv.Open's %+v (%v)", id, want, err)
+	}
+	b.ResetStats()
+	if again, err := s.Identity(ctx); err != nil || again.GUID != id.GUID || b.Stats().APDUs != 0 {
+		t.Errorf("second Identity: %+v, %v, %d APDUs; want the same from the cache", again, err, b.Stats().APDUs)
+	}
+
+	b.Pull()
+	other := attachOther(t, b)
+	if got, err := s.Identity(ctx); !errors.Is(err, signer.ErrKeyChanged) {
+		t.Fatalf("another card in the reader: %+v, %v; want ErrKeyChanged", got, err)
+	}
+	if st := other.card.Stats(); st.Instructions["CB"] != 1 {
+		t.Errorf("the other card got %v; want one GET DATA (the certificate), not identified", st.Instructions)
+	}
+	other.detach()
+	b.Insert()
+	if back, err := s.Identity(ctx); err != nil || back.GUID != id.GUID {
+		t.Errorf("own card back: %+v, %v", back, err)
+	}
+	s.Close()
+	if _, err := s.Identity(ctx); !errors.Is(err, signer.ErrClosed) {
+		t.Errorf("closed signer: %v, want ErrClosed", err)
+	}
+}
+
 // otherCard is a second virtual card attached to a bench's reader.
 type otherCard struct {
 	card   *vcard.Card

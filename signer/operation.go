@@ -19,15 +19,10 @@ import (
 // is held while a person types (see askPIN). A key believed to need no PIN
 // that the card refuses with 6982 is retried once with the PIN.
 func (s *Signer) do(ctx context.Context, op func(*piv.Tx) ([]byte, error)) ([]byte, error) {
-	select {
-	case s.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	if err := s.lock(ctx); err != nil {
+		return nil, err
 	}
-	defer func() { <-s.sem }()
-	if s.closed {
-		return nil, ErrClosed
-	}
+	defer s.unlock()
 	for {
 		if s.need == pinRequired && s.pin == nil {
 			if err := s.askPIN(ctx); err != nil {
@@ -50,6 +45,23 @@ func (s *Signer) do(ctx context.Context, op func(*piv.Tx) ([]byte, error)) ([]by
 		return out, nil
 	}
 }
+
+// lock takes the signer for one operation, waiting for the one in progress as
+// long as ctx allows; unlock releases it. A closed signer is ErrClosed.
+func (s *Signer) lock(ctx context.Context) error {
+	select {
+	case s.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if s.closed {
+		<-s.sem
+		return ErrClosed
+	}
+	return nil
+}
+
+func (s *Signer) unlock() { <-s.sem }
 
 // transact runs op in one transaction, with the PIN presented before it and
 // cleared after it when the key needs the PIN.

@@ -206,6 +206,32 @@ func (s *Signer) Chain() []*x509.Certificate {
 // Reader returns the name of the card's reader.
 func (s *Signer) Reader() string { return s.card.Reader() }
 
+// Identity returns the identity of the signer's card (piv.Card.Identity)
+// from the signer's own connection: the first call probes the card (2 or 3
+// APDUs, one transaction, no SELECT of its own), later calls answer from the
+// cache. On a connection the signer has not seen the card on (it was out of
+// the reader, or reset) the card is first checked to hold the signer's key,
+// as before an operation, so the identity is never another card's: that is
+// ErrKeyChanged.
+func (s *Signer) Identity(ctx context.Context) (piv.Identity, error) {
+	if err := s.lock(ctx); err != nil {
+		return piv.Identity{}, err
+	}
+	defer s.unlock()
+	var id piv.Identity
+	err := s.card.Transaction(ctx, func(tx *piv.Tx) (err error) {
+		if err := s.confirmCard(tx); err != nil {
+			return err
+		}
+		id, err = tx.Identity()
+		return err
+	})
+	if err != nil {
+		return piv.Identity{}, fmt.Errorf("signer: identifying the card in %q: %w", s.card.Reader(), err)
+	}
+	return id, nil
+}
+
 // Slot returns the slot of the key.
 func (s *Signer) Slot() piv.Slot { return s.slot }
 
