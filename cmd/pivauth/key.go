@@ -43,6 +43,12 @@ type directKey struct {
 	card *signer.Signer
 }
 
+// newDirectKey records the operations of s in rec (the command's audit log), as made by this
+// process.
+func newDirectKey(s *signer.Signer, rec audit.Recorder) directKey {
+	return directKey{Signer: card.Audited(s, rec), card: s}
+}
+
 func (k directKey) Certificate() *x509.Certificate { return k.card.Certificate() }
 func (k directKey) Chain() []*x509.Certificate     { return k.card.Chain() }
 func (k directKey) Reader() string                 { return k.card.Reader() }
@@ -99,13 +105,8 @@ func (a *app) openSigner(ctx context.Context) (cardKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	recorded, err := card.Audited(ctx, s, rec)
-	if err != nil {
-		_ = s.Close()
-		return nil, err
-	}
 	a.log.Debug("signer opened", "reader", s.Reader(), "slot", slot.String(), "algorithm", s.Algorithm().String())
-	return directKey{Signer: recorded, card: s}, nil
+	return newDirectKey(s, rec), nil
 }
 
 // agentNoCard is the agent's report that the card is missing, recognised as piv.ErrNoCard so that

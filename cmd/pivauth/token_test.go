@@ -109,8 +109,11 @@ func TestTokenEntra(t *testing.T) {
 		tj.Scope != graphDefault || jwtClaims(t, tj.AccessToken)["appid"] != e.clientID {
 		t.Errorf("token --output json: %+v (expiry %v)", tj, err)
 	}
-	if st := b.Stats(); st.Signatures != 1 || st.PINVerifies != 1 {
-		t.Errorf("first token: %d signatures, %d PIN verifications; want 1 and 1", st.Signatures, st.PINVerifies)
+	// SELECT, GET DATA certificate; empty VERIFY (tries left), VERIFY, GENERAL AUTHENTICATE,
+	// VERIFY P1=FF; then, for the audit record, GET DATA CHUID and GET VERSION (6D00) on the
+	// same connection.
+	if st := b.Stats(); st.Signatures != 1 || st.PINVerifies != 1 || st.APDUs != 8 {
+		t.Errorf("first token: %d signatures, %d PIN verifications, %d APDUs %v; want 1, 1 and 8", st.Signatures, st.PINVerifies, st.APDUs, st.Instructions)
 	}
 
 	// The second token comes from the cache: same token, no card signature, no PIN.
@@ -121,8 +124,10 @@ func TestTokenEntra(t *testing.T) {
 	if !again.Cached || again.AccessToken != tj.AccessToken || e.srv.Stats().Issued != issued {
 		t.Errorf("second token not from the cache: cached=%v same=%v", again.Cached, again.AccessToken == tj.AccessToken)
 	}
-	if st := b.Stats(); st.Signatures != 0 || st.PINVerifies != 0 {
-		t.Errorf("cached token cost %d signatures and %d PIN verifications", st.Signatures, st.PINVerifies)
+	// The card is opened (SELECT, GET DATA certificate: the cache is keyed by it) and, nothing
+	// being signed, not identified for the audit log.
+	if st := b.Stats(); st.Signatures != 0 || st.PINVerifies != 0 || st.APDUs != 2 {
+		t.Errorf("cached token cost %d signatures, %d PIN verifications, %d APDUs %v; want 0, 0 and 2", st.Signatures, st.PINVerifies, st.APDUs, st.Instructions)
 	}
 
 	var ec execCredential

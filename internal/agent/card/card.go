@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/pivauth/pivauth/internal/agent"
 	"github.com/pivauth/pivauth/internal/audit"
@@ -39,12 +40,13 @@ func (b *Backend) Open(ctx context.Context, ref agent.KeyRef, hooks agent.Hooks)
 	if err != nil {
 		return nil, err
 	}
-	id, err := identify(ctx, s.Reader())
+	// The agent names the card to its clients at once; the session's later records reuse the name.
+	id, err := s.Identity(ctx)
 	if err != nil {
 		_ = s.Close()
 		return nil, err
 	}
-	k := &key{Signer: s, info: agent.KeyInfo{Card: id, Reader: s.Reader()}}
+	k := &key{Signer: s, info: agent.KeyInfo{Card: CardID(id), Reader: s.Reader()}}
 	for _, c := range s.Chain() {
 		k.info.Certificates = append(k.info.Certificates, c.Raw)
 	}
@@ -52,13 +54,43 @@ func (b *Backend) Open(ctx context.Context, ref agent.KeyRef, hooks agent.Hooks)
 }
 
 // Audited wraps a signer a command opened itself (no agent running), so that its operations are
-// recorded like the agent's.
-func Audited(ctx context.Context, s *signer.Signer, rec audit.Recorder) (*audit.Signer, error) {
-	id, err := identify(ctx, s.Reader())
-	if err != nil {
-		return nil, err
+// recorded like the agent's. The records name the card by the signer's Identity, asked when the
+// first record is written and reused after it: a command that signs nothing (a token from the
+// cache) spends no APDU identifying the card.
+func Audited(s *signer.Signer, rec audit.Recorder) *audit.Signer {
+	var cert []byte
+	if c := s.Certificate(); c != nil { // nil for a key without its certificate yet (setup selfsign, csr)
+		cert = c.Raw
 	}
-	return audit.Wrap(s, audit.Key{Card: id, Reader: s.Reader(), Slot: s.Slot().String(), Certificate: s.Certificate().Raw}, rec, Classify), nil
+	key := audit.Key{Reader: s.Reader(), Slot: s.Slot().String(), Certificate: cert}
+	return audit.Wrap(s, key, &namingRecorder{rec: rec, s: s}, Classify)
+}
+
+// namingRecorder puts the name of the signer's card (CardID) into each record.
+type namingRecorder struct {
+	rec audit.Recorder
+	s   *signer.Signer
+
+	mu         sync.Mutex
+	identified bool
+	card       string
+}
+
+// Record records ev with the card's name. A card that cannot be identified (pulled during the
+// operation, or another card in the reader: signer.Identity refuses to name it) leaves the record
+// with its reader alone, and is asked again at the next record.
+func (r *namingRecorder) Record(ev audit.Event) error {
+	r.mu.Lock()
+	if !r.identified {
+		// The operation's context does not reach a Recorder. The identity is one short
+		// transaction on the connection the operation has just used.
+		if id, err := r.s.Identity(context.Background()); err == nil {
+			r.card, r.identified = CardID(id), true
+		}
+	}
+	ev.Card = r.card
+	r.mu.Unlock()
+	return r.rec.Record(ev)
 }
 
 // Classify names the class of a card error.
@@ -71,20 +103,6 @@ type key struct {
 }
 
 func (k *key) Info() agent.KeyInfo { return k.info }
-
-// identify returns the audit log's name of the card in reader.
-func identify(ctx context.Context, reader string) (string, error) {
-	c, err := piv.Open(ctx, piv.Selector{Reader: reader})
-	if err != nil {
-		return "", fmt.Errorf("identify the card in %q: %w", reader, err)
-	}
-	defer c.Close()
-	id, err := c.Identity(ctx)
-	if err != nil {
-		return "", fmt.Errorf("identify the card in %q: %w", reader, err)
-	}
-	return CardID(id), nil
-}
 
 // CardID is the audit log's name of a card: "serial:N" for a YubiKey, "guid:HEX" for a PIV card
 // with a CHUID, "" for a card with neither.
