@@ -92,7 +92,7 @@ func (a *app) rootCommand() *cobra.Command {
 			a.started = true
 			a.setupLogging()
 			// Every signature the command makes is recorded in the audit log as made for it.
-			cmd.SetContext(audit.WithPurpose(cmd.Context(), audit.Purpose{Command: cmd.Name()}))
+			cmd.SetContext(audit.WithPurpose(cmd.Context(), audit.Purpose{Command: topCommand(cmd).Name()}))
 			// Every command refuses an --output it does not offer, before doing anything.
 			if _, err := a.outputFormat(cmd); err != nil {
 				return err
@@ -159,6 +159,15 @@ func (a *app) rootCommand() *cobra.Command {
 		configTopic(),
 	)
 	return root
+}
+
+// topCommand is the command below the root that cmd belongs to: setup for `pivauth setup csr`.
+// The audit log names commands by it.
+func topCommand(cmd *cobra.Command) *cobra.Command {
+	for cmd.HasParent() && cmd.Parent().HasParent() {
+		cmd = cmd.Parent()
+	}
+	return cmd
 }
 
 // annotationProfile set to "none" on a command keeps the configuration file out of it: version,

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pivauth/pivauth/cmd/pivauth/internal/certinfo"
+	"github.com/pivauth/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/internal/pinbuf"
 	"github.com/pivauth/pivauth/piv"
 	"github.com/pivauth/pivauth/signer"
@@ -61,9 +62,14 @@ func (f *nameFlags) apply() (rawSubject []byte, exts []pkix.Extension, err error
 
 // openKeySession opens a signer over the key in slot, which may have no certificate yet (a key
 // just generated with setup key). The public key comes from --public-key, else from the YubiKey's
-// metadata, else from the slot's certificate; signer checks every signature against it.
-func (a *app) openKeySession(ctx context.Context, card *piv.Card, id piv.Identity, slot piv.Slot, pubFile string) (*signer.Signer, error) {
+// metadata, else from the slot's certificate; signer checks every signature against it. Its
+// signatures are recorded in the audit log like every other command's.
+func (a *app) openKeySession(ctx context.Context, card *piv.Card, id piv.Identity, slot piv.Slot, pubFile string) (cardKey, error) {
 	pub, err := slotPublicKey(ctx, card, id, slot, pubFile)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := openAuditLog()
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +80,10 @@ func (a *app) openKeySession(ctx context.Context, card *piv.Card, id piv.Identit
 	if pub == nil && errors.Is(err, piv.ErrNotFound) {
 		return nil, fmt.Errorf("slot %s of %s has no certificate and the card does not tell its public key: give it with --public-key FILE", slot, id)
 	}
-	return s, err
+	if err != nil {
+		return nil, err
+	}
+	return newDirectKey(s, rec), nil
 }
 
 // slotPublicKey finds the public key of the key in slot from --public-key or the YubiKey's
@@ -176,7 +185,7 @@ client-authentication extended key usage, and is valid for --days days from now.
 				BasicConstraintsValid: true,
 				ExtraExtensions:       exts,
 			}
-			der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+			der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), audit.Bind(ctx, key))
 			if err != nil {
 				return fmt.Errorf("signing the certificate on the card: %w", err)
 			}
@@ -283,7 +292,7 @@ from the slot's certificate, or from --public-key (a new key on another card).`,
 				return err
 			}
 			defer key.Close()
-			der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{RawSubject: rawSubject, ExtraExtensions: exts}, key)
+			der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{RawSubject: rawSubject, ExtraExtensions: exts}, audit.Bind(ctx, key))
 			if err != nil {
 				return fmt.Errorf("signing the request on the card: %w", err)
 			}

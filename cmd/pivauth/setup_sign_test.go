@@ -17,6 +17,7 @@ import (
 	"github.com/pivauth/pivauth/cmd/pivauth/internal/certinfo"
 	"github.com/pivauth/pivauth/hw-test/benchtest"
 	"github.com/pivauth/pivauth/hw-test/vcard"
+	"github.com/pivauth/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/piv"
 )
 
@@ -120,6 +121,21 @@ func TestSetupCSRAndSelfsign(t *testing.T) {
 	}
 	c.fails(ExitUsage, []string{"--subject is required"}, "setup", "selfsign", "--reader", b.Reader)
 	c.fails(ExitUsage, []string{"unknown attribute"}, "setup", "csr", "--reader", b.Reader, "--subject", "XX=1")
+
+	// Every signature is in the audit log as made for setup: the CSR's and the first
+	// certificate's by the key without a certificate, the renewal's by the key with the one it
+	// replaced, and the one the missing PIN stopped.
+	want := []struct{ result, cert string }{{audit.ResultOK, ""}, {audit.ResultOK, ""}, {audit.ResultOK, wantSHA256}, {audit.ResultNoPIN, shown.SHA256}}
+	evs := auditEvents(t, c)
+	if len(evs) != len(want) {
+		t.Fatalf("%d audit events, want %d: %+v", len(evs), len(want), evs)
+	}
+	for i, w := range want {
+		if ev := evs[i]; ev.Operation != audit.OpSign || ev.Purpose.Command != "setup" || ev.Result != w.result || ev.CertSHA256 != w.cert ||
+			ev.Slot != "9a" || ev.Reader != b.Reader || !strings.HasPrefix(ev.Card, "serial:") {
+			t.Errorf("audit event %d: %+v; want a signature for setup (%s) by the key with certificate %q", i, ev, w.result, w.cert)
+		}
+	}
 }
 
 // TestSetupSelfsignFreshSlotFailsCleanly: a signature that fails on a slot without a certificate
