@@ -140,7 +140,9 @@ func (s *Signer) askPIN(ctx context.Context) error {
 	case retries == 0:
 		return s.blocked()
 	case retries == 1 && !s.opts.AllowLastPINTry:
-		return fmt.Errorf("signer: the lockout guard refused: the card in %q has %w before the PIN blocks, and no PIN was sent; make sure of the PIN and allow the last try explicitly to go on, or unblock the PIN with the PUK",
+		// "allow the last try explicitly" ends the message: a program built on the signer may
+		// add how its users do that.
+		return fmt.Errorf("signer: the lockout guard refused: the card in %q has %w before the PIN blocks, and no PIN was sent; unblock the PIN with the PUK to restore its tries, or make sure of the PIN and allow the last try explicitly to go on",
 			s.card.Reader(), ErrLastPINTry)
 	}
 	// retries is -1 when it was not read, or when another program left the

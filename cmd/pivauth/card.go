@@ -31,6 +31,16 @@ func classifyCardError(err error) (int, bool) {
 	return 0, false
 }
 
+// lastTryHint completes signer's lockout-guard messages, which end on allowing the last try
+// explicitly and name no flag, with this command line's way to do it.
+func lastTryHint(err error) string {
+	var pe *signer.PINError
+	if errors.Is(err, signer.ErrLastPINTry) || errors.As(err, &pe) && pe.Auth.Retries == 1 {
+		return " (run again with --allow-last-try)"
+	}
+	return ""
+}
+
 // selector is the card the flags (or the profile) name; its zero value means "the only card".
 func (a *app) selector() piv.Selector {
 	return piv.Selector{Reader: a.opts.reader, Serial: a.opts.serial, GUID: a.opts.guid}

@@ -71,7 +71,8 @@ func TestPINLifecycle(t *testing.T) {
 
 	// The last try, allowed explicitly, with the wrong PIN blocks the PIN.
 	c.fails(ExitPIN, []string{"PIN", "blocked", "pivauth pin unblock"}, "pin", "change", "--reader", b.Reader, "--pin-file", wrongPIN, "--new-pin-file", oldPIN, "--allow-last-try")
-	c.fails(ExitPIN, []string{"blocked"}, "pin", "change", "--reader", b.Reader, "--pin-file", newPIN, "--new-pin-file", oldPIN, "--allow-last-pin-try") // signer's spelling
+	// Blocked is blocked: the right PIN, guard off, is not sent either.
+	c.fails(ExitPIN, []string{"blocked"}, "pin", "change", "--reader", b.Reader, "--pin-file", newPIN, "--new-pin-file", oldPIN, "--allow-last-try")
 	if left := c.pinStatus(b.Reader).PIN.RetriesLeft; left != 0 {
 		t.Fatalf("blocked PIN shows %d tries left", left)
 	}

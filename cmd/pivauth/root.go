@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/pivauth/pivauth/internal/audit"
 )
@@ -123,13 +122,6 @@ func (a *app) rootCommand() *cobra.Command {
 	f.DurationVar(&a.opts.timeout, "timeout", 0, "how long to wait for a card to be inserted (`DURATION`, e.g. 30s); "+
 		"0: until Ctrl-C on a terminal, not at all without one")
 	f.BoolVar(&a.opts.allowLastTry, "allow-last-try", false, "present the PIN (or PUK) even when the card has only one try left (lockout guard off; uses the card directly, not the agent)")
-	// signer's messages call it --allow-last-pin-try: both spellings work.
-	root.SetGlobalNormalizationFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
-		if name == "allow-last-pin-try" {
-			name = "allow-last-try"
-		}
-		return pflag.NormalizedName(name)
-	})
 	_ = root.RegisterFlagCompletionFunc("slot", completeSlots)
 	_ = root.RegisterFlagCompletionFunc("output", completeOutput)
 	_ = root.RegisterFlagCompletionFunc("profile", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
@@ -236,7 +228,7 @@ func (a *app) report(ctx context.Context, err error) int {
 		fmt.Fprintln(a.stderr, "pivauth: interrupted")
 		return code
 	}
-	fmt.Fprintf(a.stderr, "pivauth: %v\n", err)
+	fmt.Fprintf(a.stderr, "pivauth: %v%s\n", err, lastTryHint(err))
 	if code == ExitUsage && !a.started {
 		fmt.Fprintln(a.stderr, "Run 'pivauth --help' for usage.")
 	}

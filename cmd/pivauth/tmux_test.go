@@ -50,9 +50,10 @@ func startTmux(t *testing.T, c *cli, args ...string) *tmuxSession {
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
-// screen returns the pane's text.
+// screen returns the pane's text, lines the pane wrapped joined again (a long message is
+// matched whole).
 func (s *tmuxSession) screen() string {
-	out, err := exec.Command("tmux", "-L", s.socket, "capture-pane", "-p", "-t", s.name).Output()
+	out, err := exec.Command("tmux", "-L", s.socket, "capture-pane", "-p", "-J", "-t", s.name).Output()
 	if err != nil {
 		s.t.Fatalf("capture-pane: %v", err)
 	}
@@ -119,15 +120,18 @@ func TestPINPromptOnTerminal(t *testing.T) {
 		t.Errorf("no assertion printed:\n%s", scr)
 	}
 
-	// Two wrong PINs from a file leave one try.
+	// Two wrong PINs from a file leave one try; from then on the messages say how to allow it.
 	wrong := writeFile(t, c.dir, "wrong", "999999\n", 0o600)
-	for _, left := range []string{"2 tries left", "1 try left"} {
-		c.fails(ExitPIN, []string{left}, append(assertionArgs, "--pin-file", wrong)...)
+	const hint = "(run again with --allow-last-try)"
+	if r := c.fails(ExitPIN, []string{"2 tries left"}, append(assertionArgs, "--pin-file", wrong)...); strings.Contains(r.stderr, "--allow-last-try") {
+		t.Errorf("two tries left, and the message offers the last one:\n%s", r.stderr)
 	}
+	c.fails(ExitPIN, []string{"1 try left", "unless the last try is allowed explicitly " + hint}, append(assertionArgs, "--pin-file", wrong)...)
+	c.fails(ExitPIN, []string{"only 1 PIN try left", "allow the last try explicitly to go on " + hint}, append(assertionArgs, "--pin-file", wrong)...)
 	s = startTmux(t, c, assertionArgs...)
 	scr = s.waitFor("EXIT=4", 1)
-	if !strings.Contains(scr, "only 1 PIN try left") || strings.Contains(scr, "PIN for the card") {
-		t.Errorf("the lockout guard did not refuse before prompting:\n%s", scr)
+	if !strings.Contains(scr, "only 1 PIN try left") || !strings.Contains(scr, hint) || strings.Contains(scr, "PIN for the card") {
+		t.Errorf("the lockout guard did not refuse before prompting, naming --allow-last-try:\n%s", scr)
 	}
 	// With the guard off, signer asks without reading the tries left first (one APDU less), so
 	// the prompt shows no count.
