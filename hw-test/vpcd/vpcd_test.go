@@ -7,16 +7,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ebfe/scard"
 	"github.com/pivauth/pivauth/hw-test/benchtest"
 	"github.com/pivauth/pivauth/hw-test/vcard"
 	"github.com/pivauth/pivauth/hw-test/vpcd"
 	"github.com/pivauth/pivauth/hw-test/vpcd/pcscstate"
+	"github.com/pivauth/pivauth/internal/pcsc"
 )
 
 // attach puts a fresh card on a reserved reader with opts and returns a
 // PC/SC handle to it and the reader name.
-func attach(t *testing.T, opts vpcd.Options) (*vpcd.Attachment, *scard.Card, string) {
+func attach(t *testing.T, opts vpcd.Options) (*vpcd.Attachment, *pcsc.Card, string) {
 	t.Helper()
 	port, reader := benchtest.Reader(t)
 	card, err := vcard.Open(t.TempDir()+"/card.json", vcard.ProfileYubiKey)
@@ -25,16 +25,16 @@ func attach(t *testing.T, opts vpcd.Options) (*vpcd.Attachment, *scard.Card, str
 	}
 	a := vpcd.Attach(card, port, opts)
 	t.Cleanup(func() { a.Close() })
-	ctx, err := scard.EstablishContext()
+	ctx, err := pcsc.EstablishContext()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ctx.Release() })
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		h, err := ctx.Connect(reader, scard.ShareShared, scard.ProtocolAny)
+		h, err := ctx.Connect(reader, pcsc.ShareShared, pcsc.ProtocolAny)
 		if err == nil {
-			t.Cleanup(func() { h.Disconnect(scard.LeaveCard) })
+			t.Cleanup(func() { h.Disconnect(pcsc.LeaveCard) })
 			return a, h, reader
 		}
 		if time.Now().After(deadline) {
@@ -46,7 +46,7 @@ func attach(t *testing.T, opts vpcd.Options) (*vpcd.Attachment, *scard.Card, str
 
 var selectPIV = []byte{0x00, 0xA4, 0x04, 0x00, 0x05, 0xA0, 0x00, 0x00, 0x03, 0x08}
 
-func transmit(t *testing.T, h *scard.Card, apdu []byte) []byte {
+func transmit(t *testing.T, h *pcsc.Card, apdu []byte) []byte {
 	t.Helper()
 	resp, err := h.Transmit(apdu)
 	if err != nil {
@@ -102,7 +102,7 @@ func TestCloseRemovesCard(t *testing.T) {
 	if err := pcscstate.Wait(t.Context(), reader, false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.Transmit(selectPIV); !errors.Is(err, scard.ErrRemovedCard) {
-		t.Errorf("transmit to a detached card: %v, want %v", err, scard.ErrRemovedCard)
+	if _, err := h.Transmit(selectPIV); !errors.Is(err, pcsc.ErrRemovedCard) {
+		t.Errorf("transmit to a detached card: %v, want %v", err, pcsc.ErrRemovedCard)
 	}
 }
