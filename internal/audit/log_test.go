@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -130,9 +131,14 @@ func TestRecordRotatesBySize(t *testing.T) {
 func TestRecordConcurrentProcesses(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "pivauth")
 	const procs, each = 3, 60
+	// The writers take well under a second; a writer stuck on the lock is killed at the deadline
+	// instead of holding CI until its time limit. Stderr is the test's own file, not a pipe, so
+	// Wait waits for the process alone.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
 	var cmds []*exec.Cmd
 	for range procs {
-		cmd := exec.Command(os.Args[0])
+		cmd := exec.CommandContext(ctx, os.Args[0])
 		cmd.Env = append(os.Environ(), "AUDIT_TEST_WRITER_DIR="+dir, "AUDIT_TEST_WRITER_N="+strconv.Itoa(each))
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
@@ -142,6 +148,9 @@ func TestRecordConcurrentProcesses(t *testing.T) {
 	}
 	for _, cmd := range cmds {
 		if err := cmd.Wait(); err != nil {
+			if ctx.Err() != nil {
+				t.Fatalf("writer process killed, not done within a minute: %v", err)
+			}
 			t.Fatalf("writer process: %v", err)
 		}
 	}
