@@ -147,10 +147,6 @@ func (a *app) agentStatusCommand() *cobra.Command {
 		Example: "  pivauth agent status --output json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			format, err := a.outputFormat(cmd)
-			if err != nil {
-				return err
-			}
 			c, err := a.mustDialAgent(cmd.Context())
 			if err != nil {
 				return err
@@ -160,7 +156,7 @@ func (a *app) agentStatusCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if format == "json" {
+			if a.format == "json" {
 				return writeJSON(a.stdout, st)
 			}
 			writeAgentStatus(a.stdout, st)

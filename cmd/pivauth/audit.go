@@ -44,12 +44,9 @@ func (a *app) auditCommand() *cobra.Command {
 		Example: auditExample,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			format, err := a.outputFormat(cmd)
-			if err != nil {
-				return err
-			}
 			now := time.Now()
 			f := audit.Filter{Card: card}
+			var err error
 			if f.Since, err = parseTimeFlag(since, now); err != nil {
 				return usageErrorf("--since: %v", err)
 			}
@@ -67,7 +64,7 @@ func (a *app) auditCommand() *cobra.Command {
 			if skipped > 0 {
 				fmt.Fprintf(a.stderr, "pivauth: %d damaged line(s) in the audit log skipped\n", skipped)
 			}
-			if format == "json" {
+			if a.format == "json" {
 				if events == nil {
 					events = []audit.Event{} // an empty array, not null, for jq
 				}

@@ -37,13 +37,15 @@ func TestParseTimeFlag(t *testing.T) {
 func runAudit(t *testing.T, stateHome string, output string, args ...string) string {
 	t.Helper()
 	t.Setenv("XDG_STATE_HOME", stateHome)
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir()) // no profile
 	var stdout, stderr bytes.Buffer
 	a := newApp(nil, &stdout, &stderr)
-	a.opts.output = output
-	cmd := a.auditCommand()
+	cmd := a.rootCommand()
+	args = append([]string{"audit"}, args...)
+	if output != "" {
+		args = append(args, "--output", output)
+	}
 	cmd.SetArgs(args)
-	cmd.SetOut(&stdout)
-	cmd.SetErr(&stderr)
 	if err := cmd.Execute(); err != nil {
 		t.Fatalf("audit %v: %v\n%s", args, err, stderr.String())
 	}

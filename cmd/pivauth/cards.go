@@ -52,15 +52,11 @@ With --reader, --serial or --guid only that card is shown.`,
   pivauth cards --output json | jq '.readers[].card.slots[].sha1'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			format, err := a.outputFormat(cmd)
-			if err != nil {
-				return err
-			}
 			out, err := a.listCards(cmd.Context())
 			if err != nil {
 				return err
 			}
-			if format == "json" {
+			if a.format == "json" {
 				return writeJSON(a.stdout, out)
 			}
 			a.writeCards(out)

@@ -40,6 +40,9 @@ type app struct {
 	profile        Profile // resolved profile (empty when none is configured or named)
 	log            *slog.Logger
 	started        bool // PersistentPreRunE ran: any error after that is not a usage error
+	// format is the running command's --output, or its default; PersistentPreRunE sets it once
+	// it has checked that the command offers it.
+	format string
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
@@ -93,9 +96,11 @@ func (a *app) rootCommand() *cobra.Command {
 			// Every signature the command makes is recorded in the audit log as made for it.
 			cmd.SetContext(audit.WithPurpose(cmd.Context(), audit.Purpose{Command: topCommand(cmd).Name()}))
 			// Every command refuses an --output it does not offer, before doing anything.
-			if _, err := a.outputFormat(cmd); err != nil {
+			format, err := a.outputFormat(cmd)
+			if err != nil {
 				return err
 			}
+			a.format = format
 			if skipsProfile(cmd) {
 				return nil
 			}

@@ -296,9 +296,9 @@ func (a *app) slotName() string {
 
 // writeToken prints a token in the chosen format: the bare token (default), JSON or an
 // ExecCredential for kubectl.
-func (a *app) writeToken(format string, s cardKey, tok cache.Token) error {
+func (a *app) writeToken(s cardKey, tok cache.Token) error {
 	expires := tok.ExpiresOn.UTC().Format(time.RFC3339)
-	switch format {
+	switch a.format {
 	case "json":
 		sha1Hex, sha256Hex := assertion.Thumbprints(s.Certificate())
 		tokenType := tok.TokenType
@@ -409,16 +409,12 @@ func (a *app) tokenCommand() *cobra.Command {
 		Example: tokenExample,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			format, err := a.outputFormat(cmd)
-			if err != nil {
-				return err
-			}
 			s, tok, err := a.getToken(cmd.Context(), &f)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			return a.writeToken(format, s, tok)
+			return a.writeToken(s, tok)
 		},
 	}
 	f.register(cmd, true)
@@ -455,10 +451,6 @@ The audience is the token endpoint: Entra's for --tenant/--authority, the discov
        https://idp.example.com/token`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			format, err := a.outputFormat(cmd)
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
 			if audience == "" {
 				if _, err := f.kind(); err != nil {
@@ -499,7 +491,7 @@ The audience is the token endpoint: Entra's for --tenant/--authority, the discov
 			if err != nil {
 				return err
 			}
-			if format != "json" {
+			if a.format != "json" {
 				_, err = fmt.Fprintln(a.stdout, jws)
 				return err
 			}
@@ -543,10 +535,6 @@ printed on stderr, for machines without a browser. Redirect: a loopback address 
   pivauth login --issuer https://idp.example.com --client-id admin-cli --scope openid --device`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			format, err := a.outputFormat(cmd)
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
 			kind, err := f.kind()
 			if err != nil {
@@ -574,7 +562,7 @@ printed on stderr, for machines without a browser. Redirect: a loopback address 
 			if err != nil {
 				return err
 			}
-			return a.writeToken(format, s, tok)
+			return a.writeToken(s, tok)
 		},
 	}
 	f.register(cmd, true)

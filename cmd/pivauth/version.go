@@ -79,14 +79,10 @@ func (a *app) versionCommand() *cobra.Command {
   pivauth version --output json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			format, err := a.outputFormat(cmd)
-			if err != nil {
-				return err
-			}
-			if format == "json" {
+			if a.format == "json" {
 				return writeJSON(a.stdout, readBuildInfo())
 			}
-			_, err = fmt.Fprintln(a.stdout, versionString())
+			_, err := fmt.Fprintln(a.stdout, versionString())
 			return err
 		},
 	}
