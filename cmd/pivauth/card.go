@@ -100,6 +100,21 @@ func (a *app) openPIV(ctx context.Context) (*piv.Card, error) {
 	return card, nil
 }
 
+// openIdentified opens the selected card with the engine (openPIV) and identifies it, for the
+// commands that name the card in what they print. The caller closes the card.
+func (a *app) openIdentified(ctx context.Context) (*piv.Card, piv.Identity, error) {
+	card, err := a.openPIV(ctx)
+	if err != nil {
+		return nil, piv.Identity{}, err
+	}
+	id, err := card.Identity(ctx)
+	if err != nil {
+		card.Close()
+		return nil, piv.Identity{}, err
+	}
+	return card, id, nil
+}
+
 // waitForCard waits for a card the selector picks. On a terminal it shows "Insert your PIV
 // card…" with a spinner and waits until --timeout (no limit when 0) or Ctrl-C. Without a terminal
 // it waits only when --timeout is given, and otherwise fails at once: an unattended job should

@@ -27,10 +27,6 @@ object (with --all, an array with one object per slot). Reading certificates nee
   pivauth certs --all`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			format, err := a.outputFormat(cmd)
-			if err != nil {
-				return err
-			}
 			var slots []piv.Slot // nil: every slot with a certificate
 			if !all {
 				slot, err := a.slot()
@@ -40,15 +36,11 @@ object (with --all, an array with one object per slot). Reading certificates nee
 				slots = []piv.Slot{slot}
 			}
 			ctx := cmd.Context()
-			card, err := a.openPIV(ctx)
+			card, id, err := a.openIdentified(ctx)
 			if err != nil {
 				return err
 			}
 			defer card.Close()
-			id, err := card.Identity(ctx)
-			if err != nil {
-				return err
-			}
 			certs, err := readCertificates(ctx, card, slots)
 			if err != nil {
 				return err
@@ -62,7 +54,7 @@ object (with --all, an array with one object per slot). Reading certificates nee
 				views[i] = describeCert(sc.slot.String(), sc.cert, now)
 				views[i].Reader, views[i].Card = id.Reader, id.String()
 			}
-			switch format {
+			switch a.format {
 			case "pem":
 				for _, sc := range certs {
 					if err := writePEM(a.stdout, sc.cert); err != nil {

@@ -61,21 +61,17 @@ the PIN, PUK and management key still have their factory values (which anyone ca
   pivauth pin status --output json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			format, err := a.outputFormat(cmd)
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			card, err := a.openPIV(ctx)
+			card, id, err := a.openIdentified(ctx)
 			if err != nil {
 				return err
 			}
 			defer card.Close()
-			st, err := readPINStatus(ctx, card)
+			st, err := readPINStatus(ctx, card, id)
 			if err != nil {
 				return err
 			}
-			if format == "json" {
+			if a.format == "json" {
 				return writeJSON(a.stdout, st)
 			}
 			a.writePINStatus(st)
@@ -88,13 +84,9 @@ the PIN, PUK and management key still have their factory values (which anyone ca
 
 // readPINStatus reads the PIN state (empty VERIFY) and, on a YubiKey, the metadata of the PIN,
 // the PUK and the management key, in one transaction.
-func readPINStatus(ctx context.Context, card *piv.Card) (pinStatusJSON, error) {
-	id, err := card.Identity(ctx)
-	if err != nil {
-		return pinStatusJSON{}, err
-	}
+func readPINStatus(ctx context.Context, card *piv.Card, id piv.Identity) (pinStatusJSON, error) {
 	st := pinStatusJSON{Reader: id.Reader, Card: id.String()}
-	err = card.Transaction(ctx, func(tx *piv.Tx) error {
+	err := card.Transaction(ctx, func(tx *piv.Tx) error {
 		ps, err := tx.PINStatus()
 		if err != nil {
 			return err
@@ -226,6 +218,23 @@ func newSecret(ctx context.Context, file, what string) ([]byte, error) {
 	return readNewSecret(ctx, what, check)
 }
 
+// replaceSecret reads the secret that authorises the change with current, then the new one
+// (newSecret: from newFile or twice from the terminal), has the card apply them (change the PIN
+// or the PUK, unblock the PIN), and wipes both.
+func replaceSecret(ctx context.Context, current func() ([]byte, error), newFile, newWhat string, apply func(ctx context.Context, current, next []byte) error) error {
+	cur, err := current()
+	if err != nil {
+		return err
+	}
+	defer pinbuf.Wipe(cur)
+	next, err := newSecret(ctx, newFile, newWhat)
+	if err != nil {
+		return err
+	}
+	defer pinbuf.Wipe(next)
+	return apply(ctx, cur, next)
+}
+
 // currentPIN asks the PIN sources for the card's PIN after the lockout guard allowed it.
 func (a *app) currentPIN(ctx context.Context, card *piv.Card, id piv.Identity) ([]byte, error) {
 	st, err := card.PINStatus(ctx)
@@ -261,46 +270,19 @@ change the PUK instead (current PUK from the terminal or --puk-file).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			card, err := a.openPIV(ctx)
+			card, id, err := a.openIdentified(ctx)
 			if err != nil {
 				return err
 			}
 			defer card.Close()
-			id, err := card.Identity(ctx)
-			if err != nil {
-				return err
-			}
+			what, current, apply := "PIN", func() ([]byte, error) { return a.currentPIN(ctx, card, id) }, card.ChangePIN
 			if puk {
-				old, err := a.readPUK(ctx, card, id, f.pukFile)
-				if err != nil {
-					return err
-				}
-				defer pinbuf.Wipe(old)
-				next, err := newSecret(ctx, f.newPINFile, "new PUK")
-				if err != nil {
-					return err
-				}
-				defer pinbuf.Wipe(next)
-				if err := card.ChangePUK(ctx, old, next); err != nil {
-					return err
-				}
-				fmt.Fprintf(a.stderr, "PUK changed on %s.\n", id)
-				return nil
+				what, current, apply = "PUK", func() ([]byte, error) { return a.readPUK(ctx, card, id, f.pukFile) }, card.ChangePUK
 			}
-			old, err := a.currentPIN(ctx, card, id)
-			if err != nil {
+			if err := replaceSecret(ctx, current, f.newPINFile, "new "+what, apply); err != nil {
 				return err
 			}
-			defer pinbuf.Wipe(old)
-			next, err := newSecret(ctx, f.newPINFile, "new PIN")
-			if err != nil {
-				return err
-			}
-			defer pinbuf.Wipe(next)
-			if err := card.ChangePIN(ctx, old, next); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stderr, "PIN changed on %s.\n", id)
+			fmt.Fprintf(a.stderr, "%s changed on %s.\n", what, id)
 			return nil
 		},
 	}
@@ -347,26 +329,13 @@ PUK with one try left is protected by the lockout guard like the PIN.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			card, err := a.openPIV(ctx)
+			card, id, err := a.openIdentified(ctx)
 			if err != nil {
 				return err
 			}
 			defer card.Close()
-			id, err := card.Identity(ctx)
-			if err != nil {
-				return err
-			}
-			puk, err := a.readPUK(ctx, card, id, f.pukFile)
-			if err != nil {
-				return err
-			}
-			defer pinbuf.Wipe(puk)
-			next, err := newSecret(ctx, f.newPINFile, "new PIN")
-			if err != nil {
-				return err
-			}
-			defer pinbuf.Wipe(next)
-			if err := card.UnblockPIN(ctx, puk, next); err != nil {
+			puk := func() ([]byte, error) { return a.readPUK(ctx, card, id, f.pukFile) }
+			if err := replaceSecret(ctx, puk, f.newPINFile, "new PIN", card.UnblockPIN); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stderr, "PIN set and unblocked on %s.\n", id)

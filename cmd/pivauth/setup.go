@@ -125,10 +125,6 @@ too (setup selfsign or setup import).`,
   pivauth setup key --algorithm rsa2048 --pin-policy never --management-key-file mk.hex   # unattended job`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			format, err := a.outputFormat(cmd)
-			if err != nil {
-				return err
-			}
 			algorithm, ok := algorithms[strings.ToLower(alg)]
 			if !ok {
 				return usageErrorf("--algorithm %q: choose rsa2048, rsa3072, rsa4096, rsa1024, eccp256, eccp384, ed25519 or x25519", alg)
@@ -147,15 +143,11 @@ too (setup selfsign or setup import).`,
 				return err
 			}
 			ctx := cmd.Context()
-			card, err := a.openPIV(ctx)
+			card, id, err := a.openIdentified(ctx)
 			if err != nil {
 				return err
 			}
 			defer card.Close()
-			id, err := card.Identity(ctx)
-			if err != nil {
-				return err
-			}
 			if !id.YubiKey {
 				return fmt.Errorf("%s is not a YubiKey: pivauth generates keys through the YubiKey management interface; "+
 					"government PIV cards get their keys from their issuer", id)
@@ -181,7 +173,7 @@ too (setup selfsign or setup import).`,
 					return err
 				}
 			}
-			if format == "json" {
+			if a.format == "json" {
 				return writeJSON(a.stdout, out)
 			}
 			a.writeNewKey(out)
@@ -273,10 +265,6 @@ Delete the PFX once it is on the card.`,
   pivauth setup import --password-file pfx.pass --pin-policy once app.p12`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := a.outputFormat(cmd)
-			if err != nil {
-				return err
-			}
 			opts, err := f.keyOptions()
 			if err != nil {
 				return err
@@ -290,15 +278,11 @@ Delete the PFX once it is on the card.`,
 			if err != nil {
 				return err
 			}
-			card, err := a.openPIV(ctx)
+			card, id, err := a.openIdentified(ctx)
 			if err != nil {
 				return err
 			}
 			defer card.Close()
-			id, err := card.Identity(ctx)
-			if err != nil {
-				return err
-			}
 			if bundle.key == nil && !force {
 				if err := checkSlotKey(ctx, card, id, slot, bundle.cert); err != nil {
 					return err
@@ -319,7 +303,7 @@ Delete the PFX once it is on the card.`,
 			}
 			v := describeCert(slot.String(), bundle.cert, time.Now())
 			v.Reader, v.Card = id.Reader, id.String()
-			if format == "json" {
+			if a.format == "json" {
 				return writeJSON(a.stdout, importJSON{certJSON: v, KeyImported: bundle.key != nil})
 			}
 			what := "Certificate"

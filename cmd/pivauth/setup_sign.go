@@ -60,11 +60,44 @@ func (f *nameFlags) apply() (rawSubject []byte, exts []pkix.Extension, err error
 	return rawSubject, exts, nil
 }
 
-// openKeySession opens a signer over the key in slot, which may have no certificate yet (a key
-// just generated with setup key). The public key comes from --public-key, else from the YubiKey's
-// metadata, else from the slot's certificate; signer checks every signature against it. Its
-// signatures are recorded in the audit log like every other command's.
-func (a *app) openKeySession(ctx context.Context, card *piv.Card, id piv.Identity, slot piv.Slot, pubFile string) (cardKey, error) {
+// keySession is the key of --slot opened to sign a certificate or a request for itself (setup
+// selfsign, setup csr), with the card it is on, which stays open to store the certificate.
+type keySession struct {
+	card *piv.Card
+	id   piv.Identity
+	slot piv.Slot
+	key  cardKey
+}
+
+// Close closes the key and the card.
+func (k *keySession) Close() {
+	_ = k.key.Close()
+	_ = k.card.Close()
+}
+
+// openKeySession opens the selected card and a signer over the key of --slot, which may have no
+// certificate yet (a key just generated with setup key). The public key comes from --public-key,
+// else from the YubiKey's metadata, else from the slot's certificate; signer checks every
+// signature against it. Its signatures are recorded in the audit log like every other command's.
+func (a *app) openKeySession(ctx context.Context, pubFile string) (*keySession, error) {
+	slot, err := a.slot()
+	if err != nil {
+		return nil, err
+	}
+	card, id, err := a.openIdentified(ctx)
+	if err != nil {
+		return nil, err
+	}
+	key, err := a.openSlotKey(ctx, card, id, slot, pubFile)
+	if err != nil {
+		card.Close()
+		return nil, err
+	}
+	return &keySession{card: card, id: id, slot: slot, key: key}, nil
+}
+
+// openSlotKey opens the audited signer of openKeySession.
+func (a *app) openSlotKey(ctx context.Context, card *piv.Card, id piv.Identity, slot piv.Slot, pubFile string) (cardKey, error) {
 	pub, err := slotPublicKey(ctx, card, id, slot, pubFile)
 	if err != nil {
 		return nil, err
@@ -140,10 +173,6 @@ client-authentication extended key usage, and is valid for --days days from now.
   pivauth setup selfsign --slot 9a --subject "CN=Jane Admin" --upn jane@contoso.com --pem jane.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			format, err := a.outputFormat(cmd)
-			if err != nil {
-				return err
-			}
 			if days < 1 {
 				return usageErrorf("--days must be at least 1")
 			}
@@ -151,25 +180,12 @@ client-authentication extended key usage, and is valid for --days days from now.
 			if err != nil {
 				return err
 			}
-			slot, err := a.slot()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			card, err := a.openPIV(ctx)
+			ks, err := a.openKeySession(ctx, pubFile)
 			if err != nil {
 				return err
 			}
-			defer card.Close()
-			id, err := card.Identity(ctx)
-			if err != nil {
-				return err
-			}
-			key, err := a.openKeySession(ctx, card, id, slot, pubFile)
-			if err != nil {
-				return err
-			}
-			defer key.Close()
+			defer ks.Close()
 			serial, err := randomSerial()
 			if err != nil {
 				return err
@@ -185,7 +201,7 @@ client-authentication extended key usage, and is valid for --days days from now.
 				BasicConstraintsValid: true,
 				ExtraExtensions:       exts,
 			}
-			der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), audit.Bind(ctx, key))
+			der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, ks.key.Public(), audit.Bind(ctx, ks.key))
 			if err != nil {
 				return fmt.Errorf("signing the certificate on the card: %w", err)
 			}
@@ -195,18 +211,18 @@ client-authentication extended key usage, and is valid for --days days from now.
 			}
 			// The management key is asked only now, with the certificate made: a signature that
 			// fails leaves the slot as it was without it.
-			mk, err := a.managementKey(ctx, card, id, f.managementKeyFile)
+			mk, err := a.managementKey(ctx, ks.card, ks.id, f.managementKeyFile)
 			if err != nil {
 				return err
 			}
 			defer pinbuf.Wipe(mk)
-			if err := card.PutCertificate(ctx, mk, slot, cert, false); err != nil {
+			if err := ks.card.PutCertificate(ctx, mk, ks.slot, cert, false); err != nil {
 				return err
 			}
 			if err := writeCertFiles(cert, cerOut, pemOut); err != nil {
 				return err
 			}
-			return a.printNewCert(format, id, slot, cert, "Self-signed certificate stored in slot %s of %s.", cerOut, pemOut)
+			return a.printNewCert(ks.id, ks.slot, cert, "Self-signed certificate stored in slot %s of %s.", cerOut, pemOut)
 		},
 	}
 	names.register(cmd)
@@ -235,10 +251,10 @@ func writeCertFiles(cert *x509.Certificate, cerOut, pemOut string) error {
 }
 
 // printNewCert reports a certificate that was just made, with both thumbprints.
-func (a *app) printNewCert(format string, id piv.Identity, slot piv.Slot, cert *x509.Certificate, headline, cerOut, pemOut string) error {
+func (a *app) printNewCert(id piv.Identity, slot piv.Slot, cert *x509.Certificate, headline, cerOut, pemOut string) error {
 	v := describeCert(slot.String(), cert, time.Now())
 	v.Reader, v.Card = id.Reader, id.String()
-	switch format {
+	switch a.format {
 	case "json":
 		return writeJSON(a.stdout, v)
 	case "pem":
@@ -273,26 +289,13 @@ from the slot's certificate, or from --public-key (a new key on another card).`,
 			if err != nil {
 				return err
 			}
-			slot, err := a.slot()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			card, err := a.openPIV(ctx)
+			ks, err := a.openKeySession(ctx, pubFile)
 			if err != nil {
 				return err
 			}
-			defer card.Close()
-			id, err := card.Identity(ctx)
-			if err != nil {
-				return err
-			}
-			key, err := a.openKeySession(ctx, card, id, slot, pubFile)
-			if err != nil {
-				return err
-			}
-			defer key.Close()
-			der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{RawSubject: rawSubject, ExtraExtensions: exts}, audit.Bind(ctx, key))
+			defer ks.Close()
+			der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{RawSubject: rawSubject, ExtraExtensions: exts}, audit.Bind(ctx, ks.key))
 			if err != nil {
 				return fmt.Errorf("signing the request on the card: %w", err)
 			}
@@ -301,7 +304,7 @@ from the slot's certificate, or from --public-key (a new key on another card).`,
 				if err := os.WriteFile(out, csr, 0o644); err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stderr, "Certificate request for slot %s of %s written to %s.\n", slot, id, out)
+				fmt.Fprintf(a.stderr, "Certificate request for slot %s of %s written to %s.\n", ks.slot, ks.id, out)
 				return nil
 			}
 			_, err = a.stdout.Write(csr)
