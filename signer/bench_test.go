@@ -61,18 +61,14 @@ func signOnce(b *testing.B, s *signer.Signer, pss bool) {
 //	go test ./signer -run '^$' -bench 'Sign$' -benchtime 20x
 func BenchmarkSign(b *testing.B) {
 	yk := benchtest.Start(b, vcard.ProfileYubiKey)
-	specs := []keySpec{
-		{retired(0), piv.AlgRSA1024, piv.PINPolicyNever, piv.TouchPolicyNever},
-		{retired(1), piv.AlgRSA2048, piv.PINPolicyNever, piv.TouchPolicyNever},
-		{retired(2), piv.AlgRSA2048, piv.PINPolicyOnce, piv.TouchPolicyNever},
-		{retired(3), piv.AlgRSA3072, piv.PINPolicyNever, piv.TouchPolicyNever},
-		{retired(4), piv.AlgRSA4096, piv.PINPolicyNever, piv.TouchPolicyNever},
-		{retired(5), piv.AlgECCP256, piv.PINPolicyNever, piv.TouchPolicyNever},
-		{retired(6), piv.AlgECCP256, piv.PINPolicyOnce, piv.TouchPolicyNever},
-		{retired(7), piv.AlgECCP256, piv.PINPolicyAlways, piv.TouchPolicyNever},
-		{retired(8), piv.AlgECCP384, piv.PINPolicyNever, piv.TouchPolicyNever},
-		{retired(9), piv.AlgEd25519, piv.PINPolicyNever, piv.TouchPolicyNever},
-	}
+	// Every algorithm without PIN, and the PIN policies on RSA-2048 (Entra) and P-256.
+	specs := keyPerAlgorithm()
+	n := len(specs)
+	specs = append(specs,
+		keySpec{retired(n), piv.AlgRSA2048, piv.PINPolicyOnce, piv.TouchPolicyNever},
+		keySpec{retired(n + 1), piv.AlgECCP256, piv.PINPolicyOnce, piv.TouchPolicyNever},
+		keySpec{retired(n + 2), piv.AlgECCP256, piv.PINPolicyAlways, piv.TouchPolicyNever},
+	)
 	provision(b, yk, specs...)
 	for _, spec := range specs {
 		for _, pss := range []bool{false, true} {

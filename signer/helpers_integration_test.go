@@ -156,6 +156,21 @@ func issue(t testing.TB, b *benchtest.Bench, pub crypto.PublicKey, cn string) *x
 	return cert
 }
 
+// signingAlgorithms are the key algorithms the yubikey profile signs with.
+var signingAlgorithms = []piv.Algorithm{
+	piv.AlgRSA1024, piv.AlgRSA2048, piv.AlgRSA3072, piv.AlgRSA4096, piv.AlgECCP256, piv.AlgECCP384, piv.AlgEd25519,
+}
+
+// keyPerAlgorithm is one key of each signing algorithm, needing neither PIN nor touch, in the
+// retired slots from 82 on.
+func keyPerAlgorithm() []keySpec {
+	specs := make([]keySpec, len(signingAlgorithms))
+	for i, alg := range signingAlgorithms {
+		specs[i] = keySpec{retired(i), alg, piv.PINPolicyNever, piv.TouchPolicyNever}
+	}
+	return specs
+}
+
 // retired is retired slot 0x82+i.
 func retired(i int) piv.Slot {
 	s, _ := piv.RetiredSlot(byte(0x82 + i))

@@ -49,15 +49,7 @@ func digest(h crypto.Hash, msg []byte) []byte {
 
 func TestSignEveryAlgorithm(t *testing.T) {
 	b := benchtest.Start(t, vcard.ProfileYubiKey)
-	specs := []keySpec{
-		{retired(0), piv.AlgRSA1024, piv.PINPolicyNever, piv.TouchPolicyNever},
-		{retired(1), piv.AlgRSA2048, piv.PINPolicyNever, piv.TouchPolicyNever},
-		{retired(2), piv.AlgRSA3072, piv.PINPolicyNever, piv.TouchPolicyNever},
-		{retired(3), piv.AlgRSA4096, piv.PINPolicyNever, piv.TouchPolicyNever},
-		{retired(4), piv.AlgECCP256, piv.PINPolicyNever, piv.TouchPolicyNever},
-		{retired(5), piv.AlgECCP384, piv.PINPolicyNever, piv.TouchPolicyNever},
-		{retired(6), piv.AlgEd25519, piv.PINPolicyNever, piv.TouchPolicyNever},
-	}
+	specs := keyPerAlgorithm()
 	certs := provision(t, b, specs...)
 	msg := []byte("pivauth signer: every algorithm")
 	for i, spec := range specs {
