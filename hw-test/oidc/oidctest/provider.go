@@ -9,6 +9,7 @@ package oidctest
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/x509"
 	"encoding/json"
 	"os"
@@ -16,10 +17,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/pivauth/pivauth/hw-test/oidc/internal/serverproc"
 	"github.com/pivauth/pivauth/hw-test/oidc/tlstest"
 	"github.com/pivauth/pivauth/internal/privfs"
 )
@@ -115,47 +116,44 @@ func Start(t testing.TB, cfg Config) *Provider {
 		t.Fatal(err)
 	}
 
+	var stderr syncBuffer
+	t.Cleanup(func() { // registered first, so it runs after node has stopped
+		if t.Failed() {
+			t.Logf("oidc-provider stderr:\n%s", stderr.String())
+		}
+	})
 	cmd := exec.Command(node, filepath.Join(dir, "provider.mjs"), confFile)
 	cmd.Dir = dir
-	var stderr syncBuffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
+	proc, err := serverproc.Start(t, cmd)
+	if err != nil {
 		t.Fatalf("oidctest: start node: %v", err)
 	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("oidc-provider stderr:\n%s", stderr.String())
-		}
-	})
 
-	type ready struct{ Issuer, MTLS string }
-	lines := make(chan ready, 1)
+	type firstLine struct {
+		line []byte
+		err  error // the read's: a line cut short by node's exit is no ready line
+	}
+	lines := make(chan firstLine, 1)
 	go func() {
-		var r ready
 		line, err := bufio.NewReader(stdout).ReadBytes('\n')
-		if err == nil && json.Unmarshal(line, &r) == nil {
-			lines <- r
-		}
-		close(lines)
+		lines <- firstLine{line, err}
 	}()
 	select {
-	case r, ok := <-lines:
-		if !ok {
-			<-exited
-			t.Fatalf("oidctest: oidc-provider did not start:\n%s", stderr.String())
+	case first := <-lines:
+		var r struct{ Issuer, MTLS string }
+		if first.err != nil || json.Unmarshal(first.line, &r) != nil {
+			// node exited, or wrote something else while it runs on: give an exiting node a
+			// moment to finish its stderr; a running one is stopped by the cleanup.
+			select {
+			case <-proc.Exited():
+			case <-time.After(5 * time.Second):
+			}
+			t.Fatalf("oidctest: oidc-provider did not start (first line %q):\n%s", first.line, stderr.String())
 		}
 		return &Provider{Issuer: r.Issuer, MTLS: r.MTLS, CA: ca}
 	case <-time.After(60 * time.Second):
@@ -163,6 +161,9 @@ func Start(t testing.TB, cfg Config) *Provider {
 	}
 	return nil
 }
+
+// npmTimeout bounds `npm ci`, which downloads the modules.
+const npmTimeout = 5 * time.Minute
 
 // installModules runs `npm ci` in dir when node_modules does not hold the locked oidc-provider,
 // under a file lock so parallel test binaries install once.
@@ -183,9 +184,17 @@ func installModules(t testing.TB, dir string) {
 	if modulesCurrent(dir) {
 		return
 	}
-	cmd := exec.Command(npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
+	// npm downloads from the registry: generous, but bounded, so an unreachable registry fails
+	// the test instead of holding CI until its time limit.
+	ctx, cancel := context.WithTimeout(t.Context(), npmTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
 	cmd.Dir = dir
+	cmd.WaitDelay = time.Second
 	if out, err := cmd.CombinedOutput(); err != nil {
+		if ctx.Err() != nil {
+			t.Fatalf("oidctest: npm ci in %s did not finish within %v (is the npm registry reachable?): %v\n%s", dir, npmTimeout, err, out)
+		}
 		t.Fatalf("oidctest: npm ci in %s: %v\n%s", dir, err, out)
 	}
 	if !modulesCurrent(dir) {
