@@ -212,6 +212,30 @@ func TestStatsCountScriptedSequence(t *testing.T) {
 	}
 }
 
+// TestPINStatusFromOutside checks the outsider's empty VERIFY: 63C3 on a
+// card whose PIN nobody verified, 9000 once a connection verified it and
+// left it so, one APDU each. The yubikey profile clears the PIN status on
+// SELECT, so the 9000 also shows that the outsider selects nothing.
+func TestPINStatusFromOutside(t *testing.T) {
+	b := benchtest.Start(t, vcard.ProfileYubiKey)
+	if b.Real() {
+		t.Skip("verifies the factory PIN and counts APDUs: virtual card only")
+	}
+	h := connect(t, b.Reader)
+	h.command(0xA4, 0x04, 0x00, pivAID, 0x9000)
+	b.ResetStats()
+	if sw := b.PINStatusFromOutside(t); sw != 0x63C3 {
+		t.Errorf("PIN not verified: outsider got %04X, want 63C3", sw)
+	}
+	h.command(0x20, 0x00, 0x80, pin(factoryPIN), 0x9000)
+	if sw := b.PINStatusFromOutside(t); sw != 0x9000 {
+		t.Errorf("PIN verified by another connection: outsider got %04X, want 9000", sw)
+	}
+	if st := b.Stats(); st.APDUs != 3 || st.Instructions["20"] != 3 || st.PINVerifies != 1 {
+		t.Errorf("card counted %d APDUs, %d VERIFY, %d with a PIN; want 3, 3 and 1 (one empty VERIFY per check)", st.APDUs, st.Instructions["20"], st.PINVerifies)
+	}
+}
+
 // benchScript runs hw-test/bench with the bench directory dir and returns
 // its standard output.
 func benchScript(t *testing.T, dir string, args ...string) []byte {
