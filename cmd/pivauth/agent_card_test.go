@@ -22,36 +22,13 @@ import (
 	"github.com/pivauth/pivauth/hw-test/vcard"
 	"github.com/pivauth/pivauth/internal/agent"
 	"github.com/pivauth/pivauth/internal/audit"
-	"github.com/pivauth/pivauth/internal/pcsc"
 	"github.com/pivauth/pivauth/piv"
 )
 
-// verifiedFromOutside sends an empty VERIFY (00 20 00 80) from a PC/SC context of its own, as any
-// other program on the machine could, and returns the status word: 63Cx while the PIN is not
-// verified, 9000 if a session left the card verified.
-func verifiedFromOutside(t *testing.T, reader string) uint16 {
-	t.Helper()
-	sc, err := pcsc.EstablishContext()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sc.Release()
-	c, err := sc.Connect(reader, pcsc.ShareShared, pcsc.ProtocolAny)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Disconnect(pcsc.LeaveCard)
-	resp, err := c.Transmit([]byte{0x00, 0x20, 0x00, 0x80})
-	if err != nil || len(resp) < 2 {
-		t.Fatalf("empty VERIFY: %x, %v", resp, err)
-	}
-	return uint16(resp[len(resp)-2])<<8 | uint16(resp[len(resp)-1])
-}
-
 // notVerified fails the test unless the card answers an outsider's empty VERIFY with 63Cx.
-func notVerified(t *testing.T, reader, after string) {
+func notVerified(t *testing.T, b *benchtest.Bench, after string) {
 	t.Helper()
-	if sw := verifiedFromOutside(t, reader); sw&0xFFF0 != 0x63C0 {
+	if sw := b.PINStatusFromOutside(t); sw&0xFFF0 != 0x63C0 {
 		t.Fatalf("after %s an empty VERIFY from another PC/SC context got %04X, want 63Cx (card left verified)", after, sw)
 	}
 }
@@ -127,7 +104,7 @@ func TestAgentServesCommands(t *testing.T) {
 	if scr := s.waitFor("EXIT=", 1); !strings.Contains(scr, "EXIT=0") || strings.Contains(scr, factoryPIN) {
 		t.Fatalf("first command:\n%s", scr)
 	}
-	notVerified(t, b.Reader, "the first command")
+	notVerified(t, b, "the first command")
 
 	// From here on: no terminal, no --pin-file, no PIVAUTH_PIN. Each signature costs the card one
 	// VERIFY with the PIN, one GENERAL AUTHENTICATE and one VERIFY that clears the PIN status;
@@ -138,7 +115,7 @@ func TestAgentServesCommands(t *testing.T) {
 	if tj.Cached || jwtClaims(t, tj.AccessToken)["appid"] != e.clientID || tj.Reader != b.Reader || tj.Slot != "9a" {
 		t.Errorf("token through the agent: %+v", tj)
 	}
-	notVerified(t, b.Reader, "the token")
+	notVerified(t, b, "the token")
 	var again tokenJSON
 	decodeJSON(t, c.ok(entraArgs("token", "--scope", graphDefault, "--output", "json")...), &again)
 	if !again.Cached || again.AccessToken != tj.AccessToken {
@@ -147,11 +124,11 @@ func TestAgentServesCommands(t *testing.T) {
 	var aj assertionJSON
 	decodeJSON(t, c.ok(entraArgs("assertion", "--output", "json")...), &aj)
 	jti, _ := jwtClaims(t, aj.Assertion)["jti"].(string)
-	notVerified(t, b.Reader, "the assertion")
+	notVerified(t, b, "the assertion")
 	if r := c.ok(requestArgs...); !strings.Contains(r.stdout, "verify=SUCCESS") {
 		t.Errorf("request through the agent: nginx answered %q", r.stdout)
 	}
-	notVerified(t, b.Reader, "the request")
+	notVerified(t, b, "the request")
 	const signatures, outsiders = 3, 3
 	st := b.Stats()
 	if st.Signatures != signatures || st.PINVerifies != signatures || st.Instructions["87"] != signatures ||
@@ -223,7 +200,7 @@ func TestAgentServesCommands(t *testing.T) {
 		t.Error("without an agent the token was not cached on disk")
 	}
 	c.ok(append(requestArgs, "--pin-file", pin)...)
-	notVerified(t, b.Reader, "the direct commands")
+	notVerified(t, b, "the direct commands")
 
 	direct2 := auditEvents(t, c)[len(want):]
 	wantDirect := []struct {

@@ -24,8 +24,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pivauth/pivauth/internal/pcsc"
-
 	"github.com/pivauth/pivauth/hw-test/benchtest"
 	"github.com/pivauth/pivauth/hw-test/vcard"
 	"github.com/pivauth/pivauth/internal/agent"
@@ -159,28 +157,6 @@ func (ba *benchAgent) clientOutput(t *testing.T, jti string, n int) string {
 	return string(out)
 }
 
-// verifiedFromOutside sends an empty VERIFY (00 20 00 80) from a PC/SC context of its own, as any
-// other program on the machine could, and returns the status word: 63Cx while the PIN is not
-// verified, 9000 if a session left it verified.
-func verifiedFromOutside(t *testing.T, reader string) uint16 {
-	t.Helper()
-	sc, err := pcsc.EstablishContext()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sc.Release()
-	c, err := sc.Connect(reader, pcsc.ShareShared, pcsc.ProtocolAny)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Disconnect(pcsc.LeaveCard)
-	resp, err := c.Transmit([]byte{0x00, 0x20, 0x00, 0x80})
-	if err != nil || len(resp) < 2 {
-		t.Fatalf("empty VERIFY: %x, %v", resp, err)
-	}
-	return uint16(resp[len(resp)-2])<<8 | uint16(resp[len(resp)-1])
-}
-
 func (ba *benchAgent) locked(t *testing.T) bool {
 	t.Helper()
 	c, err := agent.DialPath(context.Background(), ba.socket, nil)
@@ -209,13 +185,13 @@ func TestAgentOnBenchCard(t *testing.T) {
 	if n := ba.client(t, "first", 2); n != 1 {
 		t.Fatalf("first process asked for the PIN %d times, want 1", n)
 	}
-	if sw := verifiedFromOutside(t, b.Reader); sw&0xFFF0 != 0x63C0 {
+	if sw := b.PINStatusFromOutside(t); sw&0xFFF0 != 0x63C0 {
 		t.Fatalf("empty VERIFY from another context between operations = %04X, want 63Cx (card left verified?)", sw)
 	}
 	if n := ba.client(t, "second", 2); n != 0 {
 		t.Fatalf("second process asked for the PIN %d times, want 0 (PIN typed once)", n)
 	}
-	if sw := verifiedFromOutside(t, b.Reader); sw&0xFFF0 != 0x63C0 {
+	if sw := b.PINStatusFromOutside(t); sw&0xFFF0 != 0x63C0 {
 		t.Fatalf("empty VERIFY after the second process = %04X, want 63Cx", sw)
 	}
 	st := b.Stats()
