@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pivauth/pivauth/internal/agent"
+	"github.com/pivauth/pivauth/internal/testio"
 )
 
 // waitFor polls cond until it holds; it fails the test after a generous deadline (it checks that
@@ -30,11 +31,11 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // startAgentProcess runs `pivauth agent` in the background, as a systemd user service would, and
 // waits until its socket exists. exited is closed when the process has ended; it is killed at the
 // end of the test if still running.
-func startAgentProcess(t *testing.T, c *cli, socket string) (cmd *exec.Cmd, stderr *syncBuffer, exited chan struct{}) {
+func startAgentProcess(t *testing.T, c *cli, socket string) (cmd *exec.Cmd, stderr *testio.SyncBuffer, exited chan struct{}) {
 	t.Helper()
 	cmd = exec.Command(binary, "agent")
 	cmd.Env, cmd.Dir = c.env, c.dir
-	stderr = &syncBuffer{}
+	stderr = &testio.SyncBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -10,9 +10,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/pivauth/pivauth/internal/testio"
 )
 
 // binary is the pivauth executable built once by TestMain; every CLI test runs it as a user would.
@@ -147,7 +148,7 @@ func itoa(n uint32) string { return strconv.FormatUint(uint64(n), 10) }
 type running struct {
 	cmd    *exec.Cmd
 	stdout bytes.Buffer
-	stderr syncBuffer
+	stderr testio.SyncBuffer
 	done   chan struct{}
 	cancel context.CancelFunc
 }
@@ -195,22 +196,4 @@ func (r *running) wait(t *testing.T) result {
 	t.Helper()
 	<-r.done
 	return result{stdout: r.stdout.String(), stderr: r.stderr.String(), code: r.cmd.ProcessState.ExitCode()}
-}
-
-// syncBuffer is a bytes.Buffer safe to read while the process writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/pivauth/pivauth/internal/audit"
+	"github.com/pivauth/pivauth/internal/testio"
 )
 
 // harness runs an agent with a soft card on a socket in a private temporary directory.
@@ -30,28 +31,10 @@ type harness struct {
 	monitor  *softMonitor
 	srv      *Server
 	auditDir string
-	log      *syncBuffer
+	log      *testio.SyncBuffer // the agent's log output
 	stop     context.CancelFunc
 	done     chan error
 	stopped  sync.Once
-}
-
-// syncBuffer is the agent's log output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func startAgent(t *testing.T, configure func(*Config)) *harness {
@@ -68,7 +51,7 @@ func startAgentAt(t *testing.T, path string) *harness {
 func startAgentWith(t *testing.T, path string, configure func(*Config)) *harness {
 	t.Helper()
 	h := &harness{t: t, path: path, card: newSoftCard(t, "serial:4242"), monitor: newSoftMonitor(),
-		auditDir: filepath.Join(t.TempDir(), "state"), log: &syncBuffer{}, done: make(chan error, 1)}
+		auditDir: filepath.Join(t.TempDir(), "state"), log: &testio.SyncBuffer{}, done: make(chan error, 1)}
 	rec, err := audit.Open(h.auditDir, 0, 0)
 	if err != nil {
 		t.Fatal(err)
