@@ -8,7 +8,6 @@ package oidctest
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/json"
@@ -16,13 +15,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pivauth/pivauth/hw-test/oidc/internal/serverproc"
 	"github.com/pivauth/pivauth/hw-test/oidc/tlstest"
 	"github.com/pivauth/pivauth/internal/privfs"
+	"github.com/pivauth/pivauth/internal/testio"
 )
 
 // Config describes the provider to start.
@@ -116,7 +115,7 @@ func Start(t testing.TB, cfg Config) *Provider {
 		t.Fatal(err)
 	}
 
-	var stderr syncBuffer
+	var stderr testio.SyncBuffer
 	t.Cleanup(func() { // registered first, so it runs after node has stopped
 		if t.Failed() {
 			t.Logf("oidc-provider stderr:\n%s", stderr.String())
@@ -231,22 +230,4 @@ func missing(t testing.TB, tool string) {
 		t.Skipf("%s is not installed", tool)
 	}
 	t.Fatalf("oidctest: %s is not installed: run hw-test/bench install (Debian packages nodejs and npm)", tool)
-}
-
-// syncBuffer is a bytes.Buffer safe for the writer goroutine of exec and a reading test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
