@@ -1,5 +1,8 @@
 // Package testio holds I/O helpers for tests, shared by the test files of
-// several packages. Only tests import it, so none of it reaches pivauth.
+// several packages: buffers read while a writer runs, and child processes
+// run with a deadline, since CI has a hard time limit and a test waiting on
+// a hung child for ever would spend it all. Only tests import it, so none of
+// it reaches pivauth.
 package testio
 
 import (
