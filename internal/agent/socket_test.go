@@ -15,9 +15,11 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/pivauth/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/internal/privfs"
+	"github.com/pivauth/pivauth/internal/testio"
 )
 
 // TestMain lets the test binary play a client process (AGENT_TEST_CHILD): the tests need clients
@@ -71,6 +73,10 @@ func childCrashAtPrompt(path string) int {
 	return 1
 }
 
+// childTimeout bounds a client process: one request to the agent, generous
+// for a loaded CI machine.
+const childTimeout = time.Minute
+
 func child(t *testing.T, mode, socket string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "AGENT_TEST_CHILD="+mode, "AGENT_TEST_SOCKET="+socket)
@@ -80,7 +86,7 @@ func child(t *testing.T, mode, socket string) *exec.Cmd {
 func TestCrashedClientLeavesAgentHealthy(t *testing.T) {
 	h := startAgent(t, nil)
 	cmd := child(t, "crash-at-prompt", h.path)
-	out, err := cmd.CombinedOutput()
+	out, err := testio.CombinedOutput(cmd, childTimeout)
 	if ee, ok := errors.AsType[*exec.ExitError](err); !ok || ee.ExitCode() != 3 {
 		t.Fatalf("child did not die at the prompt: %v\n%s", err, out)
 	}
@@ -208,7 +214,7 @@ func TestOtherUserRefused(t *testing.T) {
 	cmd := exec.Command(bin, "-test.run=^$")
 	cmd.Env = []string{"AGENT_TEST_CHILD=raw-dial", "AGENT_TEST_SOCKET=" + h.path}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
-	out, err := cmd.CombinedOutput()
+	out, err := testio.CombinedOutput(cmd, childTimeout)
 	if err != nil {
 		t.Fatalf("client as uid %d: %v\n%s", nobody, err, out)
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/pivauth/pivauth/hw-test/vcard"
 	"github.com/pivauth/pivauth/internal/agent"
 	"github.com/pivauth/pivauth/internal/audit"
+	"github.com/pivauth/pivauth/internal/testio"
 	"github.com/pivauth/pivauth/piv"
 )
 
@@ -150,7 +151,8 @@ func (ba *benchAgent) clientOutput(t *testing.T, jti string, n int) string {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "CARD_TEST_CHILD=sign", "CARD_TEST_SOCKET="+ba.socket, "CARD_TEST_READER="+ba.bench.Reader, "CARD_TEST_PIN="+benchPIN,
 		"CARD_TEST_JTI="+jti, "CARD_TEST_N="+strconv.Itoa(n))
-	out, err := cmd.CombinedOutput()
+	// Bounded: n signatures through pcscd+vpcd take seconds, a hung client must not take CI's time.
+	out, err := testio.CombinedOutput(cmd, 2*time.Minute)
 	if err != nil || !bytes.Contains(out, []byte("OK")) {
 		t.Fatalf("client %s: %v\n%s", jti, err, out)
 	}
