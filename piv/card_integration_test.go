@@ -12,9 +12,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pivauth/pivauth/hw-test/benchtest"
 	"github.com/pivauth/pivauth/hw-test/vcard"
+	"github.com/pivauth/pivauth/internal/testio"
 	"github.com/pivauth/pivauth/piv"
 )
 
@@ -67,7 +69,7 @@ func ykStatus(t *testing.T, reader string) (version string, serial uint32, ok bo
 	if _, err := exec.LookPath("yubico-piv-tool"); err != nil {
 		return "", 0, false
 	}
-	out, err := exec.Command("yubico-piv-tool", "-r", reader, "-a", "status").CombinedOutput()
+	out, err := testio.CombinedOutput(exec.Command("yubico-piv-tool", "-r", reader, "-a", "status"), 30*time.Second)
 	if err != nil {
 		t.Fatalf("yubico-piv-tool -a status: %v\n%s", err, out)
 	}

@@ -5,7 +5,6 @@
 package piv_test
 
 import (
-	"context"
 	"debug/buildinfo"
 	"errors"
 	"os"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pivauth/pivauth/internal/testio"
 )
 
 // TestBuildWithoutCgo builds a program over piv with CGO_ENABLED=0 (scard
@@ -31,7 +32,7 @@ func TestBuildWithoutCgo(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "nocgo")
 	build := exec.Command(goTool, "build", "-o", bin, "./testdata/nocgo")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
+	if out, err := testio.CombinedOutput(build, 5*time.Minute); err != nil {
 		t.Fatalf("CGO_ENABLED=0 go build: %v\n%s", err, out)
 	}
 	info, err := buildinfo.ReadFile(bin)
@@ -45,14 +46,12 @@ func TestBuildWithoutCgo(t *testing.T) {
 	}
 
 	// WaitForCard would wait for a card for ever if it did not fail at once.
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
 	var stderr strings.Builder
-	run := exec.CommandContext(ctx, bin)
+	run := exec.Command(bin)
 	run.Stderr = &stderr
-	err = run.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("the program did not fail at once:\n%s", stderr.String())
+	err = testio.Run(run, 30*time.Second)
+	if errors.Is(err, testio.ErrTimeout) {
+		t.Fatalf("the program did not fail at once: %v\n%s", err, stderr.String())
 	}
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 1 {

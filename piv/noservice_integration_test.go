@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/pivauth/pivauth/internal/testio"
 	"github.com/pivauth/pivauth/piv"
 )
 
@@ -22,7 +24,7 @@ func TestNoService(t *testing.T) {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestNoService$", "-test.v")
 		cmd.Env = append(os.Environ(), "PIVAUTH_TEST_NO_SERVICE=1",
 			"PCSCLITE_CSOCK_NAME="+filepath.Join(t.TempDir(), "no-pcscd.comm"))
-		out, err := cmd.CombinedOutput()
+		out, err := testio.CombinedOutput(cmd, 2*time.Minute)
 		if err != nil || !strings.Contains(string(out), "--- PASS: TestNoService") {
 			t.Fatalf("without pcscd: %v\n%s", err, out)
 		}
