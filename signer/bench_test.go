@@ -7,15 +7,18 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pivauth/pivauth/hw-test/benchtest"
 	"github.com/pivauth/pivauth/hw-test/vcard"
+	"github.com/pivauth/pivauth/internal/testio"
 	"github.com/pivauth/pivauth/piv"
 	"github.com/pivauth/pivauth/signer"
 )
@@ -204,7 +207,11 @@ func runTool(b *testing.B, bench *benchtest.Bench, stdin string, env []string, n
 		cmd := exec.Command(name, args...)
 		cmd.Stdin = strings.NewReader(stdin)
 		cmd.Env = append(os.Environ(), env...)
-		if out, err := cmd.CombinedOutput(); err != nil {
+		out, err := testio.CombinedOutput(cmd, 30*time.Second)
+		if errors.Is(err, testio.ErrTimeout) {
+			b.Fatalf("%v\n%s", err, out)
+		}
+		if err != nil {
 			b.Skipf("%s does not work with this card: %v\n%s", name, err, out)
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/pivauth/pivauth/hw-test/vcard"
 	"github.com/pivauth/pivauth/hw-test/vpcd"
 	"github.com/pivauth/pivauth/hw-test/vpcd/pcscstate"
+	"github.com/pivauth/pivauth/internal/testio"
 	"github.com/pivauth/pivauth/piv"
 	"github.com/pivauth/pivauth/signer"
 )
@@ -40,7 +41,7 @@ func TestConcurrentSigners(t *testing.T) {
 	if _, err := exec.LookPath("yubico-piv-tool"); err == nil {
 		other.Go(func() {
 			for ctx.Err() == nil {
-				out, err := exec.CommandContext(ctx, "yubico-piv-tool", "-r", b.Reader, "-a", "status").CombinedOutput()
+				out, err := testio.CombinedOutput(exec.CommandContext(ctx, "yubico-piv-tool", "-r", b.Reader, "-a", "status"), 30*time.Second)
 				if ctx.Err() != nil {
 					return
 				}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pivauth/pivauth/internal/testio"
 )
 
 type pinResult struct {
@@ -216,16 +218,14 @@ func TestDefaultSourceWithoutTerminal(t *testing.T) {
 	}
 	defer keep.Close()
 	defer stdin.Close()
-	// The timeout only stops a hung child; a pass takes milliseconds.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestDefaultSourceWithoutTerminal$")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDefaultSourceWithoutTerminal$")
 	cmd.Env = []string{"PIVAUTH_TEST_CHILD=no-terminal", "PATH=" + os.Getenv("PATH")}
 	cmd.Stdin = stdin
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	out, err := cmd.Output()
-	if ctx.Err() != nil {
-		t.Fatal("DefaultPINSource hung without a terminal")
+	// The timeout only stops a hung child; a pass takes milliseconds.
+	out, err := testio.Output(cmd, 30*time.Second)
+	if errors.Is(err, testio.ErrTimeout) {
+		t.Fatalf("DefaultPINSource hung without a terminal: %v", err)
 	}
 	if err != nil {
 		t.Fatalf("child: %v: %s", err, out)

@@ -14,6 +14,7 @@ import (
 	"encoding/pem"
 	"io"
 	"math/big"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/pivauth/pivauth/hw-test/benchtest"
 	"github.com/pivauth/pivauth/hw-test/vcard"
+	"github.com/pivauth/pivauth/internal/testio"
 	"github.com/pivauth/pivauth/piv"
 	"github.com/pivauth/pivauth/signer"
 )
@@ -163,39 +165,62 @@ func tlsHandshake(t *testing.T, b *benchtest.Bench, s *signer.Signer, h handshak
 	if h.clientSigalgs != "" {
 		args = append(args, "-client_sigalgs", h.clientSigalgs)
 	}
+	// One deadline bounds the exchange: the server is killed at it (with
+	// WaitDelay, so its pipes cannot hold Wait), and every read of its output,
+	// on its stdout or over the connection, gives up at it.
 	ctx, cancel := context.WithTimeout(testContext(t), time.Minute)
 	defer cancel()
+	deadline, _ := ctx.Deadline()
 	srv := exec.CommandContext(ctx, "openssl", args...)
+	srv.WaitDelay = testio.WaitDelay
 	stdout, err := srv.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := &lockedWriter{}
+	log := &testio.SyncBuffer{}
 	srv.Stderr = log
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer srv.Wait()
 	defer srv.Process.Kill()
-	out := bufio.NewReader(stdout)
-	var port string
-	for port == "" {
-		line, err := out.ReadString('\n')
-		if err != nil {
-			t.Fatalf("openssl s_server did not start: %v\n%s", err, log.String())
-		}
-		log.Write([]byte(line))
-		if m := acceptLine.FindStringSubmatch(line); m != nil {
-			port = m[1]
-		}
+	type accepted struct {
+		port string
+		err  error
 	}
-	go io.Copy(log, out)
+	accept := make(chan accepted, 1)
+	go func() {
+		out := bufio.NewReader(stdout)
+		for {
+			line, err := out.ReadString('\n')
+			if err != nil {
+				accept <- accepted{err: err}
+				return
+			}
+			log.Write([]byte(line))
+			if m := acceptLine.FindStringSubmatch(line); m != nil {
+				accept <- accepted{port: m[1]}
+				break
+			}
+		}
+		io.Copy(log, out)
+	}()
+	var port string
+	select {
+	case a := <-accept:
+		if a.err != nil {
+			t.Fatalf("openssl s_server did not start: %v\n%s", a.err, log.String())
+		}
+		port = a.port
+	case <-ctx.Done():
+		t.Fatalf("openssl s_server killed: no ACCEPT line by the deadline (%v)\n%s", ctx.Err(), log.String())
+	}
 
 	roots := x509.NewCertPool()
 	srvPEM, _ := os.ReadFile(filepath.Join(dir, "server.pem"))
 	roots.AppendCertsFromPEM(srvPEM)
 	before := s.Operations()
-	conn, err := tls.Dial("tcp", "127.0.0.1:"+port, &tls.Config{
+	conn, err := tls.DialWithDialer(&net.Dialer{Deadline: deadline}, "tcp", "127.0.0.1:"+port, &tls.Config{
 		Certificates: []tls.Certificate{s.TLSCertificate()},
 		RootCAs:      roots,
 		ServerName:   "localhost",
@@ -203,15 +228,18 @@ func tlsHandshake(t *testing.T, b *benchtest.Bench, s *signer.Signer, h handshak
 		MaxVersion:   h.version,
 	})
 	if err != nil {
-		t.Fatalf("handshake: %v", err)
+		t.Fatalf("handshake: %v\nserver log:\n%s", err, log.String())
 	}
 	defer conn.Close()
+	if err := conn.SetDeadline(deadline); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := io.WriteString(conn, "GET / HTTP/1.0\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
 	page, err := io.ReadAll(conn)
 	if err != nil {
-		t.Fatalf("reading the status page: %v", err)
+		t.Fatalf("reading the status page: %v\nserver log:\n%s", err, log.String())
 	}
 	status := string(page)
 	wantVersion := map[uint16]string{tls.VersionTLS12: "TLSv1.2", tls.VersionTLS13: "TLSv1.3"}[h.version]
@@ -227,23 +255,4 @@ func tlsHandshake(t *testing.T, b *benchtest.Bench, s *signer.Signer, h handshak
 	if n := s.Operations() - before; n != 1 {
 		t.Errorf("handshake used the card %d times, want 1", n)
 	}
-}
-
-// lockedWriter collects the server's output from two goroutines, for
-// failure messages.
-type lockedWriter struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedWriter) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -11,9 +11,11 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pivauth/pivauth/hw-test/benchtest"
 	"github.com/pivauth/pivauth/hw-test/vcard"
+	"github.com/pivauth/pivauth/internal/testio"
 	"github.com/pivauth/pivauth/piv"
 	"github.com/pivauth/pivauth/signer"
 )
@@ -31,7 +33,7 @@ func otherProcess(t *testing.T, reader string, apdus ...string) string {
 	for _, a := range apdus {
 		args = append(args, "--send-apdu", a)
 	}
-	out, err := exec.Command("opensc-tool", args...).CombinedOutput()
+	out, err := testio.CombinedOutput(exec.Command("opensc-tool", args...), 30*time.Second)
 	if err != nil {
 		t.Fatalf("opensc-tool: %v\n%s", err, out)
 	}
