@@ -30,13 +30,15 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // startAgentProcess runs `pivauth agent` in the background, as a systemd user service would, and
 // waits until its socket exists. exited is closed when the process has ended; it is killed at the
-// end of the test if still running.
+// end of the test if still running. The agent serves until told to stop, so it has no deadline of
+// its own: every wait for it is bounded instead, Wait's by WaitDelay.
 func startAgentProcess(t *testing.T, c *cli, socket string) (cmd *exec.Cmd, stderr *testio.SyncBuffer, exited chan struct{}) {
 	t.Helper()
 	cmd = exec.Command(binary, "agent")
 	cmd.Env, cmd.Dir = c.env, c.dir
 	stderr = &testio.SyncBuffer{}
 	cmd.Stderr = stderr
+	cmd.WaitDelay = testio.WaitDelay
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +46,11 @@ func startAgentProcess(t *testing.T, c *cli, socket string) (cmd *exec.Cmd, stde
 	go func() { _ = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		<-exited
+		select {
+		case <-exited:
+		case <-time.After(toolTimeout):
+			t.Errorf("pivauth agent (pid %d) still running %v after SIGKILL; left behind", cmd.Process.Pid, toolTimeout)
+		}
 	})
 	waitFor(t, "the agent listens", func() bool {
 		_, err := os.Stat(socket)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,6 +20,14 @@ import (
 // binary is the pivauth executable built once by TestMain; every CLI test runs it as a user would.
 var binary string
 
+// Deadlines for child processes, generous for a loaded CI machine: they only end a hung child,
+// which would otherwise hold CI until its time limit.
+const (
+	buildTimeout = 5 * time.Minute  // go build
+	runTimeout   = time.Minute      // one pivauth command
+	toolTimeout  = 30 * time.Second // tmux, openssl
+)
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "pivauth-cli-test")
 	if err != nil {
@@ -28,7 +37,7 @@ func TestMain(m *testing.M) {
 	binary = filepath.Join(dir, "pivauth")
 	build := exec.Command("go", "build", "-ldflags", "-X main.version=v0.0.0-test", "-o", binary, ".")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
+	if err := testio.Run(build, buildTimeout); err != nil {
 		fmt.Fprintln(os.Stderr, "building pivauth:", err)
 		os.Exit(1)
 	}
@@ -79,21 +88,20 @@ func (c *cli) with(env ...string) *cli {
 }
 
 // run runs pivauth args and returns its output and exit code. It fails the test if the program
-// does not finish within a minute: nothing here may hang.
+// does not finish within runTimeout (it is killed then): nothing here may hang. Nor may a
+// grandchild (`pivauth exec`) that keeps stdout open hold the test: testio.Run's WaitDelay.
 func (c *cli) run(args ...string) result {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd := exec.Command(binary, args...)
 	cmd.Env = c.env
 	cmd.Dir = c.dir
 	cmd.Stdin = strings.NewReader(c.stdin)
 	cmd.SysProcAttr = detached()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		c.t.Fatalf("pivauth %s: still running after a minute; stderr:\n%s", strings.Join(args, " "), stderr.String())
+	err := testio.Run(cmd, runTimeout)
+	if errors.Is(err, testio.ErrTimeout) {
+		c.t.Fatalf("%v; stderr:\n%s", err, stderr.String())
 	}
 	r := result{stdout: stdout.String(), stderr: stderr.String(), code: cmd.ProcessState.ExitCode()}
 	if err != nil && r.code < 0 {
@@ -150,17 +158,19 @@ type running struct {
 	stdout bytes.Buffer
 	stderr testio.SyncBuffer
 	done   chan struct{}
-	cancel context.CancelFunc
+	ctx    context.Context // its deadline kills the program
 }
 
-// start starts pivauth args like run does, without waiting for it.
+// start starts pivauth args like run does, without waiting for it; it is killed at the end of
+// the test or after runTimeout.
 func (c *cli) start(args ...string) *running {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	r := &running{done: make(chan struct{}), cancel: cancel}
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	r := &running{done: make(chan struct{}), ctx: ctx}
 	r.cmd = exec.CommandContext(ctx, binary, args...)
 	r.cmd.Env, r.cmd.Dir, r.cmd.SysProcAttr = c.env, c.dir, detached()
 	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
+	r.cmd.WaitDelay = testio.WaitDelay
 	if err := r.cmd.Start(); err != nil {
 		cancel()
 		c.t.Fatal(err)
@@ -191,9 +201,13 @@ func (r *running) waitStderr(t *testing.T, re *regexp.Regexp) []string {
 	return nil
 }
 
-// wait waits for the program to end and returns what it produced.
+// wait waits for the program to end and returns what it produced. It fails the test if the
+// program had to be killed at its deadline.
 func (r *running) wait(t *testing.T) result {
 	t.Helper()
 	<-r.done
+	if r.ctx.Err() != nil {
+		t.Fatalf("%s: killed, still running after %v; stderr:\n%s", r.cmd, runTimeout, r.stderr.String())
+	}
 	return result{stdout: r.stdout.String(), stderr: r.stderr.String(), code: r.cmd.ProcessState.ExitCode()}
 }

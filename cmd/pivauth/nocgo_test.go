@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/pivauth/pivauth/internal/testio"
 )
 
 // TestBuildWithoutCgo: a CGO_ENABLED=0 build compiles, and a command that needs PC/SC fails at
@@ -18,7 +20,7 @@ func TestBuildWithoutCgo(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "pivauth-nocgo")
 	build := exec.Command("go", "build", "-o", bin, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
+	if out, err := testio.CombinedOutput(build, buildTimeout); err != nil {
 		t.Fatalf("CGO_ENABLED=0 go build: %v\n%s", err, out)
 	}
 	c := newCLI(t)

@@ -18,6 +18,7 @@ import (
 	"github.com/pivauth/pivauth/hw-test/benchtest"
 	"github.com/pivauth/pivauth/hw-test/vcard"
 	"github.com/pivauth/pivauth/internal/audit"
+	"github.com/pivauth/pivauth/internal/testio"
 	"github.com/pivauth/pivauth/piv"
 )
 
@@ -89,7 +90,7 @@ func TestSetupCSRAndSelfsign(t *testing.T) {
 		t.Errorf("extended key usage %v", cert.ExtKeyUsage)
 	}
 	// OpenSSL agrees on the thumbprint and the signature.
-	out, err := exec.Command("openssl", "x509", "-in", pemPath, "-noout", "-fingerprint", "-sha1").Output()
+	out, err := testio.Output(exec.Command("openssl", "x509", "-in", pemPath, "-noout", "-fingerprint", "-sha1"), toolTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +98,7 @@ func TestSetupCSRAndSelfsign(t *testing.T) {
 	if got := strings.ReplaceAll(fp, ":", ""); got != wantSHA1 {
 		t.Errorf("openssl SHA-1 %s, pivauth %s", got, wantSHA1)
 	}
-	if out, err := exec.Command("openssl", "verify", "-CAfile", pemPath, pemPath).CombinedOutput(); err != nil {
+	if out, err := testio.CombinedOutput(exec.Command("openssl", "verify", "-CAfile", pemPath, pemPath), toolTimeout); err != nil {
 		t.Errorf("openssl verify: %v\n%s", err, out)
 	}
 	var shown certJSON

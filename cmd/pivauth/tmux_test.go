@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/pivauth/pivauth/hw-test/benchtest"
 	"github.com/pivauth/pivauth/hw-test/vcard"
+	"github.com/pivauth/pivauth/internal/testio"
 )
 
 // tmuxSession runs pivauth in a tmux pane: a real terminal, where the PIN prompt opens /dev/tty.
@@ -39,13 +41,24 @@ func startTmux(t *testing.T, c *cli, args ...string) *tmuxSession {
 	// The shell catches Ctrl-C (a trap, not an ignore, which pivauth would inherit) so that it
 	// outlives pivauth and reports.
 	script := "trap true INT; " + strings.Join(quoted, " ") + `; echo "EXIT=$?"; echo "ECHO=$(stty -a | tr ' ;' '\n\n' | grep -x -e echo -e -echo)"; sleep 600`
-	cmd := exec.Command("tmux", "-L", s.socket, "new-session", "-d", "-s", s.name, "-x", "200", "-y", "50", "sh", "-c", script)
+	cmd := s.tmux("new-session", "-d", "-s", s.name, "-x", "200", "-y", "50", "sh", "-c", script)
 	cmd.Dir = c.dir
-	if out, err := cmd.CombinedOutput(); err != nil {
+	if out, err := testio.CombinedOutput(cmd, toolTimeout); err != nil {
 		t.Fatalf("tmux: %v\n%s", err, out)
 	}
-	t.Cleanup(func() { _ = exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
+	t.Cleanup(func() {
+		// An error is expected when the server is gone already; a hung tmux is not.
+		if err := testio.Run(s.tmux("kill-server"), toolTimeout); errors.Is(err, testio.ErrTimeout) {
+			t.Error(err)
+		}
+	})
 	return s
+}
+
+// tmux returns the command `tmux args` aimed at the session's own server. Run it through testio,
+// with toolTimeout: tmux answers at once, a hung one must not hold the test.
+func (s *tmuxSession) tmux(args ...string) *exec.Cmd {
+	return exec.Command("tmux", append([]string{"-L", s.socket}, args...)...)
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
@@ -53,7 +66,7 @@ func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''
 // screen returns the pane's text, lines the pane wrapped joined again (a long message is
 // matched whole).
 func (s *tmuxSession) screen() string {
-	out, err := exec.Command("tmux", "-L", s.socket, "capture-pane", "-p", "-J", "-t", s.name).Output()
+	out, err := testio.Output(s.tmux("capture-pane", "-p", "-J", "-t", s.name), toolTimeout)
 	if err != nil {
 		s.t.Fatalf("capture-pane: %v", err)
 	}
@@ -79,17 +92,17 @@ func (s *tmuxSession) waitFor(want string, n int) string {
 
 // key sends a key such as "C-c".
 func (s *tmuxSession) key(k string) {
-	if err := exec.Command("tmux", "-L", s.socket, "send-keys", "-t", s.name, k).Run(); err != nil {
+	if err := testio.Run(s.tmux("send-keys", "-t", s.name, k), toolTimeout); err != nil {
 		s.t.Fatal(err)
 	}
 }
 
 // typeLine types text and Enter, as a person would.
 func (s *tmuxSession) typeLine(text string) {
-	if err := exec.Command("tmux", "-L", s.socket, "send-keys", "-t", s.name, "-l", text).Run(); err != nil {
+	if err := testio.Run(s.tmux("send-keys", "-t", s.name, "-l", text), toolTimeout); err != nil {
 		s.t.Fatal(err)
 	}
-	if err := exec.Command("tmux", "-L", s.socket, "send-keys", "-t", s.name, "Enter").Run(); err != nil {
+	if err := testio.Run(s.tmux("send-keys", "-t", s.name, "Enter"), toolTimeout); err != nil {
 		s.t.Fatal(err)
 	}
 }
