@@ -46,6 +46,10 @@ func (e *PINError) Error() string {
 // Unwrap returns the card's piv.AuthError.
 func (e *PINError) Unwrap() error { return e.Auth }
 
+// TriesLeft returns the PIN tries left, for layers that do not import piv
+// (the agent sends them to its client).
+func (e *PINError) TriesLeft() int { return e.Auth.Retries }
+
 // sentinelError is an error whose message says all there is to say in its own
 // words and that still matches a sentinel with errors.Is: a card that cannot
 // show its key counts as ErrKeyChanged (the signer fails closed), a slot

@@ -211,6 +211,9 @@ func (a *app) dialAgent(ctx context.Context, pins signer.PINSource) (*agent.Clie
 		return nil, err
 	}
 	a.log.Debug("using the pivauth agent", "pid", c.PID())
+	// The agent's card errors match the signer's, so the exit codes and the lockout guard's hint
+	// are the same as without the agent.
+	c.SetRemoteErrors(card.FromAgent)
 	return c, nil
 }
 
@@ -270,7 +273,7 @@ func agentExitCode(err error) (int, bool) {
 		return 0, false
 	}
 	switch re.Class {
-	case audit.ResultPINIncorrect, audit.ResultPINBlocked, audit.ResultNoPIN:
+	case audit.ResultPINIncorrect, audit.ResultPINBlocked, audit.ResultPINLastTry, audit.ResultNoPIN:
 		return ExitPIN, true
 	case audit.ResultCardRemoved, audit.ResultNoCard:
 		return ExitNoCard, true

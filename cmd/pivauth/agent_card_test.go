@@ -324,3 +324,47 @@ func TestAgentChooseCard(t *testing.T) {
 		t.Errorf("agent status %+v: want the chosen card's key only", status)
 	}
 }
+
+// TestAgentLockoutGuard: through the agent, wrong PINs report the tries left and the lockout guard
+// refuses the last try exactly as without it: exit code 4, the hint naming --allow-last-try (from
+// the tries the agent sends, not from its text), and no PIN sent to the card; the audit log tells
+// the guard's refusal from a blocked PIN.
+func TestAgentLockoutGuard(t *testing.T) {
+	e := startEntraBench(t)
+	b := e.b
+	if b.Real() {
+		t.Skip("spends PIN tries and counts the card's VERIFYs: virtual card only")
+	}
+	runtime := filepath.Join(e.c.dir, "run")
+	if err := os.Mkdir(runtime, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	c := e.c.with("XDG_RUNTIME_DIR=" + runtime)
+	agentProc, _, _ := startAgentProcess(t, c, filepath.Join(runtime, "pivauth", "agent.sock"))
+	wrong := writeFile(t, c.dir, "wrong.pin", "000000\n", 0o600)
+	assertion := func(pinFile string) []string {
+		return []string{"assertion", "--reader", b.Reader, "--authority", e.srv.Authority(), "--client-id", e.clientID, "--ca-file", e.ca, "--pin-file", pinFile}
+	}
+	const hint = "(run again with --allow-last-try)"
+
+	if r := c.fails(ExitPIN, []string{"PIN incorrect: 2 tries left"}, assertion(wrong)...); strings.Contains(r.stderr, hint) {
+		t.Errorf("a wrong PIN with 2 tries left got the last-try hint:\n%s", r.stderr)
+	}
+	c.fails(ExitPIN, []string{"PIN incorrect: 1 try left", hint}, assertion(wrong)...)
+	b.ResetStats()
+	c.fails(ExitPIN, []string{"lockout guard", "only 1 PIN try left", "no PIN was sent", hint}, assertion(e.pin)...)
+	if n := b.Stats().PINVerifies; n != 0 {
+		t.Errorf("the lockout guard let %d PIN verifications through the agent", n)
+	}
+
+	evs := auditEvents(t, c)
+	wantResults := []string{audit.ResultPINIncorrect, audit.ResultPINIncorrect, audit.ResultPINLastTry}
+	if len(evs) != len(wantResults) {
+		t.Fatalf("audit log has %d events, want %d: %+v", len(evs), len(wantResults), evs)
+	}
+	for i, want := range wantResults {
+		if evs[i].Result != want || evs[i].PID != agentProc.Process.Pid {
+			t.Errorf("event %d: result %q by pid %d; want %q by the agent (pid %d)", i, evs[i].Result, evs[i].PID, want, agentProc.Process.Pid)
+		}
+	}
+}

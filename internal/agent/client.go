@@ -51,6 +51,8 @@ type Client struct {
 	r        *lineReader
 	prompter Prompter
 	pid      int
+	// remoteErr turns the agent's error replies into the caller's errors (SetRemoteErrors).
+	remoteErr func(*RemoteError) error
 }
 
 // Dial connects to the agent at SocketPath. See DialPath.
@@ -109,6 +111,15 @@ func DialPath(ctx context.Context, path string, p Prompter) (*Client, error) {
 // Close closes the connection.
 func (c *Client) Close() error { return c.nc.Close() }
 
+// SetRemoteErrors has the client return f(re) for each error reply re instead of re itself, so
+// that a caller that knows the card layers (the agent imports none of them) gets errors that match
+// theirs, such as card.FromAgent's. f's error should wrap re, which the exit codes are read from.
+func (c *Client) SetRemoteErrors(f func(*RemoteError) error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.remoteErr = f
+}
+
 // PID returns the agent's process id.
 func (c *Client) PID() int { return c.pid }
 
@@ -140,6 +151,9 @@ func (c *Client) roundTrip(ctx context.Context, req request) (reply, error) {
 			}
 			if promptErr != nil {
 				return reply{}, promptErr
+			}
+			if c.remoteErr != nil {
+				return reply{}, c.remoteErr(rep.Error)
 			}
 			return reply{}, rep.Error
 		case typeTouch:

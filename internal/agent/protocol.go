@@ -140,6 +140,8 @@ type Status struct {
 type RemoteError struct {
 	Class   string `json:"class"`
 	Message string `json:"message"`
+	// Retries is the PIN tries left when Class is audit.ResultPINIncorrect (0: unknown).
+	Retries int `json:"retries,omitempty"`
 }
 
 func (e *RemoteError) Error() string { return e.Message }

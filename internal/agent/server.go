@@ -310,7 +310,7 @@ func (s *Server) cardOp(ctx context.Context, c *conn, ref KeyRef, fn func(ctx co
 	switch class {
 	case audit.ResultCardRemoved:
 		s.lockLocked("card removed")
-	case audit.ResultPINIncorrect, audit.ResultPINBlocked:
+	case audit.ResultPINIncorrect, audit.ResultPINBlocked, audit.ResultPINLastTry:
 		if k != nil {
 			s.forgetCard(k.info.Card)
 		}
@@ -318,8 +318,16 @@ func (s *Server) cardOp(ctx context.Context, c *conn, ref KeyRef, fn func(ctx co
 	return errorReply(class, err)
 }
 
+// errorReply answers with err's class and text and, for a refused PIN, the tries left (which
+// the card layers report through a TriesLeft method) so that the client need not read them from
+// the text.
 func errorReply(class string, err error) reply {
-	return reply{Type: typeError, Error: &RemoteError{Class: class, Message: err.Error()}}
+	re := &RemoteError{Class: class, Message: err.Error()}
+	var tries interface{ TriesLeft() int }
+	if class == audit.ResultPINIncorrect && errors.As(err, &tries) {
+		re.Retries = tries.TriesLeft()
+	}
+	return reply{Type: typeError, Error: re}
 }
 
 // signerOpts rebuilds the crypto.SignerOpts a client's key was called with.

@@ -25,7 +25,8 @@ const (
 	ResultCanceled     = "canceled"        // the caller gave up (context canceled, PIN prompt dismissed)
 	ResultTimeout      = "timeout"         // a deadline passed
 	ResultPINIncorrect = "pin-incorrect"   // the card rejected the PIN
-	ResultPINBlocked   = "pin-blocked"     // the PIN is blocked (or the lockout guard refused the last try)
+	ResultPINBlocked   = "pin-blocked"     // the PIN is blocked
+	ResultPINLastTry   = "pin-last-try"    // the lockout guard refused to risk the last PIN try; no PIN was sent
 	ResultNoPIN        = "pin-unavailable" // the PIN was needed and there was no one or nothing to ask
 	ResultCardRemoved  = "card-removed"    // the card left the reader during the operation
 	ResultNoCard       = "no-card"         // no card (or not the selected one) was present

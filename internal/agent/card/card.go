@@ -104,6 +104,29 @@ type key struct {
 
 func (k *key) Info() agent.KeyInfo { return k.info }
 
+// FromAgent gives an error reply of the agent its card meaning back, for Client.SetRemoteErrors:
+// the lockout guard's refusal matches signer.ErrLastPINTry and a refused PIN is a *signer.PINError
+// with the tries left (its Reader and Slot left empty: the reply names neither), as when the
+// command uses the card itself. The result wraps re, so the agent's class stays readable.
+func FromAgent(re *agent.RemoteError) error {
+	switch {
+	case re.Class == audit.ResultPINLastTry:
+		return &remoteCardError{RemoteError: re, card: signer.ErrLastPINTry}
+	case re.Class == audit.ResultPINIncorrect && re.Retries > 0:
+		return &remoteCardError{RemoteError: re, card: &signer.PINError{Auth: piv.AuthError{Retries: re.Retries}}}
+	}
+	return re
+}
+
+// remoteCardError is an agent's error reply with the card error it stands for. Its text is the
+// agent's, which says what the card error would have said.
+type remoteCardError struct {
+	*agent.RemoteError
+	card error
+}
+
+func (e *remoteCardError) Unwrap() []error { return []error{e.RemoteError, e.card} }
+
 // CardID is the audit log's name of a card: "serial:N" for a YubiKey, "guid:HEX" for a PIV card
 // with a CHUID, "" for a card with neither.
 func CardID(id piv.Identity) string {
@@ -124,7 +147,9 @@ func Classify(err error) string {
 	switch {
 	case err == nil:
 		return audit.ResultOK
-	case errors.Is(err, piv.ErrPINBlocked), errors.Is(err, signer.ErrLastPINTry):
+	case errors.Is(err, signer.ErrLastPINTry):
+		return audit.ResultPINLastTry
+	case errors.Is(err, piv.ErrPINBlocked):
 		return audit.ResultPINBlocked
 	case errors.As(err, &auth):
 		return audit.ResultPINIncorrect
