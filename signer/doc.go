@@ -66,7 +66,6 @@
 // SELECT and the GET DATA of the check. BENCHMARKS.md at the root of the
 // repository has the measured counts.
 //
-// X25519 keys (YubiKey 5.7) are accepted for ECDH when the certificate
-// carries one; Go's crypto/x509 cannot issue such certificates, so that path
-// is not covered by the tests.
+// X25519 keys (YubiKey 5.7) do ECDH, from the slot's certificate or, since
+// Go's crypto/x509 cannot issue one for such a key, from Options.PublicKey.
 package signer

@@ -3,6 +3,7 @@
 package signer_test
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdh"
 	"crypto/ecdsa"
@@ -241,5 +242,48 @@ func verify(t testing.TB, cert *x509.Certificate, d, sig []byte) {
 		}
 	default:
 		t.Fatalf("no verifier for %T", pub)
+	}
+}
+
+// TestX25519ECDH does key agreement with an X25519 key (YubiKey 5.7), opened with
+// Options.PublicKey since Go's crypto/x509 cannot issue a certificate for it: the card and a Go
+// peer compute the same secret, and the card counts one private-key operation for it.
+func TestX25519ECDH(t *testing.T) {
+	b := benchtest.Start(t, vcard.ProfileYubiKey)
+	pub := generate(t, b, keySpec{piv.SlotKeyManagement, piv.AlgX25519, piv.PINPolicyOnce, piv.TouchPolicyNever})
+	cardPub, ok := pub.(*ecdh.PublicKey)
+	if !ok || cardPub.Curve() != ecdh.X25519() {
+		t.Fatalf("generated X25519 key: %T %v, want an X25519 *ecdh.PublicKey", pub, pub)
+	}
+	pins := &pinCounter{pin: defaultPIN}
+	s := openSigner(t, b, signer.Options{Slot: piv.SlotKeyManagement, PIN: pins, PublicKey: cardPub})
+	if s.Certificate() != nil {
+		t.Errorf("a slot without a certificate gave the signer one")
+	}
+	peer, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.ResetStats()
+	got, err := s.ECDH(peer.PublicKey())
+	if err != nil {
+		t.Fatalf("X25519 ECDH: %v", err)
+	}
+	want, err := peer.ECDH(cardPub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("card and Go disagree on the X25519 shared secret:\ncard %x\nGo   %x", got, want)
+	}
+	if st := b.Stats(); st.Signatures != 1 || st.PINVerifies != 1 {
+		t.Errorf("card: %d private-key operations, %d PIN verifications; want 1 and 1", st.Signatures, st.PINVerifies)
+	}
+	if n := pins.asked.Load(); n != 1 {
+		t.Errorf("PIN asked %d times, want 1", n)
+	}
+	other, _ := ecdh.P256().GenerateKey(rand.Reader)
+	if _, err := s.ECDH(other.PublicKey()); err == nil {
+		t.Error("a P-256 peer key accepted by an X25519 key")
 	}
 }
