@@ -52,20 +52,7 @@ func cardFixture(t *testing.T, b *benchtest.Bench, edit func(*standin.Options, *
 	f := &fixture{signer: &assertiontest.CountingSigner{Signer: s}, cert: cert}
 	so := standin.Options{Apps: []standin.App{{ClientID: testClientID, Certificates: []standin.Credential{{Cert: cert}},
 		Roles: map[string][]string{"https://outlook.office365.com": {"Exchange.ManageAsApp"}}}}}
-	co := Options{ClientID: testClientID, Signer: f.signer, Certificate: cert}
-	if edit != nil {
-		edit(&so, &co)
-	}
-	srv, err := standin.Start(so)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	f.srv = srv
-	co.Authority, co.HTTPClient = srv.Authority(), srv.HTTPClient()
-	if f.client, err = New(co); err != nil {
-		t.Fatal(err)
-	}
+	f.start(t, so, edit)
 	return f
 }
 
@@ -235,15 +222,7 @@ func TestCardRejections(t *testing.T) {
 	}
 	t.Run("AADSTS50013 replayed jti", func(t *testing.T) {
 		f := cardFixture(t, b, nil)
-		var first string
-		f.client.mint = func(ctx context.Context, aud, cid string) (string, error) {
-			if first == "" {
-				var err error
-				first, err = f.client.sign(ctx, aud, cid)
-				return first, err
-			}
-			return first, nil
-		}
+		f.replayFirstAssertion()
 		if _, err := f.client.Token(ctx, exoDefault); err != nil {
 			t.Fatal(err)
 		}

@@ -221,15 +221,7 @@ func TestRejections(t *testing.T) {
 	})
 	t.Run("AADSTS50013 replayed jti", func(t *testing.T) {
 		f := newFixture(t, nil)
-		var first string
-		f.client.mint = func(ctx context.Context, aud, cid string) (string, error) {
-			if first == "" {
-				var err error
-				first, err = f.client.sign(ctx, aud, cid)
-				return first, err
-			}
-			return first, nil
-		}
+		f.replayFirstAssertion()
 		if _, err := f.client.Token(ctx, graphDefault); err != nil {
 			t.Fatal(err)
 		}

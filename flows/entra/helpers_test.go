@@ -47,7 +47,15 @@ func newFixture(t *testing.T, edit func(*standin.Options, *Options)) *fixture {
 		},
 		Scopes: map[string][]string{"https://graph.microsoft.com": {"User.Read"}},
 	}}}
-	co := Options{ClientID: testClientID, Signer: f.signer, Certificate: cert}
+	f.start(t, so, edit)
+	return f
+}
+
+// start runs the stand-in tenant so (after edit) and makes f.client for it, signing with
+// f.signer and f.cert.
+func (f *fixture) start(t *testing.T, so standin.Options, edit func(*standin.Options, *Options)) {
+	t.Helper()
+	co := Options{ClientID: testClientID, Signer: f.signer, Certificate: f.cert}
 	if edit != nil {
 		edit(&so, &co)
 	}
@@ -64,7 +72,20 @@ func newFixture(t *testing.T, edit func(*standin.Options, *Options)) *fixture {
 	if f.client, err = New(co); err != nil {
 		t.Fatal(err)
 	}
-	return f
+}
+
+// replayFirstAssertion makes f.client send its first client assertion again on every later
+// request, as a replay would (the stand-in must answer AADSTS50013).
+func (f *fixture) replayFirstAssertion() {
+	var first string
+	f.client.mint = func(ctx context.Context, aud, cid string) (string, error) {
+		if first == "" {
+			var err error
+			first, err = f.client.sign(ctx, aud, cid)
+			return first, err
+		}
+		return first, nil
+	}
 }
 
 // verifyToken checks an access token's signature with the keys the stand-in publishes (fetched
