@@ -53,10 +53,11 @@ type Bench struct {
 type Option func(*config)
 
 type config struct {
-	opts  vpcd.Options
-	flaky vpcd.Flaky
-	state string
-	trace bool
+	opts   vpcd.Options
+	flaky  vpcd.Flaky
+	state  string
+	trace  bool
+	quirks []vcard.Quirk
 }
 
 // WithLatency delays every answer of the card.
@@ -68,6 +69,12 @@ func WithFlaky(f vpcd.Flaky) Option { return func(c *config) { c.flaky = f } }
 // WithState opens the card from an existing state file instead of a new
 // one in t.TempDir(), e.g. to attach the same card again.
 func WithState(path string) Option { return func(c *config) { c.state = path } }
+
+// WithQuirks gives the virtual card quirks of real cards (vcard.Quirk).
+// On a real card it does nothing: the card is what it is.
+func WithQuirks(qs ...vcard.Quirk) Option {
+	return func(c *config) { c.quirks = append(c.quirks, qs...) }
+}
 
 // WithTrace logs every APDU through t.Log (PINs and keys redacted).
 func WithTrace() Option { return func(c *config) { c.trace = true } }
@@ -128,6 +135,11 @@ func Start(t testing.TB, profile vcard.Profile, opts ...Option) *Bench {
 	card, err := vcard.OpenWithCA(state, profile, ca)
 	if err != nil {
 		t.Fatalf("virtual card: %v", err)
+	}
+	if len(cfg.quirks) > 0 {
+		if err := card.SetQuirks(cfg.quirks...); err != nil {
+			t.Fatalf("virtual card: %v", err)
+		}
 	}
 	port, reader := Reader(t)
 	b := &Bench{Reader: reader, Card: card, CA: ca, Port: port, t: t}

@@ -36,6 +36,10 @@ type persistent struct {
 	// Objects by tag as hex ("5fc105", "7e"): the value GET DATA wraps in 53
 	// (or the whole 7E / 7F61 element for those two objects).
 	Objects map[string][]byte `json:"objects"`
+
+	// Quirks are the ways this card departs from the model's default
+	// behaviour (quirks.go), sorted.
+	Quirks []Quirk `json:"quirks,omitempty"`
 }
 
 // slotKey is an asymmetric private key in a slot.
@@ -98,6 +102,11 @@ func decodeState(b []byte) (*persistent, error) {
 	}
 	if st.Objects == nil {
 		st.Objects = map[string][]byte{}
+	}
+	for _, q := range st.Quirks {
+		if _, ok := quirkDocs[q]; !ok {
+			return nil, fmt.Errorf("unknown quirk %q", q)
+		}
 	}
 	for ref, k := range st.Keys {
 		if k == nil {

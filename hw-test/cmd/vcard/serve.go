@@ -41,6 +41,7 @@ func serveMain(args []string) error {
 	latency := fs.Duration("latency", 0, "delay before every APDU is answered")
 	flaky := fs.String("flaky", "", "RATE[:SW]: fail this fraction of APDUs by dropping the connection, or with status word SW")
 	trace := fs.String("trace", "", "append an APDU trace (PINs and keys redacted) to this file")
+	quirks := fs.String("quirks", "", "comma-separated card quirks (vcard.Quirks), recorded in the state file; \"none\" clears them")
 	fs.Parse(args)
 	if fs.NArg() != 0 {
 		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
@@ -65,6 +66,17 @@ func serveMain(args []string) error {
 	card, err := vcard.OpenWithCA(*state, vcard.Profile(*profile), ca)
 	if err != nil {
 		return err
+	}
+	if *quirks != "" {
+		var qs []vcard.Quirk // "none": clear them
+		if *quirks != "none" {
+			if qs, err = vcard.ParseQuirks(*quirks); err != nil {
+				return err
+			}
+		}
+		if err := card.SetQuirks(qs...); err != nil {
+			return err
+		}
 	}
 	opts := vpcd.Options{Latency: *latency}
 	if *trace != "" {
