@@ -59,6 +59,51 @@ func (c Command) needsExtended() bool {
 	return len(c.Data) > maxShortData || c.Ne > maxShortNe
 }
 
+// lengthPlan is how one command travels: see planLength.
+type lengthPlan uint8
+
+const (
+	// planShort: short APDUs, command chaining (CLA 0x10) for data over 255
+	// bytes, 61xx and GET RESPONSE for answers over 256.
+	planShort lengthPlan = iota
+	// planExtended: one extended-length APDU.
+	planExtended
+	// planProbe: try one extended APDU; whatever the answer or failure,
+	// the outcome decides the card's extSupport (Card.exchange).
+	planProbe
+)
+
+// planLength decides the length encoding of cmd on a card of which we know
+// ext, over T=1 (t1) or not. The rule, and why:
+//
+//   - SELECT is always short (Le 00). A Java Card runtime treats only a
+//     short SELECT by AID as application selection: an extended one reaches
+//     the current applet as an unknown command (6D00) or, with none selected,
+//     is refused (6986). OpenSC's card-piv.c sends SELECT as
+//     SC_APDU_CASE_4_SHORT with Le 256; piv-go and yubico-piv-tool send it
+//     short without Le.
+//   - A command whose data (≤ 255 bytes) and expected answer (≤ 256 bytes)
+//     fit is short: every card takes it.
+//   - A longer command goes extended only where the card is known to take
+//     it: the ATR's card capabilities announce extended Lc/Le (ISO 7816-4
+//     8.1.1.2.7; OpenSC reads the same bit, SC_CARD_CAP_APDU_EXT), or a
+//     non-SELECT extended command succeeded on this connection. Otherwise it
+//     is chained with short APDUs, the way piv-go and yubico-piv-tool send
+//     every command and OpenSC's PIV driver sends long ones
+//     (SC_APDU_FLAGS_CHAINING).
+//   - When the ATR says nothing, the first long command on T=1 probes:
+//     extended once, and on any failure resent short. Extended length is
+//     never assumed over T=0, which carries it only in ENVELOPE commands.
+func planLength(cmd Command, ext extSupport, t1 bool) lengthPlan {
+	switch {
+	case cmd.Ins == insSelect, !cmd.needsExtended(), !t1, ext == extNo:
+		return planShort
+	case ext == extYes:
+		return planExtended
+	}
+	return planProbe
+}
+
 // encode returns the command APDUs that carry c, in order. With ext, a
 // command that does not fit a short APDU goes as one extended APDU;
 // otherwise it is chained (every part but the last has CLA bit 0x10 and no

@@ -3,6 +3,7 @@ package piv
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -188,5 +189,113 @@ func TestRedactCommand(t *testing.T) {
 	}
 	if got := redactResponse(unhex(t, "0102039000")); bytes.Contains(got, []byte{1, 2, 3}) || !bytes.HasSuffix(got, []byte{0x90, 0}) {
 		t.Errorf("response redacted to % X", got)
+	}
+}
+
+func TestPlanLength(t *testing.T) {
+	long := Command{Ins: insGetData, P1: 0x3F, P2: 0xFF, Data: unhex(t, "5C035FC105"), Ne: MaxNe}
+	sign := Command{Ins: insGeneralAuthenticate, P1: 0x07, P2: 0x9A, Data: make([]byte, 266), Ne: MaxNe}
+	selectPIV := Command{Ins: insSelect, P1: 0x04, Data: pivAID, Ne: maxShortNe}
+	for _, tc := range []struct {
+		name string
+		cmd  Command
+		ext  extSupport
+		t1   bool
+		want lengthPlan
+	}{
+		{"select, ATR announces extended", selectPIV, extYes, true, planShort},
+		{"select, ATR silent", selectPIV, extUnknown, true, planShort},
+		// Even a SELECT asking for everything stays short: a Java Card
+		// runtime selects only on a short SELECT.
+		{"select with MaxNe", Command{Ins: insSelect, P1: 0x04, Data: pivAID, Ne: MaxNe}, extYes, true, planShort},
+		{"short command", Command{Ins: insVerify, P2: 0x80, Data: make([]byte, 8)}, extYes, true, planShort},
+		{"announced", long, extYes, true, planExtended},
+		{"announced, long data", sign, extYes, true, planExtended},
+		{"refused", sign, extNo, true, planShort},
+		{"unknown: probe", long, extUnknown, true, planProbe},
+		{"T=0 never extended", long, extYes, false, planShort},
+		{"T=0 never probes", long, extUnknown, false, planShort},
+	} {
+		if got := planLength(tc.cmd, tc.ext, tc.t1); got != tc.want {
+			t.Errorf("%s: plan %d, want %d", tc.name, got, tc.want)
+		}
+	}
+	// SELECT's encoding: case 4 short with Le 00, as OpenSC sends it.
+	if got := selectPIV.encode(false); len(got) != 1 || !bytes.Equal(got[0], unhex(t, "00A4040005A000000308 00")) {
+		t.Errorf("SELECT encoded as % X", got)
+	}
+}
+
+// TestProbe checks what the first long command on a card whose ATR does
+// not say teaches the engine: only an extended command that succeeded
+// records "extended supported"; any failure is resent short, and "short
+// only" is recorded only when the short resend succeeded.
+func TestProbe(t *testing.T) {
+	getCert := Command{Ins: insGetData, P1: 0x3F, P2: 0xFF, Data: unhex(t, "5C035FC105"), Ne: MaxNe}
+	const ext, short = "00CB3FFF0000055C035FC1050000", "00CB3FFF055C035FC10500"
+	for _, tc := range []struct {
+		name       string
+		want, resp []string
+		sw         uint16
+		after      extSupport
+	}{
+		{"extended works", []string{ext}, []string{"01029000"}, 0x9000, extYes},
+		{"6700: short", []string{ext, short}, []string{"6700", "01029000"}, 0x9000, extNo},
+		// A Java Card applet without ExtendedLength, or a runtime that
+		// refuses the form: any status word is a failure of the probe.
+		{"6D00: short", []string{ext, short}, []string{"6D00", "01029000"}, 0x9000, extNo},
+		{"6F00: short", []string{ext, short}, []string{"6F00", "01029000"}, 0x9000, extNo},
+		// Not found either way: the probe proved nothing.
+		{"both fail", []string{ext, short}, []string{"6A82", "6A82"}, 0x6A82, extUnknown},
+	} {
+		s := &script{t: t, want: tc.want, resp: tc.resp}
+		mode := extUnknown
+		data, sw, err := exchangeWith(s.send, getCert, &mode, true)
+		if err != nil || sw != tc.sw {
+			t.Errorf("%s: sw %04X err %v", tc.name, sw, err)
+		}
+		if sw == 0x9000 && !bytes.Equal(data, []byte{1, 2}) {
+			t.Errorf("%s: data % X", tc.name, data)
+		}
+		if mode != tc.after || len(s.got) != len(tc.want) {
+			t.Errorf("%s: mode %d after %d APDUs, want %d after %d", tc.name, mode, len(s.got), tc.after, len(tc.want))
+		}
+	}
+
+	// A transport failure of the extended APDU (a reader that cannot carry
+	// it) is resent short too; a removal is not.
+	for _, tc := range []struct {
+		name  string
+		fail  error
+		sends int
+		after extSupport
+	}{
+		{"transport", pcscFailure("transmit", errors.New("SCARD_E_NOT_TRANSACTED")), 2, extNo},
+		{"removal", removedError("R"), 1, extUnknown},
+	} {
+		var sent [][]byte
+		send := func(a []byte) ([]byte, error) {
+			sent = append(sent, a)
+			if isExtended(a) {
+				return nil, tc.fail
+			}
+			return []byte{0x90, 0x00}, nil
+		}
+		mode := extUnknown
+		_, _, err := exchangeWith(send, getCert, &mode, true)
+		if len(sent) != tc.sends || mode != tc.after || (tc.sends == 1) != (err != nil) {
+			t.Errorf("%s: %d APDUs, mode %d, err %v", tc.name, len(sent), mode, err)
+		}
+	}
+
+	// Once decided, no more probing.
+	for _, mode := range []extSupport{extYes, extNo} {
+		var sent [][]byte
+		send := func(a []byte) ([]byte, error) { sent = append(sent, a); return []byte{0x6A, 0x82}, nil }
+		m := mode
+		exchangeWith(send, getCert, &m, true)
+		if len(sent) != 1 || m != mode || isExtended(sent[0]) != (mode == extYes) {
+			t.Errorf("mode %d: sent % X, mode after %d", mode, sent, m)
+		}
 	}
 }

@@ -9,9 +9,9 @@ import (
 type extSupport uint8
 
 const (
-	extUnknown extSupport = iota // the ATR does not say: try once, fall back on 6700
-	extYes
-	extNo
+	extUnknown extSupport = iota // the ATR does not say: the first long command probes (planLength)
+	extYes                       // announced by the ATR, or an extended command succeeded
+	extNo                        // the ATR's capabilities lack it, or a probe failed where short APDUs succeeded
 )
 
 // historicalBytes returns the historical bytes of an ATR (ISO 7816-3 8.2).

@@ -257,22 +257,39 @@ func (c *Card) send(apdu []byte, secretResp bool) ([]byte, error) {
 	return resp, nil
 }
 
-// exchange sends one command, as an extended APDU when the card takes them
-// (decided from the ATR; when the ATR does not say, the first command that
-// needs one tries it and a 6700 answer switches to short APDUs for good).
+// exchange sends one command with the length encoding planLength picks. A
+// probe (the first long command on a T=1 card whose ATR does not say)
+// records extended length as supported only when the extended command
+// succeeded (9000). On any other answer, and on a transport failure that is
+// neither a removal nor a reset, the command is sent again as short APDUs;
+// when that succeeds the card is recorded as taking short APDUs only, and
+// when it fails too nothing is recorded: the next long command probes again.
 func (c *Card) exchange(cmd Command) ([]byte, uint16, error) {
 	send := func(apdu []byte) ([]byte, error) { return c.send(apdu, cmd.secretResp) }
-	ext := c.ext != extNo && c.h != nil && c.h.ActiveProtocol() == pcsc.ProtocolT1
-	data, sw, err := exchange(send, cmd, ext)
-	if err != nil || !ext || c.ext != extUnknown || !cmd.needsExtended() {
-		return data, sw, err
+	t1 := c.h != nil && c.h.ActiveProtocol() == pcsc.ProtocolT1
+	return exchangeWith(send, cmd, &c.ext, t1)
+}
+
+// exchangeWith is Card.exchange over a send function, updating *ext with
+// what a probe learned.
+func exchangeWith(send func([]byte) ([]byte, error), cmd Command, ext *extSupport, t1 bool) ([]byte, uint16, error) {
+	plan := planLength(cmd, *ext, t1)
+	if plan != planProbe {
+		return exchange(send, cmd, plan == planExtended)
 	}
-	if sw == 0x6700 {
-		c.ext = extNo
-		return exchange(send, cmd, false)
+	data, sw, err := exchange(send, cmd, true)
+	switch {
+	case err == nil && sw == 0x9000:
+		*ext = extYes
+		return data, sw, nil
+	case err != nil && (errors.Is(err, errCardReset) || errors.Is(err, ErrCardRemoved)):
+		return nil, 0, err
 	}
-	c.ext = extYes
-	return data, sw, nil
+	data, sw, err = exchange(send, cmd, false)
+	if err == nil && sw == 0x9000 {
+		*ext = extNo
+	}
+	return data, sw, err
 }
 
 // Tx is one PC/SC transaction on a card, handed to the function given to

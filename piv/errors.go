@@ -66,8 +66,9 @@ var (
 	// ErrCardRemoved reports a card taken out of its reader. Errors wrapping
 	// it name the reader.
 	ErrCardRemoved = errors.New("card removed")
-	// ErrNotPIV reports a card without a PIV application (SELECT answered 6A82).
-	ErrNotPIV = errors.New("the card has no PIV application")
+	// ErrNotPIV reports a card that does not answer as a PIV card: SELECT of
+	// the PIV application failed (*NotPIVError says with which status word).
+	ErrNotPIV = errors.New("the card does not answer as a PIV card")
 	// ErrNoCard reports that no card matched the selector.
 	ErrNoCard = errors.New("no matching smart card found")
 	// ErrNotYubiKey reports a Yubico extension asked of a card that does not

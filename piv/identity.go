@@ -246,8 +246,14 @@ func Open(ctx context.Context, sel Selector) (*Card, error) {
 	case 1:
 		return found[0], nil
 	case 0:
+		if len(errs) > 0 && !sel.needsIdentity() {
+			// Cards are present but none could be opened (one that does
+			// not answer as PIV, one another application holds): that, not
+			// "no card", is what happened.
+			return nil, fmt.Errorf("piv: %w", errors.Join(errs...))
+		}
 		if len(errs) > 0 {
-			return nil, fmt.Errorf("piv: %w (%s): %w", ErrNoCard, sel, errors.Join(errs...))
+			return nil, fmt.Errorf("piv: %w (%s); cards that could not be identified: %w", ErrNoCard, sel, errors.Join(errs...))
 		}
 		return nil, fmt.Errorf("piv: %w (%s)", ErrNoCard, sel)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,11 +18,15 @@ type cardsJSON struct {
 	Readers []readerJSON `json:"readers"`
 }
 
-// readerJSON is one reader; Card is nil when it holds none.
+// readerJSON is one reader; Card is nil when it holds none or one that could not be read.
 type readerJSON struct {
 	Reader string    `json:"reader"`
 	Card   *cardJSON `json:"card,omitempty"`
-	Error  string    `json:"error,omitempty"` // why the card in it could not be read
+	// CardPresent is true when the reader holds a card, PIV or not.
+	CardPresent bool `json:"card_present"`
+	// Error says why the card in it could not be read, e.g. that it does not answer as a PIV
+	// card, with the status word of its SELECT.
+	Error string `json:"error,omitempty"`
 }
 
 // cardJSON identifies a card and lists the certificates of its slots.
@@ -76,7 +81,7 @@ func (a *app) listCards(ctx context.Context) (cardsJSON, error) {
 			return out, err
 		}
 		defer card.Close()
-		r := readerJSON{Reader: card.Reader()}
+		r := readerJSON{Reader: card.Reader(), CardPresent: true}
 		r.Card, err = describeCard(ctx, card)
 		if err != nil {
 			return out, err
@@ -91,10 +96,13 @@ func (a *app) listCards(ctx context.Context) (cardsJSON, error) {
 	for _, name := range readers {
 		r := readerJSON{Reader: name}
 		card, err := piv.Open(ctx, piv.Selector{Reader: name})
+		// Only ErrNoCard means an empty reader: a card that does not answer as PIV, or that
+		// another application holds, is present and says why it cannot be used.
+		r.CardPresent = !errors.Is(err, piv.ErrNoCard)
 		switch {
-		case errors.Is(err, piv.ErrNoCard):
+		case !r.CardPresent:
 		case err != nil:
-			r.Error = err.Error()
+			r.Error = strings.TrimPrefix(err.Error(), "piv: ")
 		default:
 			r.Card, err = describeCard(ctx, card)
 			card.Close()
@@ -182,7 +190,7 @@ func (a *app) writeCards(out cardsJSON) {
 		fmt.Fprintf(a.stdout, "%s\n", r.Reader)
 		switch {
 		case r.Error != "":
-			fmt.Fprintf(a.stdout, "  card not readable: %s\n", r.Error)
+			fmt.Fprintf(a.stdout, "  card present, not usable: %s\n", r.Error)
 		case r.Card == nil:
 			fmt.Fprintln(a.stdout, "  (no card)")
 		default:
