@@ -12,6 +12,7 @@ const (
 	swSecurityStatus      = 0x6982
 	swAuthBlocked         = 0x6983
 	swConditionsNotMet    = 0x6985
+	swCommandNotAllowed   = 0x6986
 	swIncorrectData       = 0x6A80
 	swNotFound            = 0x6A82
 	swNotEnoughMemory     = 0x6A84

@@ -138,9 +138,17 @@ func open(path string, profile Profile, ca func() (*CA, error)) (*Card, error) {
 func (c *Card) Profile() Profile { return c.st.Profile }
 
 // ATR returns the answer-to-reset: a real YubiKey 5 ATR for the yubikey
-// profile, a T=1 ATR of a generic PIV card for the piv profile.
+// profile, a T=1 ATR of a generic PIV card for the piv profile; with
+// QuirkATRBare, the same without card capabilities (bareATR). vpcd asks for
+// it at every power-up, so a quirk change shows from the next one.
 func (c *Card) ATR() []byte {
-	return append([]byte(nil), atrs[c.st.Profile]...)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	atr := atrs[c.st.Profile]
+	if c.has(QuirkATRBare) {
+		return bareATR(atr)
+	}
+	return append([]byte(nil), atr...)
 }
 
 // Reset is a power cycle or warm reset: no application selected, every
@@ -227,6 +235,10 @@ func (c *Card) Transmit(apdu []byte) (resp []byte) {
 
 func (c *Card) transmit(apdu []byte) []byte {
 	cmd, ok := parseAPDU(apdu)
+	if refuse := c.transportRefusal(cmd); ok && refuse != 0 {
+		// Refused by the runtime: no application saw it, nothing changes.
+		return sw(nil, refuse)
+	}
 	refuse := swWrongLength // fewer than 4 bytes
 	if len(apdu) >= 4 {
 		refuse = checkCLA(cmd.cla)

@@ -117,6 +117,9 @@ const maxObject = 3052
 // version of it no shorter than the 5-byte RID), answering with the
 // application property template.
 func (c *Card) cmdSelect(cmd command) ([]byte, int) {
+	if status, ok := c.selectNotRecognised(cmd); ok {
+		return nil, status
+	}
 	if cmd.p1 != 0x04 || cmd.p2 != 0x00 && cmd.p2 != 0x0C {
 		return nil, swIncorrectP1P2
 	}

@@ -41,7 +41,10 @@ const (
 	// QuirkFewAlgorithms: GENERATE answers 6A80 for the algorithms a
 	// typical Java Card applet lacks (RSA-3072, RSA-4096, Ed25519, X25519).
 	QuirkFewAlgorithms Quirk = "few-algorithms"
-	// QuirkFivePINTries: the PIN and PUK allow 5 tries, not 3.
+	// QuirkFivePINTries: the PIN allows 5 tries, not 3; the PUK keeps 3.
+	// That is arekinath/PivApplet's factory setting (OwnerPIN(5, 8) for the
+	// PIN, OwnerPIN(3, 8) for the PUK), and within SP 800-73-4, which leaves
+	// the retry counters to the issuer.
 	QuirkFivePINTries Quirk = "five-pin-tries"
 	// QuirkNoPINReset: VERIFY with P1=FF (SP 800-73-4's "reset the PIN's
 	// security status") is not implemented: 6A86, and the PIN stays verified.
@@ -62,7 +65,7 @@ var quirkDocs = map[Quirk]string{
 	QuirkNoExtended:         "no extended-length APDUs: chaining and GET RESPONSE only",
 	QuirkYubicoCompatible:   "answers Yubico's instructions without being a YubiKey; lax-DER attestation",
 	QuirkFewAlgorithms:      "6A80 for RSA-3072/4096, Ed25519, X25519",
-	QuirkFivePINTries:       "5 PIN and PUK tries",
+	QuirkFivePINTries:       "5 PIN tries (PUK 3), as PivApplet",
 	QuirkNoPINReset:         "VERIFY P1=FF unsupported (6A86)",
 	QuirkStatusAcrossSelect: "SELECT keeps the security status",
 	QuirkChangeRefVerifies:  "CHANGE REFERENCE / RESET RETRY leave the PIN verified",
@@ -129,5 +132,23 @@ func (c *Card) HasQuirk(q Quirk) bool {
 func (c *Card) has(q Quirk) bool { return slices.Contains(c.st.Quirks, q) }
 
 // applyQuirksToState adjusts persistent state that a quirk decides (tries
-// counters): called with c.mu held whenever the quirks change.
-func (c *Card) applyQuirksToState() {}
+// counters): called with c.mu held whenever the quirks change and after a
+// reset to factory credentials.
+func (c *Card) applyQuirksToState() {
+	maxPIN := defaultTries
+	if c.has(QuirkFivePINTries) {
+		maxPIN = fivePINTries
+	}
+	if c.st.PINMaxTries == maxPIN {
+		return
+	}
+	// An unused counter follows the new maximum; a counter already spent
+	// down keeps what is left, never more than the new maximum.
+	if c.st.PINTries == c.st.PINMaxTries || c.st.PINTries > maxPIN {
+		c.st.PINTries = maxPIN
+	}
+	c.st.PINMaxTries = maxPIN
+}
+
+// fivePINTries is the PIN's retry counter with QuirkFivePINTries.
+const fivePINTries = 5

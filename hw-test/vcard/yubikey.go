@@ -314,6 +314,7 @@ func (c *Card) cmdReset(cmd command) ([]byte, int) {
 	f9 := c.st.Keys[slotName(keyAttestation)]
 	attest, hasAttest := c.st.Objects[objectName(tagAttestCert)]
 	resetCredentials(c.st)
+	c.applyQuirksToState()
 	if f9 != nil {
 		c.st.Keys[slotName(keyAttestation)] = f9
 	}
