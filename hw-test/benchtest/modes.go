@@ -1,0 +1,44 @@
+package benchtest
+
+import (
+	"slices"
+
+	"github.com/pivauth/pivauth/hw-test/vcard"
+)
+
+// CardMode is a kind of real card the suites run against: a name for test
+// output and the vcard quirks that make the virtual card behave like it.
+type CardMode struct {
+	Name   string
+	Quirks []vcard.Quirk
+}
+
+// CardModes are the card kinds of issue 14 that the interop, signer, engine
+// and CLI suites each loop over (one table-driven test per layer). Adding a
+// mode is one line here.
+var CardModes = []CardMode{
+	// A Java Card PIV applet: the runtime selects only on a short SELECT,
+	// the ATR says nothing about lengths, other commands take extended ones.
+	{"javacard", []vcard.Quirk{vcard.QuirkShortSelectOnly, vcard.QuirkATRBare}},
+	// No extended length at all, and an ATR that does not say so: everything
+	// chained, long answers through 61xx and GET RESPONSE.
+	{"short-only", []vcard.Quirk{vcard.QuirkATRBare, vcard.QuirkNoExtended}},
+	// Extended length works but the ATR does not announce it.
+	{"ext-unannounced", []vcard.Quirk{vcard.QuirkATRBare}},
+	// 5 PIN tries instead of 3.
+	{"five-pin-tries", []vcard.Quirk{vcard.QuirkFivePINTries}},
+}
+
+// Has reports whether the mode includes quirk q.
+func (m CardMode) Has(q vcard.Quirk) bool { return slices.Contains(m.Quirks, q) }
+
+// PINTries is the number of PIN tries a factory-fresh card of the mode has.
+func (m CardMode) PINTries() int {
+	if m.Has(vcard.QuirkFivePINTries) {
+		return 5
+	}
+	return 3
+}
+
+// Option is the benchtest.Start option that gives the card the mode's quirks.
+func (m CardMode) Option() Option { return WithQuirks(m.Quirks...) }
