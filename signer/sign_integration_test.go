@@ -60,35 +60,42 @@ func TestSignEveryAlgorithm(t *testing.T) {
 			if !s.Certificate().Equal(cert) || s.Algorithm() != spec.alg {
 				t.Fatalf("signer holds %v %s, want the provisioned certificate", s.Certificate().Subject, s.Algorithm())
 			}
-			switch pub := cert.PublicKey.(type) {
-			case *rsa.PublicKey:
-				checkRSA(t, s, pub, msg, spec.alg == piv.AlgRSA2048)
-			case *ecdsa.PublicKey:
-				for _, h := range []crypto.Hash{crypto.SHA1, crypto.SHA256, crypto.SHA384, crypto.SHA512} {
-					d := digest(h, msg)
-					sig, err := s.Sign(rand.Reader, d, h)
-					if err != nil {
-						t.Fatalf("%v: %v", h, err)
-					}
-					if !ecdsa.VerifyASN1(pub, d, sig) {
-						t.Errorf("%v: Go rejects the ECDSA signature", h)
-					}
-				}
-			case ed25519.PublicKey:
-				sig, err := s.Sign(rand.Reader, msg, crypto.Hash(0))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !ed25519.Verify(pub, msg, sig) {
-					t.Error("Go rejects the Ed25519 signature")
-				}
-				if _, err := s.Sign(rand.Reader, digest(crypto.SHA512, msg), crypto.SHA512); err == nil {
-					t.Error("Ed25519ph accepted; the card cannot do it")
-				}
-			default:
-				t.Fatalf("no check for %T", pub)
-			}
+			checkSignatures(t, s, cert, msg, spec.alg == piv.AlgRSA2048)
 		})
+	}
+}
+
+// checkSignatures signs msg with s in every way its key allows and verifies each signature
+// against cert with Go's crypto; allRSA tries every RSA hash and salt option (checkRSA).
+func checkSignatures(t *testing.T, s *signer.Signer, cert *x509.Certificate, msg []byte, allRSA bool) {
+	t.Helper()
+	switch pub := cert.PublicKey.(type) {
+	case *rsa.PublicKey:
+		checkRSA(t, s, pub, msg, allRSA)
+	case *ecdsa.PublicKey:
+		for _, h := range []crypto.Hash{crypto.SHA1, crypto.SHA256, crypto.SHA384, crypto.SHA512} {
+			d := digest(h, msg)
+			sig, err := s.Sign(rand.Reader, d, h)
+			if err != nil {
+				t.Fatalf("%v: %v", h, err)
+			}
+			if !ecdsa.VerifyASN1(pub, d, sig) {
+				t.Errorf("%v: Go rejects the ECDSA signature", h)
+			}
+		}
+	case ed25519.PublicKey:
+		sig, err := s.Sign(rand.Reader, msg, crypto.Hash(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ed25519.Verify(pub, msg, sig) {
+			t.Error("Go rejects the Ed25519 signature")
+		}
+		if _, err := s.Sign(rand.Reader, digest(crypto.SHA512, msg), crypto.SHA512); err == nil {
+			t.Error("Ed25519ph accepted; the card cannot do it")
+		}
+	default:
+		t.Fatalf("no check for %T", pub)
 	}
 }
 
