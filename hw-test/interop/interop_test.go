@@ -54,7 +54,7 @@ type session struct {
 	reader string
 }
 
-func newSession(t *testing.T, profile vcard.Profile) *session {
+func newSession(t *testing.T, profile vcard.Profile, opts ...benchtest.Option) *session {
 	for _, tool := range []string{"yubico-piv-tool", "opensc-tool", "piv-tool", "pkcs11-tool", "openssl"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			if testing.Short() {
@@ -63,7 +63,7 @@ func newSession(t *testing.T, profile vcard.Profile) *session {
 			t.Fatalf("%s is not installed: run hw-test/bench install", tool)
 		}
 	}
-	b := benchtest.Start(t, profile)
+	b := benchtest.Start(t, profile, opts...)
 	b.Destructive()
 	s := &session{t: t, b: b, dir: t.TempDir(), reader: b.Reader}
 	s.env = append(os.Environ(), "OPENSC_CONF="+s.openscConf(), "PIV_EXT_AUTH_KEY="+s.write("mgmt.key", []byte(factoryMgmt)))
@@ -418,4 +418,31 @@ func TestOpenSCGovernmentCard(t *testing.T) {
 	}
 	// No Yubico extensions on a government card.
 	s.fail("Failed to attest data.", "yubico-piv-tool", "-r", s.reader, "-a", "attest", "-s", "9a")
+}
+
+// TestCardModes runs OpenSC and yubico-piv-tool against a government-style card of each kind
+// of benchtest.CardModes: the ATR pcscd reports is the mode's, OpenSC reads the certificates and
+// signs through PKCS#11, yubico-piv-tool reads 9D, verifies the PIN, signs with it and counts
+// the card's own number of PIN tries down.
+func TestCardModes(t *testing.T) {
+	for _, m := range benchtest.CardModes {
+		t.Run(m.Name, func(t *testing.T) {
+			s := newSession(t, vcard.ProfilePIV, m.Option())
+			if s.b.Real() {
+				t.Skip("card modes are virtual cards")
+			}
+			certs := map[string]*x509.Certificate{"01": nil, "02": nil, "03": nil, "04": nil}
+			s.opensc(certs, "Bench User")
+
+			// 9D: yubico-piv-tool 2.2 reads no gzip-compressed certificate (9A's and 9C's).
+			if got := parseCertPEM(t, []byte(s.ypt(nil, "-a", "read-certificate", "-s", "9d"))); !got.Equal(certs["03"]) {
+				t.Errorf("yubico-piv-tool read %v from 9d, OpenSC %v", got.Subject, certs["03"].Subject)
+			}
+			s.write("cert9d.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certs["03"].Raw}))
+			s.ypt([]string{"Successfully verified PIN.", "Successful ECDSA verification."},
+				"-a", "verify-pin", "-P", factoryPIN, "-a", "test-signature", "-s", "9d", "-i", "cert9d.pem")
+			s.fail(fmt.Sprintf("%d tries left", m.PINTries()-1), "yubico-piv-tool", "-r", s.reader, "-a", "verify-pin", "-P", "000000")
+			s.ypt([]string{"Successfully verified PIN."}, "-a", "verify-pin", "-P", factoryPIN)
+		})
+	}
 }
