@@ -44,6 +44,16 @@ func startEntraBench(t *testing.T) *entraBench {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e := startEntra(t, cert)
+	e.b, e.c = b, c
+	e.writeFiles(t)
+	return e
+}
+
+// startEntra starts an Entra stand-in with cert registered on app "app-card"; the caller fills in
+// the card and the CLI (and calls writeFiles).
+func startEntra(t *testing.T, cert *x509.Certificate) *entraBench {
+	t.Helper()
 	srv, err := entra.Start(entra.Options{Apps: []entra.App{{
 		ClientID:     "app-card",
 		Certificates: []entra.Credential{{Cert: cert}},
@@ -54,11 +64,13 @@ func startEntraBench(t *testing.T) *entraBench {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	return &entraBench{
-		b: b, srv: srv, c: c, cert: cert, clientID: "app-card",
-		pin: writeFile(t, c.dir, "pin", factoryPIN+"\n", 0o600),
-		ca:  writeFile(t, c.dir, "entra-ca.pem", string(srv.CAPEM()), 0o644),
-	}
+	return &entraBench{srv: srv, cert: cert, clientID: "app-card"}
+}
+
+// writeFiles writes the PIN and the stand-in's CA into the CLI's directory.
+func (e *entraBench) writeFiles(t *testing.T) {
+	e.pin = writeFile(t, e.c.dir, "pin", factoryPIN+"\n", 0o600)
+	e.ca = writeFile(t, e.c.dir, "entra-ca.pem", string(e.srv.CAPEM()), 0o644)
 }
 
 // args are the flags of a token request for the card's app.
@@ -217,11 +229,7 @@ func TestAssertionEntra(t *testing.T) {
 	if exp, err := time.Parse(time.RFC3339, aj.ExpiresOn); err != nil || exp.Unix() != int64(claims["exp"].(float64)) {
 		t.Errorf("expires_on %q does not match exp %v", aj.ExpiresOn, claims["exp"])
 	}
-	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	sig, _ := base64.RawURLEncoding.DecodeString(parts[2])
-	if err := rsa.VerifyPSS(e.cert.PublicKey.(*rsa.PublicKey), crypto.SHA256, digest[:], sig, nil); err != nil {
-		t.Errorf("assertion signature: %v", err)
-	}
+	checkPS256(t, aj.Assertion, e.cert)
 	// --audience needs no provider.
 	raw := e.c.ok("assertion", "--reader", e.b.Reader, "--pin-file", e.pin, "--client-id", "x", "--audience", "https://idp.example/token").stdout
 	if c := jwtClaims(t, raw); c["aud"] != "https://idp.example/token" || c["iss"] != "x" {
@@ -229,6 +237,20 @@ func TestAssertionEntra(t *testing.T) {
 	}
 	if alg, _ := assertion.DefaultAlgorithm(e.cert.PublicKey); alg != "PS256" {
 		t.Errorf("default algorithm %s", alg)
+	}
+}
+
+// checkPS256 verifies a PS256 JWT's signature with the certificate's RSA key.
+func checkPS256(t *testing.T, jwt string, cert *x509.Certificate) {
+	t.Helper()
+	parts := strings.Split(strings.TrimSpace(jwt), ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", jwt)
+	}
+	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	sig, _ := base64.RawURLEncoding.DecodeString(parts[2])
+	if err := rsa.VerifyPSS(cert.PublicKey.(*rsa.PublicKey), crypto.SHA256, digest[:], sig, nil); err != nil {
+		t.Errorf("assertion signature: %v", err)
 	}
 }
 

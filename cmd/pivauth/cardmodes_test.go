@@ -1,0 +1,220 @@
+//go:build linux
+
+package main
+
+import (
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pivauth/pivauth/hw-test/benchtest"
+	"github.com/pivauth/pivauth/hw-test/oidc/oidctest"
+	"github.com/pivauth/pivauth/hw-test/oidc/tlstest"
+	"github.com/pivauth/pivauth/hw-test/vcard"
+	"github.com/pivauth/pivauth/hw-test/vpcd"
+	"github.com/pivauth/pivauth/piv"
+)
+
+// coldAssertionBounds are upper bounds on what a cold `pivauth assertion` (a new process, the
+// PIN from a file, RSA-2048 in 9A of a piv-profile card) sends each card mode, as BENCHMARKS.md
+// records them: APDUs in all and GET DATA / GET RESPONSE among them. A mode without an entry
+// has its counts logged, not checked.
+var coldAssertionBounds = map[string]struct{ apdus, getData, getResponse int }{
+	"javacard":        {8, 2, 0},
+	"short-only":      {14, 3, 4},
+	"ext-unannounced": {8, 2, 0},
+	"five-pin-tries":  {8, 2, 0},
+}
+
+// TestCLICardModes runs the commands of issue 14's list on each kind of card of
+// benchtest.CardModes: cards, certs, a cold assertion (APDUs counted), token from the Entra
+// stand-in and from the OpenID provider, request over TLS 1.2 and 1.3, a wrong PIN (the card's
+// own tries left), setup key/csr/selfsign on a YubiKey of the mode, and the agent. The
+// providers start once; each mode attaches the same card states with its quirks.
+func TestCLICardModes(t *testing.T) {
+	pivState := filepath.Join(t.TempDir(), "piv.json")
+	ykState := filepath.Join(t.TempDir(), "yubikey.json")
+	var cert *x509.Certificate
+	var ca *x509.Certificate
+	t.Run("issue", func(t *testing.T) {
+		b := benchtest.Start(t, vcard.ProfilePIV, benchtest.WithState(pivState))
+		if b.Real() || b.CA == nil {
+			t.Skip("card modes are virtual cards")
+		}
+		benchtest.Start(t, vcard.ProfileYubiKey, benchtest.WithState(ykState))
+		block, _ := pem.Decode([]byte(newCLI(t).ok("certs", "--reader", b.Reader, "--output", "pem").stdout))
+		var err error
+		if cert, err = x509.ParseCertificate(block.Bytes); err != nil {
+			t.Fatal(err)
+		}
+		ca = b.CA.Cert
+	})
+	if cert == nil {
+		t.SkipNow()
+	}
+	e := startEntra(t, cert)
+	idp := oidctest.Start(t, oidctest.Config{
+		Clients:   []oidctest.Client{oidctest.PrivateKeyJWT("pkjwt", cert), oidctest.TLSClientAuth("tls", cert).Bound()},
+		ClientCAs: []*x509.Certificate{ca},
+		Resources: map[string]string{apiIndicator: "api:read"},
+	})
+	nginx := map[string]*tlstest.Nginx{}
+	for _, v := range []string{"TLSv1.2", "TLSv1.3"} {
+		nginx[v] = tlstest.StartNginx(t, tlstest.NginxOptions{ClientCAs: []*x509.Certificate{ca}, Protocols: []string{v}})
+	}
+
+	for _, m := range benchtest.CardModes {
+		t.Run(m.Name, func(t *testing.T) {
+			b := benchtest.Start(t, vcard.ProfilePIV, benchtest.WithState(pivState), m.Option())
+			yk := benchtest.Start(t, vcard.ProfileYubiKey, benchtest.WithState(ykState), m.Option())
+			c := newCLI(t)
+			pin := writeFile(t, c.dir, "pin", factoryPIN+"\n", 0o600)
+			entraCA := writeFile(t, c.dir, "entra-ca.pem", string(e.srv.CAPEM()), 0o644)
+			idpCA := writeFile(t, c.dir, "oidc-ca.pem", string(tlstest.PEM(idp.CA.Cert)), 0o644)
+			entraArgs := func(cmd string, extra ...string) []string {
+				return append([]string{cmd, "--reader", b.Reader, "--authority", e.srv.Authority(), "--client-id", e.clientID, "--ca-file", entraCA}, extra...)
+			}
+
+			// cards and certs.
+			var list cardsJSON
+			decodeJSON(t, c.ok("cards", "--output", "json"), &list)
+			kinds := map[string]string{}
+			for _, r := range list.Readers {
+				if r.Card != nil {
+					kinds[r.Reader] = r.Card.Kind
+				}
+			}
+			if kinds[b.Reader] != "piv" || kinds[yk.Reader] != "yubikey" {
+				t.Errorf("cards: %q is %q, %q is %q; want piv and yubikey", b.Reader, kinds[b.Reader], yk.Reader, kinds[yk.Reader])
+			}
+			if out := c.ok("cards", "--reader", b.Reader).stdout; !strings.Contains(out, "PIV card") || !strings.Contains(out, "slot 9a") {
+				t.Errorf("cards --reader:\n%s", out)
+			}
+			block, _ := pem.Decode([]byte(c.ok("certs", "--reader", b.Reader, "--output", "pem").stdout))
+			if block == nil || !strings.EqualFold(hex.EncodeToString(block.Bytes), hex.EncodeToString(cert.Raw)) {
+				t.Errorf("certs --output pem does not give the 9A certificate")
+			}
+
+			// A cold assertion, counted.
+			b.ResetStats()
+			var aj assertionJSON
+			decodeJSON(t, c.ok(entraArgs("assertion", "--pin-file", pin, "--output", "json")...), &aj)
+			checkPS256(t, aj.Assertion, cert)
+			st := b.Stats()
+			t.Logf("cold assertion: %d APDUs %v", st.APDUs, st.Instructions)
+			if want, ok := coldAssertionBounds[m.Name]; ok && (st.APDUs > want.apdus || st.Instructions["CB"] > want.getData || st.Instructions["C0"] > want.getResponse) {
+				t.Errorf("cold assertion: %d APDUs, %d GET DATA, %d GET RESPONSE; want at most %d, %d, %d",
+					st.APDUs, st.Instructions["CB"], st.Instructions["C0"], want.apdus, want.getData, want.getResponse)
+			}
+			if st.Signatures != 1 || st.PINVerifies != 1 {
+				t.Errorf("cold assertion: %d signatures, %d PINs", st.Signatures, st.PINVerifies)
+			}
+
+			// Tokens: the Entra stand-in, then the OpenID provider with private_key_jwt and with
+			// tls_client_auth (a certificate-bound token).
+			if claims := jwtClaims(t, c.ok(entraArgs("token", "--pin-file", pin, "--scope", graphDefault, "--no-cache")...).stdout); claims["appid"] != e.clientID {
+				t.Errorf("Entra token claims %v", claims)
+			}
+			oidcArgs := func(client string, extra ...string) []string {
+				return append([]string{"token", "--reader", b.Reader, "--pin-file", pin, "--issuer", idp.Issuer, "--client-id", client, "--ca-file", idpCA,
+					"--resource", apiIndicator, "--scope", "api:read", "--no-cache"}, extra...)
+			}
+			if claims := jwtClaims(t, c.ok(oidcArgs("pkjwt")...).stdout); claims["client_id"] != "pkjwt" {
+				t.Errorf("private_key_jwt token claims %v", claims)
+			}
+			claims := jwtClaims(t, c.ok(oidcArgs("tls", "--client-auth", "tls_client_auth")...).stdout)
+			if cnf, _ := claims["cnf"].(map[string]any); cnf["x5t#S256"] != x5tS256(cert) {
+				t.Errorf("tls_client_auth token not bound to the card's certificate: %v", claims)
+			}
+
+			// mTLS with each TLS version.
+			for v, ngx := range nginx {
+				ngxCA := writeFile(t, c.dir, v+"-ca.pem", string(tlstest.PEM(ngx.CA.Cert)), 0o644)
+				out := c.ok("request", "--reader", b.Reader, "--pin-file", pin, "--ca-file", ngxCA, ngx.URL+"/v1/status").stdout
+				if !strings.Contains(out, "verify=SUCCESS") || !strings.Contains(out, "protocol="+v) {
+					t.Errorf("request over %s: nginx answered %q", v, out)
+				}
+			}
+
+			// A wrong PIN says the card's own tries left; the right one restores them.
+			wrong := writeFile(t, c.dir, "wrong-pin", "000000\n", 0o600)
+			c.fails(ExitPIN, []string{fmt.Sprintf("%d tries left", m.PINTries()-1)}, entraArgs("assertion", "--pin-file", wrong)...)
+			c.ok(entraArgs("assertion", "--pin-file", pin)...)
+
+			// setup on a YubiKey of the mode: key (attested), CSR, self-signed certificate.
+			mk := writeFile(t, c.dir, "mk.hex", hex.EncodeToString(piv.DefaultManagementKey())+"\n", 0o600)
+			c.ok("setup", "key", "--reader", yk.Reader, "--algorithm", "eccp256", "--attestation-roots", benchRootsFile(t, yk, c.dir), "--management-key-file", mk)
+			block, _ = pem.Decode([]byte(c.ok("setup", "csr", "--reader", yk.Reader, "--pin-file", pin, "--subject", "CN="+m.Name).stdout))
+			if csr, err := x509.ParseCertificateRequest(block.Bytes); err != nil || csr.CheckSignature() != nil {
+				t.Errorf("setup csr: %v", err)
+			}
+			cer := filepath.Join(c.dir, "self.cer")
+			c.ok("setup", "selfsign", "--reader", yk.Reader, "--pin-file", pin, "--management-key-file", mk, "--subject", "CN="+m.Name, "--cer", cer)
+			der, err := os.ReadFile(cer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			self, err := x509.ParseCertificate(der)
+			if err == nil {
+				err = self.CheckSignature(self.SignatureAlgorithm, self.RawTBSCertificate, self.Signature)
+			}
+			if err != nil {
+				t.Errorf("setup selfsign: %v", err)
+			}
+			if out := c.ok("certs", "--reader", yk.Reader).stdout; !strings.Contains(out, "CN="+m.Name) {
+				t.Errorf("certs after selfsign:\n%s", out)
+			}
+
+			// The agent: the PIN from a file once, then commands without one.
+			runtime := filepath.Join(c.dir, "run")
+			if err := os.Mkdir(runtime, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			ac := c.with("XDG_RUNTIME_DIR=" + runtime)
+			startAgentProcess(t, ac, filepath.Join(runtime, "pivauth", "agent.sock"))
+			ac.ok(entraArgs("assertion", "--pin-file", pin)...)
+			b.ResetStats()
+			if claims := jwtClaims(t, ac.ok(entraArgs("token", "--scope", graphDefault, "--no-cache")...).stdout); claims["appid"] != e.clientID {
+				t.Errorf("token through the agent: %v", claims)
+			}
+			if st := b.Stats(); st.Signatures != 1 {
+				t.Errorf("token through the agent: %d signatures", st.Signatures)
+			}
+			notVerified(t, b, "the agent's token")
+		})
+	}
+}
+
+// TestCardsNotPIV: a card in the reader that does not answer as a PIV card is listed as present
+// with its SELECT status word and meaning; commands fail with exit 3 and say the same, never
+// "no card found".
+func TestCardsNotPIV(t *testing.T) {
+	b := benchtest.Start(t, vcard.ProfilePIV, benchtest.WithFlaky(vpcd.Flaky{Rate: 1, SW: 0x6986}))
+	if b.Real() {
+		t.Skip("needs a card answering every command with 6986")
+	}
+	c := newCLI(t)
+	want := fmt.Sprintf("the card in reader %q does not answer as a PIV card: SELECT answered 6986 (command not allowed)", b.Reader)
+	out := c.ok("cards").stdout
+	if i := strings.Index(out, b.Reader+"\n"); i < 0 || !strings.HasPrefix(out[i+len(b.Reader)+1:], "  card present, not usable: "+want) {
+		t.Errorf("cards:\n%s", out)
+	}
+	var list cardsJSON
+	decodeJSON(t, c.ok("cards", "--output", "json"), &list)
+	for _, r := range list.Readers {
+		if r.Reader == b.Reader && (!r.CardPresent || r.Card != nil || r.Error != want) {
+			t.Errorf("cards --output json: %+v", r)
+		}
+	}
+	for _, args := range [][]string{{"certs", "--reader", b.Reader}, {"cards", "--reader", b.Reader}} {
+		r := c.fails(ExitNoCard, []string{want}, args...)
+		if strings.Contains(r.stderr, "no card found") || strings.Contains(r.stderr, "no matching smart card") {
+			t.Errorf("pivauth %s says there is no card:\n%s", strings.Join(args, " "), r.stderr)
+		}
+	}
+}
