@@ -41,8 +41,9 @@
 //
 // Errors: AuthError (wrong PIN or PUK, with the tries left), ErrPINBlocked,
 // ErrPUKBlocked, ErrNotFound, ErrSecurityStatus, ErrCardRemoved,
-// ErrNotYubiKey, ErrNotPIV, ErrNoCard, *AmbiguousError (several cards
-// match), ErrManagementKey, ErrNoService (pcscd not running), ErrNoPCSC, and
+// ErrNotYubiKey, ErrNotPIV (a present card whose SELECT failed; the
+// *NotPIVError names the reader and status word), ErrNoCard (no card at
+// all), *AmbiguousError (several cards match), ErrManagementKey, ErrNoService (pcscd not running), ErrNoPCSC, and
 // *StatusError for any other status word.
 //
 // Platforms: scard and piv-go reach pcsc-lite through cgo on Linux, macOS
