@@ -152,6 +152,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.loginCommand(),
 		a.execCommand(),
 		a.requestCommand(),
+		a.doctorCommand(),
 		exitCodesTopic(),
 		environmentTopic(),
 		configTopic(),
