@@ -3,6 +3,7 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -132,7 +133,8 @@ func TestDoctorNoCard(t *testing.T) {
 // The same file open to other users is a ✗.
 func TestDoctorBenchCard(t *testing.T) {
 	b := benchtest.Start(t, vcard.ProfilePIV)
-	c := newDoctorCLI(t)
+	runtimeDir := t.TempDir()
+	c := newCLI(t).with("XDG_RUNTIME_DIR=" + runtimeDir)
 	cfg := writeFile(t, c.dir, "config/pivauth/config.json",
 		`{"profiles": {"bench": {"reader": "`+b.Reader+`", "slot": "9a"}}}`, 0o600)
 	b.ResetStats()
@@ -175,6 +177,13 @@ func TestDoctorBenchCard(t *testing.T) {
 	}
 	if want := `pivauth can work with profile "bench" (slot 9a).`; lines[len(lines)-1] != want {
 		t.Errorf("doctor summary %q, want %q", lines[len(lines)-1], want)
+	}
+
+	// The agent's state, once one runs (as the systemd user unit starts it).
+	agentCmd, _, _ := startAgentProcess(t, c, filepath.Join(runtimeDir, "pivauth", "agent.sock"))
+	ag := doctorJSON(t, c, ExitOK, "--profile", "bench").one(t, "agent", "")
+	if ag.Status != checkOK || !strings.Contains(ag.Message, fmt.Sprintf("running (pid %d, locked", agentCmd.Process.Pid)) {
+		t.Errorf("agent check with an agent running: %+v", ag)
 	}
 
 	if err := os.Chmod(cfg, 0o666); err != nil {
