@@ -174,8 +174,11 @@ const startPCSCD = "start it: sudo systemctl enable --now pcscd.socket; where no
 	"(a container, WSL without systemd): sudo pcscd (Debian/Ubuntu: apt install pcscd)"
 
 // polkitRefused explains pcscd's polkit check: pcscd closes the connection of a client polkit
-// does not authorize for org.debian.pcsc-lite.access_pcsc (or refuses SCardConnect without
-// access_card), which libpcsclite reports as a communication error (a security violation).
+// does not authorize for org.debian.pcsc-lite.access_pcsc before answering its first message, and
+// refuses SCardConnect without access_card. libpcsclite 1.9 reports the first as
+// SCARD_W_SECURITY_VIOLATION ("Access denied."), older ones as SCARD_F_COMM_ERROR; a client
+// whose message had not been written yet when pcscd closed sees SCARD_E_NO_SERVICE instead,
+// hence the hint when pcscd's socket exists.
 const polkitRefused = "pcscd refused this user: its polkit policy allows only local active sessions by default " +
 	"(pcscd logs \"Rejected unauthorized PC/SC client\"; typical for SSH logins and services)"
 
@@ -193,6 +196,10 @@ func checkPCSC(ctx context.Context, rep *doctorReport) ([]string, bool) {
 		c.Message, c.Fix = "this pivauth was built without cgo and cannot use PC/SC", "rebuild with CGO_ENABLED=1 and libpcsclite-dev, or install the Debian package"
 	case errors.Is(err, piv.ErrNoService):
 		c.Message, c.Fix = "pcscd is not running (nothing answers at "+pcscdSocket()+")", startPCSCD
+		if fi, serr := os.Stat(pcscdSocket()); serr == nil && fi.Mode().Type() == fs.ModeSocket {
+			c.Message = "pcscd does not answer at " + pcscdSocket() + " although the socket exists: it stopped without removing it, or refused this user (polkit)"
+			c.Fix = startPCSCD + "; if it runs: " + polkitFix
+		}
 	case errors.Is(err, pcsc.ErrCommError), errors.Is(err, pcsc.ErrSecurityViolation):
 		c.Message, c.Fix = polkitRefused+": "+err.Error(), polkitFix
 	default:
@@ -489,10 +496,12 @@ func isLoopback(host string) bool {
 // doctorMarks are the line marks of the text output.
 var doctorMarks = map[checkStatus]string{checkOK: "✓", checkWarn: "!", checkFail: "✗"}
 
-// writeDoctor prints one line per check: mark, check, message and, after " — ", the fix.
+// writeDoctor prints one line per check: mark, check, message and, after " — ", the fix; then
+// a summary.
 func writeDoctor(w io.Writer, rep *doctorReport) {
+	warnings := 0
 	for _, c := range rep.Checks {
-		label := c.Check
+		label := strings.ReplaceAll(c.Check, "_", " ")
 		if c.Check == "certificate" && c.Slot != "" {
 			label = "slot " + c.Slot
 		}
@@ -501,15 +510,21 @@ func writeDoctor(w io.Writer, rep *doctorReport) {
 			line += " — " + c.Fix
 		}
 		fmt.Fprintln(w, line)
+		if c.Status == checkWarn {
+			warnings++
+		}
 	}
-	switch n := rep.failed(); {
-	case n > 0:
+	if n := rep.failed(); n > 0 {
 		fmt.Fprintf(w, "%d problem(s) to fix (✗) before pivauth can work", n)
-	default:
+	} else {
 		fmt.Fprint(w, "pivauth can work")
 	}
 	if rep.Profile != "" {
 		fmt.Fprintf(w, " with profile %q", rep.Profile)
 	}
-	fmt.Fprintf(w, " (slot %s).\n", rep.Slot)
+	fmt.Fprintf(w, " (slot %s)", rep.Slot)
+	if warnings > 0 {
+		fmt.Fprintf(w, "; %d warning(s) (!)", warnings)
+	}
+	fmt.Fprintln(w, ".")
 }

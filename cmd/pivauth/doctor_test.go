@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -63,7 +64,7 @@ func (r doctorReport) one(t *testing.T, check, slot string) doctorCheck {
 
 // TestDoctorNoPCSCD: pcsc-lite aimed at a socket nobody serves (the bench's pcscd keeps running
 // for the other tests): a ✗ for pcscd that says how to start it, with and without systemd, and no
-// card checks after it.
+// card checks after it; likewise for a socket file left behind by a pcscd that is gone.
 func TestDoctorNoPCSCD(t *testing.T) {
 	c := newDoctorCLI(t).with("PCSCLITE_CSOCK_NAME=" + filepath.Join(t.TempDir(), "no-pcscd.comm"))
 	rep := doctorJSON(t, c, ExitError)
@@ -83,12 +84,25 @@ func TestDoctorNoPCSCD(t *testing.T) {
 	if !strings.Contains(r.stdout, "✗ pcscd") || !strings.Contains(r.stdout, "— start it: sudo systemctl enable --now pcscd.socket") {
 		t.Errorf("doctor text output:\n%s", r.stdout)
 	}
+
+	// A socket file nobody listens on (pcscd killed): said, with both likely causes.
+	stale := filepath.Join(t.TempDir(), "pcscd.comm")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: stale, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.SetUnlinkOnClose(false)
+	ln.Close()
+	p = doctorJSON(t, newDoctorCLI(t).with("PCSCLITE_CSOCK_NAME="+stale), ExitError).one(t, "pcscd", "")
+	if p.Status != checkFail || !strings.Contains(p.Message, "although the socket exists") || !strings.Contains(p.Fix, "polkit") {
+		t.Errorf("pcscd check with a stale socket: %+v", p)
+	}
 }
 
 // TestDoctorPolkitRefused: pcscd's polkit check closes the connection of an unauthorized client
-// before reading its first message ("Rejected unauthorized PC/SC client"). A socket that does the
-// same — waits for the client's version message, then closes with it unread — makes libpcsclite
-// answer as it does under polkit; doctor says so and how to allow the user.
+// without answering its first message ("Rejected unauthorized PC/SC client"). A socket that does
+// the same makes libpcsclite answer as it does under polkit; doctor says so and how to allow the
+// user.
 func TestDoctorPolkitRefused(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "pcscd.comm")
 	ln, err := net.Listen("unix", sock)
@@ -102,9 +116,11 @@ func TestDoctorPolkitRefused(t *testing.T) {
 			if err != nil {
 				return
 			}
-			buf := make([]byte, 1)
+			// pcscd decides while the client's CMD_VERSION message (an 8-byte header and a
+			// 12-byte body) is on its way; polkit's D-Bus round trip makes the message arrive first.
+			buf := make([]byte, 20)
 			_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-			_, _ = conn.Read(buf) // the client has written; close with the rest unread, as pcscd does
+			_, _ = io.ReadFull(conn, buf)
 			conn.Close()
 		}
 	}()
@@ -223,7 +239,8 @@ func TestDoctorExpiringCertificate(t *testing.T) {
 		t.Errorf("card check: %+v", card)
 	}
 	r := c.ok("doctor", "--reader", b.Reader)
-	if !strings.Contains(r.stdout, "! slot 9a") || !strings.Contains(r.stdout, "expires in 10 days") {
+	if !strings.Contains(r.stdout, "! slot 9a") || !strings.Contains(r.stdout, "expires in 10 days") ||
+		!strings.Contains(r.stdout, "! management key ") || !strings.HasSuffix(r.stdout, "pivauth can work (slot 9a); 4 warning(s) (!).\n") {
 		t.Errorf("doctor text:\n%s", r.stdout)
 	}
 
