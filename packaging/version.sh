@@ -11,6 +11,9 @@
 # starts the packaging revision.
 set -eu
 cd "$(dirname "$0")/.."
+# `sudo make install` in a user's checkout: git refuses a repository another user owns unless
+# told it is safe, and the version must not change (nor the binary be rebuilt) for that.
+git() { command git -c safe.directory="$PWD" "$@"; }
 
 if ! git rev-parse --git-dir >/dev/null 2>&1; then
 	v=0.0.0
