@@ -197,7 +197,7 @@ func checkTree(t *testing.T, prefix, bindir, version, commit string) {
 	}
 	visit("pivauth")
 	for _, c := range []string{"pivauth-cards", "pivauth-certs", "pivauth-token", "pivauth-setup-key", "pivauth-pin-status",
-		"pivauth-agent", "pivauth-agent-status", "pivauth-version", "pivauth-completion-bash"} {
+		"pivauth-agent", "pivauth-agent-status", "pivauth-doctor", "pivauth-version", "pivauth-completion-bash"} {
 		if !pages[c] {
 			t.Errorf("no manual page reached for %s (SEE ALSO from pivauth.1): %v", c, pages)
 		}
