@@ -181,7 +181,8 @@ func checkTree(t *testing.T, prefix, bindir, version, commit string) {
 		t.Errorf("%s --version: %q, want %v", bin, out, want)
 	}
 
-	// The manual pages: pivauth.1 and, following SEE ALSO, a page for every command; no other.
+	// The manual pages: pivauth.1 and, following SEE ALSO, a page for every command, and the
+	// help topics' pages; no other.
 	man := filepath.Join(prefix, "share/man/man1")
 	pages := map[string]bool{}
 	var visit func(page string)
@@ -196,6 +197,10 @@ func checkTree(t *testing.T, prefix, bindir, version, commit string) {
 		}
 	}
 	visit("pivauth")
+	// The help topics (pivauth help config, …) have pages of their own.
+	for _, topic := range []string{"pivauth-config", "pivauth-environment", "pivauth-exit-codes"} {
+		visit(topic)
+	}
 	for _, c := range []string{"pivauth-cards", "pivauth-certs", "pivauth-token", "pivauth-setup-key", "pivauth-pin-status",
 		"pivauth-agent", "pivauth-agent-status", "pivauth-doctor", "pivauth-version", "pivauth-completion-bash"} {
 		if !pages[c] {
@@ -231,8 +236,12 @@ func checkTree(t *testing.T, prefix, bindir, version, commit string) {
 		t.Logf("man is not installed: the manual pages are not rendered")
 	} else {
 		page := run(t, toolTimeout, "", []string{"MANWIDTH=80", "MAN_KEEP_FORMATTING=0"}, "man", "-l", filepath.Join(man, "pivauth-cards.1"))
-		if !strings.Contains(page, "pivauth-cards - List readers, cards and the certificates in their slots") || !strings.Contains(page, "--reader") {
+		if !strings.Contains(page, "pivauth-cards - List readers, cards and the certificates in their slots") || !strings.HasPrefix(page, "PIVAUTH-CARDS(1)") || !strings.Contains(page, "--reader") {
 			t.Errorf("man -l pivauth-cards.1:\n%s", page)
+		}
+		topic := run(t, toolTimeout, "", []string{"MANWIDTH=80"}, "man", "-l", filepath.Join(man, "pivauth-exit-codes.1"))
+		if !strings.HasPrefix(topic, "PIVAUTH-EXIT-CODES(1)") || !strings.Contains(topic, "pivauth help exit-codes") || !strings.Contains(topic, "130") {
+			t.Errorf("man -l pivauth-exit-codes.1:\n%s", topic)
 		}
 	}
 
