@@ -85,7 +85,7 @@ more than a couple of minutes off).
 
 With --reader, --serial, --guid or a profile naming a card only that card is checked; the slot
 that must hold a valid certificate is --slot (or the profile's). The exit code is 0 only when
-everything the chosen profile needs works; warnings do not change it. --output json is the report
+everything the chosen profile needs works (1 otherwise); warnings do not change it. --output json is the report
 to attach to a support ticket: it holds no secret.`
 
 func (a *app) doctorCommand() *cobra.Command {
