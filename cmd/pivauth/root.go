@@ -139,6 +139,7 @@ func (a *app) rootCommand() *cobra.Command {
 
 	root.AddCommand(
 		noProfile(a.versionCommand()),
+		a.manCommand(),
 		a.profileCommand(),
 		a.auditCommand(),
 		a.agentCommand(),
@@ -151,6 +152,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.loginCommand(),
 		a.execCommand(),
 		a.requestCommand(),
+		a.doctorCommand(),
 		exitCodesTopic(),
 		environmentTopic(),
 		configTopic(),

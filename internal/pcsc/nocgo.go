@@ -111,6 +111,7 @@ const (
 	ErrReaderUnavailable
 	ErrRemovedCard
 	ErrResetCard
+	ErrSecurityViolation
 	ErrServiceStopped
 	ErrSharingViolation
 	ErrTimeout

@@ -59,6 +59,7 @@ const (
 	ErrReaderUnavailable  = scard.ErrReaderUnavailable
 	ErrRemovedCard        = scard.ErrRemovedCard
 	ErrResetCard          = scard.ErrResetCard
+	ErrSecurityViolation  = scard.ErrSecurityViolation
 	ErrServiceStopped     = scard.ErrServiceStopped
 	ErrSharingViolation   = scard.ErrSharingViolation
 	ErrTimeout            = scard.ErrTimeout
