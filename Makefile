@@ -72,9 +72,9 @@ DESTDIR ?=
 BUILDDIR ?= build
 DISTDIR ?= dist
 
-# VERSION: packaging/version.sh (git describe; 0.0.0-N-gHASH without a tag).
-VERSION := $(shell packaging/version.sh)
-DEB_VERSION := $(shell packaging/version.sh --deb)
+# VERSION: cmd/pivauth/packaging/version.sh (git describe; 0.0.0-N-gHASH without a tag).
+VERSION := $(shell cmd/pivauth/packaging/version.sh)
+DEB_VERSION := $(shell cmd/pivauth/packaging/version.sh --deb)
 COMMIT := $(shell git -c safe.directory="$$PWD" rev-parse HEAD 2>/dev/null)
 # The build date is the time of the build, unless SOURCE_DATE_EPOCH (the
 # reproducible-builds convention) fixes it.
@@ -122,7 +122,7 @@ define stage
 	install -m 644 $(BUILDDIR)/completions/pivauth.bash $(1)/share/bash-completion/completions/pivauth
 	install -m 644 $(BUILDDIR)/completions/_pivauth $(1)/share/zsh/site-functions/_pivauth
 	install -m 644 $(BUILDDIR)/completions/pivauth.fish $(1)/share/fish/vendor_completions.d/pivauth.fish
-	sed 's|@BINDIR@|$(2)|' packaging/pivauth-agent.service.in > $(1)/lib/systemd/user/pivauth-agent.service
+	sed 's|@BINDIR@|$(2)|' cmd/pivauth/packaging/pivauth-agent.service.in > $(1)/lib/systemd/user/pivauth-agent.service
 	chmod 644 $(1)/lib/systemd/user/pivauth-agent.service
 endef
 
@@ -146,9 +146,9 @@ dist: $(BUILDDIR)/generated
 	$(call stage,$(BUILDDIR)/deb/usr,/usr/bin)
 	install -d $(BUILDDIR)/deb/usr/share/doc/pivauth $(BUILDDIR)/deb/DEBIAN
 	install -m 644 NOTICE README.md $(BUILDDIR)/deb/usr/share/doc/pivauth/
-	install -m 644 packaging/debian/copyright $(BUILDDIR)/deb/usr/share/doc/pivauth/copyright
+	install -m 644 cmd/pivauth/packaging/debian/copyright $(BUILDDIR)/deb/usr/share/doc/pivauth/copyright
 	sed -e 's|@VERSION@|$(DEB_VERSION)|' -e "s|@SIZE@|$$(du -sk --exclude=DEBIAN $(BUILDDIR)/deb | cut -f1)|" \
-		packaging/debian/control.in > $(BUILDDIR)/deb/DEBIAN/control
+		cmd/pivauth/packaging/debian/control.in > $(BUILDDIR)/deb/DEBIAN/control
 	find $(BUILDDIR)/deb -exec touch -h -d @$(SOURCE_EPOCH) {} +
 	dpkg-deb --root-owner-group -Zxz --build $(BUILDDIR)/deb $(DISTDIR)/$(DEB) >/dev/null
 	cd $(DISTDIR) && sha256sum $(TARBASE).tar.gz $(DEB) > SHA256SUMS

@@ -59,13 +59,13 @@ func need(t *testing.T, tools ...string) {
 // directory with one shared build directory (one go build for both), and checks every file.
 func TestInstallAndDist(t *testing.T) {
 	need(t, "make", "git", "install", "sed")
-	repo, err := filepath.Abs("..")
+	repo, err := filepath.Abs("../../..")
 	if err != nil {
 		t.Fatal(err)
 	}
 	build := t.TempDir()
-	version := strings.TrimSpace(run(t, toolTimeout, repo, nil, "packaging/version.sh"))
-	debVersion := strings.TrimSpace(run(t, toolTimeout, repo, nil, "packaging/version.sh", "--deb"))
+	version := strings.TrimSpace(run(t, toolTimeout, repo, nil, "cmd/pivauth/packaging/version.sh"))
+	debVersion := strings.TrimSpace(run(t, toolTimeout, repo, nil, "cmd/pivauth/packaging/version.sh", "--deb"))
 	commit := strings.TrimSpace(run(t, toolTimeout, repo, nil, "git", "rev-parse", "HEAD"))
 	if !regexp.MustCompile(`^\d+\.\d+\.\d+(-\d+-g[0-9a-f]+)?(-dirty)?$`).MatchString(version) {
 		t.Errorf("packaging/version.sh: %q, want X.Y.Z[-N-gHASH][-dirty]", version)

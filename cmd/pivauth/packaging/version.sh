@@ -1,5 +1,5 @@
 #!/bin/sh
-# packaging/version.sh [--deb]: the version of the tree being built, for make install and make dist.
+# cmd/pivauth/packaging/version.sh [--deb]: the version of the tree being built, for make install and make dist.
 #
 # From `git describe` on a release tag vX.Y.Z: "X.Y.Z", or "X.Y.Z-N-gHASH" N commits after it. With
 # no release tag yet (this repository has none so far) the fallback has the same shape on 0.0.0:
