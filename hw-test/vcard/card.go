@@ -138,8 +138,12 @@ func open(path string, profile Profile, ca func() (*CA, error)) (*Card, error) {
 func (c *Card) Profile() Profile { return c.st.Profile }
 
 // ATR returns the answer-to-reset: a real YubiKey 5 ATR for the yubikey
-// profile, a T=1 ATR of a generic PIV card for the piv profile.
+// profile, a T=1 ATR of a generic PIV card for the piv profile, a Java
+// Card's with the quirk yubico-compatible.
 func (c *Card) ATR() []byte {
+	if c.HasQuirk(QuirkYubicoCompatible) {
+		return append([]byte(nil), javaCardATR...)
+	}
 	return append([]byte(nil), atrs[c.st.Profile]...)
 }
 
