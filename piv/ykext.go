@@ -194,7 +194,7 @@ func (tx *Tx) Attest(slot Slot) (*x509.Certificate, error) {
 	}
 	cert, err := x509.ParseCertificate(resp)
 	if err != nil {
-		return nil, fmt.Errorf("piv: attestation of slot %s: %w", slot, err)
+		return nil, fmt.Errorf("piv: the card's attestation certificate for slot %s is not a valid DER certificate: %w", slot, err)
 	}
 	return cert, nil
 }

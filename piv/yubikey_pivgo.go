@@ -102,45 +102,82 @@ func VerifyAttestation(intermediate, slotCert *x509.Certificate, roots *x509.Cer
 	}, nil
 }
 
-// GenerateKey generates a key in slot of a YubiKey with the chosen
-// algorithm and policies, has the card attest it and verifies the
-// attestation against roots (see VerifyAttestation). It fails unless the
-// attestation vouches for the very key generated, in this slot, with these
-// policies.
+// GenerateKey generates a key in slot of a card with Yubico's extensions,
+// with the chosen algorithm and policies, has the card attest it and
+// verifies the attestation against roots (see VerifyAttestation): it must
+// vouch for the very key generated, in this slot, with these policies.
+//
+// An algorithm the card does not have is an *UnsupportedAlgorithmError,
+// returned before anything changed: from a YubiKey's firmware version
+// where that tells, else from the card's refusal of GENERATE. Once the key
+// is generated GenerateKey always returns its public key; if the
+// attestation then fails the error is an *AttestationError (the key stays
+// in the slot, unattested).
 func (c *Card) GenerateKey(ctx context.Context, managementKey []byte, slot Slot, opts KeyOptions, roots *x509.CertPool) (crypto.PublicKey, *Attestation, error) {
 	key := opts.pivgoKey(slot)
 	if key.Algorithm == 0 {
 		return nil, nil, fmt.Errorf("piv: %s keys cannot be generated", opts.Algorithm)
 	}
-	var pub crypto.PublicKey
-	var slotCert, intermediate *x509.Certificate
-	err := c.withYubiKey(ctx, "generating a key", func(yk *pivgo.YubiKey) (err error) {
-		if pub, err = yk.GenerateKey(managementKey, pivgoSlot(slot), key); err != nil {
-			return err
-		}
-		if slotCert, err = yk.Attest(pivgoSlot(slot)); err != nil {
-			return err
-		}
-		intermediate, err = yk.AttestationCertificate()
-		return err
-	})
+	id, err := c.Identity(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := checkAlgorithm(id, opts.Algorithm); err != nil {
+		return nil, nil, err
+	}
+	var pub crypto.PublicKey
+	err = c.withYubiKey(ctx, "generating a key", func(yk *pivgo.YubiKey) (err error) {
+		pub, err = yk.GenerateKey(managementKey, pivgoSlot(slot), key)
+		return err
+	})
+	var sw interface{ Status() uint16 }
+	switch {
+	case errors.As(err, &sw) && (sw.Status() == 0x6A80 || sw.Status() == 0x6A86):
+		// 6A80: the algorithm in the command data is not one the card
+		// has (YubiKeys, PivApplet); 6A86 where it is read as a
+		// parameter.
+		return nil, nil, &UnsupportedAlgorithmError{Algorithm: opts.Algorithm, Card: id.String(),
+			Reason: fmt.Sprintf("GENERATE answered %04X", sw.Status())}
+	case err != nil:
+		return nil, nil, err
+	}
+	att, err := c.attestGenerated(ctx, slot, pub, PINPolicy(key.PINPolicy), TouchPolicy(key.TouchPolicy), roots)
+	if err != nil {
+		return pub, nil, &AttestationError{Slot: slot, Err: err}
+	}
+	return pub, att, nil
+}
+
+// attestGenerated asks the card to attest the key just generated in slot,
+// reads its attestation certificate (slot F9) and verifies both.
+func (c *Card) attestGenerated(ctx context.Context, slot Slot, pub crypto.PublicKey, pin PINPolicy, touch TouchPolicy, roots *x509.CertPool) (*Attestation, error) {
+	var slotCert, intermediate *x509.Certificate
+	err := c.Transaction(ctx, func(tx *Tx) (err error) {
+		if slotCert, err = tx.Attest(slot); err != nil {
+			return err
+		}
+		if intermediate, err = tx.Certificate(SlotAttestation); err != nil {
+			return fmt.Errorf("piv: the card's attestation certificate: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
 	att, err := VerifyAttestation(intermediate, slotCert, roots)
 	if err != nil {
-		return pub, nil, err
+		return nil, err
 	}
 	same, ok := slotCert.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
 	switch {
 	case !ok || !same.Equal(pub):
-		return pub, nil, errors.New("piv: the attestation vouches for another key than the one generated")
+		return nil, errors.New("piv: the attestation vouches for another key than the one generated")
 	case att.Slot != slot:
-		return pub, nil, fmt.Errorf("piv: the attestation names slot %s, the key was generated in %s", att.Slot, slot)
-	case att.PINPolicy != PINPolicy(key.PINPolicy) || att.TouchPolicy != TouchPolicy(key.TouchPolicy):
-		return pub, nil, fmt.Errorf("piv: the attestation says PIN policy %s and touch policy %s, not the ones asked for", att.PINPolicy, att.TouchPolicy)
+		return nil, fmt.Errorf("piv: the attestation names slot %s, the key was generated in %s", att.Slot, slot)
+	case att.PINPolicy != pin || att.TouchPolicy != touch:
+		return nil, fmt.Errorf("piv: the attestation says PIN policy %s and touch policy %s, not the ones asked for", att.PINPolicy, att.TouchPolicy)
 	}
-	return pub, att, nil
+	return att, nil
 }
 
 // ImportKey puts a private key (RSA, ECDSA, Ed25519 or X25519) and,

@@ -20,7 +20,7 @@ func (a *app) managementKey(ctx context.Context, card *piv.Card, id piv.Identity
 	if file != "" {
 		return readManagementKeyFile(file)
 	}
-	if id.YubiKey {
+	if id.YubicoExtensions {
 		m, err := card.Metadata(ctx, piv.KeyCardManagement)
 		if err == nil && m.Default {
 			fmt.Fprintf(a.stderr, "warning: %s still has the factory-default management key, which anyone can look up: "+

@@ -137,7 +137,7 @@ func slotPublicKey(ctx context.Context, card *piv.Card, id piv.Identity, slot pi
 		}
 		return pub, nil
 	}
-	if !id.YubiKey {
+	if !id.YubicoExtensions {
 		return nil, nil
 	}
 	m, err := card.Metadata(ctx, slot.Key)

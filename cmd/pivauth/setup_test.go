@@ -135,15 +135,6 @@ func TestSetupKeyAndImport(t *testing.T) {
 	c.fails(ExitPIN, []string{"open to group or others"}, "setup", "key", "--reader", b.Reader, "--management-key-file", writeFile(t, c.dir, "open.hex", "00", 0o644))
 }
 
-// TestSetupKeyAttestationChecked: the attestation of the bench card does not chain to Yubico's
-// roots, so without the bench CA the generated key is reported as unverified.
-func TestSetupKeyAttestationChecked(t *testing.T) {
-	b := benchtest.Start(t, vcard.ProfileYubiKey)
-	b.Destructive()
-	c := newCLI(t)
-	c.fails(ExitError, []string{"attestation failed"}, "setup", "key", "--reader", b.Reader, "--algorithm", "eccp256", "--slot", "9e")
-}
-
 // TestSetupOnPIVCard: a government-style card gets its keys from its issuer.
 func TestSetupOnPIVCard(t *testing.T) {
 	b := benchtest.Start(t, vcard.ProfilePIV)
