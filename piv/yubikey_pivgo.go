@@ -138,6 +138,10 @@ func (c *Card) GenerateKey(ctx context.Context, managementKey []byte, slot Slot,
 		// parameter.
 		return nil, nil, &UnsupportedAlgorithmError{Algorithm: opts.Algorithm, Card: id.String(),
 			Reason: fmt.Sprintf("GENERATE answered %04X", sw.Status())}
+	case errors.As(err, &sw) && sw.Status() == 0x6A81:
+		// Function not supported: a policy the card does not have (PivApplet has no touch).
+		return nil, nil, fmt.Errorf("piv: %s does not support PIN policy %s with touch policy %s (GENERATE answered 6A81, "+
+			"function not supported); nothing on the card was changed", id, PINPolicy(key.PINPolicy), TouchPolicy(key.TouchPolicy))
 	case err != nil:
 		return nil, nil, err
 	}

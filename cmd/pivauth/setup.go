@@ -373,7 +373,7 @@ func checkSlotKey(ctx context.Context, card *piv.Card, id piv.Identity, slot piv
 	}
 	m, err := card.Metadata(ctx, slot.Key)
 	switch {
-	case errors.Is(err, piv.ErrNotFound):
+	case errors.Is(err, piv.ErrNotFound), err == nil && m.Algorithm == 0: // see slotPublicKey
 		return fmt.Errorf("slot %s of %s holds no key: generate one first (pivauth setup key) or import a PFX with its key", slot, id)
 	case err != nil || m.PublicKey == nil:
 		return nil // older firmware: nothing to compare with

@@ -38,12 +38,26 @@ func TestFlowYubicoCompatibleApplet(t *testing.T) {
 	mk := writeFile(t, c.dir, "mk.hex", hex.EncodeToString(piv.DefaultManagementKey())+"\n", 0o600)
 
 	c.fails(ExitError, []string{"this card does not support Ed25519 keys", "6A80"}, "setup", "key", "--reader", b.Reader, "--algorithm", "ed25519", "--management-key-file", mk)
+	// The applet has no touch: refused, nothing generated.
+	c.fails(ExitError, []string{"does not support PIN policy once with touch policy always", "6A81", "nothing on the card was changed"},
+		"setup", "key", "--reader", b.Reader, "--touch-policy", "always", "--management-key-file", mk)
+	if slotKey(t, b, piv.SlotAuthentication) != nil {
+		t.Fatal("slot 9a holds a key after the refused generation")
+	}
 	r := c.ok("setup", "key", "--reader", b.Reader, "--algorithm", "rsa2048", "--management-key-file", mk)
 	if !strings.Contains(r.stdout, "Generated a RSA-2048 key in slot 9a of PIV card with Yubico extensions") ||
 		!strings.Contains(r.stdout, "Attestation NOT verified") || !strings.Contains(r.stderr, "not a YubiKey by its answer to reset") {
 		t.Errorf("setup key:\n%s\n%s", r.stdout, r.stderr)
 	}
 	key := slotKey(t, b, piv.SlotAuthentication)
+	// The applet answers GET METADATA of an empty slot without an algorithm (no 6A88).
+	c.fails(ExitError, []string{"slot 9d", "holds no key", "pivauth setup key --slot 9d"}, "setup", "csr", "--reader", b.Reader, "--pin-file", pin,
+		"--slot", "9d", "--subject", "CN=x")
+	var st pinStatusJSON
+	decodeJSON(t, c.ok("pin", "status", "--reader", b.Reader, "--output", "json"), &st)
+	if st.PIN.RetriesLeft != 3 || st.PUK == nil || st.PUK.RetriesLeft != 3 || st.ManagementKey == nil || !st.ManagementKey.Default || st.ManagementKey.Algorithm != "3DES" {
+		t.Errorf("pin status: %+v", st)
+	}
 
 	// Before there is a certificate: the message says what to do, in the CLI's words.
 	r = c.fails(ExitError, []string{"holds no certificate", "pivauth setup selfsign"}, "assertion", "--reader", b.Reader, "--pin-file", pin,

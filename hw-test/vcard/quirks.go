@@ -38,8 +38,9 @@ const (
 	// modelled on arekinath/PivApplet (yubikey profile only): a Java Card
 	// ATR that names no YubiKey, GET VERSION 5.4.0, no Yubico management
 	// application, attestation certificates that are not strict DER (a
-	// negative RSA modulus, a non-minimal signature length), and 6F00 to
-	// ATTEST of a P-384 key.
+	// negative RSA modulus, a non-minimal signature length), 6F00 to ATTEST
+	// of a P-384 key, PivApplet's GET METADATA (no 6A88 for an empty slot,
+	// origin 00/01) and no touch policies (6A81).
 	QuirkYubicoCompatible Quirk = "yubico-compatible"
 	// QuirkFewAlgorithms: GENERATE answers 6A80 for the algorithms a
 	// typical Java Card applet lacks (RSA-3072, RSA-4096, Ed25519, X25519).

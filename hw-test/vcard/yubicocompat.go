@@ -1,11 +1,14 @@
 package vcard
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/asn1"
 	"errors"
+
+	"github.com/pivauth/pivauth/internal/tlv"
 )
 
 // The quirk yubico-compatible models a PIV applet on a Java Card that
@@ -143,4 +146,67 @@ func derTLV(tag byte, content []byte) []byte {
 		out = append(out, 0x82, byte(n>>8), byte(n))
 	}
 	return append(out, content...)
+}
+
+// swFunctionNotSupported is ISO 7816-4's "function not supported", which
+// PivApplet answers for a touch policy it does not have.
+const swFunctionNotSupported = 0x6A81
+
+// compatTouchPolicy checks a GENERATE or IMPORT touch policy (AB) the way
+// PivApplet does: it has no touch sensor, so only 00 (default) and 01
+// (never) are taken, anything else is 6A81.
+func compatTouchPolicy(touch []byte) int {
+	if len(touch) == 1 && touch[0] > touchNever {
+		return swFunctionNotSupported
+	}
+	return swOK
+}
+
+// compatMetadata is GET METADATA as PivApplet answers it, which departs
+// from a YubiKey's in ways a host must not trip over:
+//
+//	PIN 80 / PUK 81: 05 default?, 06 total+remaining (no 01 algorithm)
+//	management 9B:   01 alg, 05 default?, 02 policy, 03 origin
+//	key slots:       [01 alg] 02 PIN policy + touch "never", 03 origin, [04 public key]
+//
+// The origin is 00 for a generated key and 01 for an imported one (a
+// YubiKey says 01 and 02); an empty slot answers 02 and 03 alone, not 6A88;
+// F9 and other references are 6A86.
+func (c *Card) compatMetadata(ref byte) ([]byte, int) {
+	flag := func(b bool) []byte {
+		if b {
+			return []byte{1}
+		}
+		return []byte{0}
+	}
+	switch {
+	case ref == refPIN || ref == refPUK:
+		value, tries, max := c.reference(ref)
+		def := defaultPIN
+		if ref == refPUK {
+			def = defaultPUK
+		}
+		out := tlv.Encode(0x05, flag(bytes.Equal(*value, def)))
+		return tlv.Append(out, 0x06, []byte{byte(max), byte(*tries)}), swOK
+	case ref == keyCardManagement:
+		out := tlv.Encode(0x01, []byte{c.st.MgmtAlg})
+		out = tlv.Append(out, 0x05, flag(bytes.Equal(c.st.MgmtKey, c.st.DefaultMgmt)))
+		out = tlv.Append(out, 0x02, []byte{pinNever, touchNever})
+		return tlv.Append(out, 0x03, []byte{0x00}), swOK
+	case !isKeySlot(ref):
+		return nil, swIncorrectP1P2
+	}
+	k := c.st.Keys[slotName(ref)]
+	if k == nil {
+		out := tlv.Encode(0x02, []byte{defaultPINPolicy(ref), touchNever})
+		return tlv.Append(out, 0x03, []byte{0x00}), swOK
+	}
+	priv, err := k.private()
+	if err != nil {
+		return nil, swNoPreciseDiagnostic
+	}
+	out := tlv.Encode(0x01, []byte{k.Alg})
+	out = tlv.Append(out, 0x02, []byte{k.PINPolicy, touchNever})
+	out = tlv.Append(out, 0x03, flag(k.Origin == originImported))
+	return tlv.Append(out, 0x04, publicKeyData(publicOf(priv))), swOK
 }

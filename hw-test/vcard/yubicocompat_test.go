@@ -138,3 +138,36 @@ func TestQuirkFewAlgorithms(t *testing.T) {
 		t.Error("the algorithms the card has were not generated")
 	}
 }
+
+// TestQuirkYubicoCompatibleMetadata: GET METADATA and policies as PivApplet has them.
+func TestQuirkYubicoCompatibleMetadata(t *testing.T) {
+	c, _ := newCard(t, ProfileYubiKey)
+	if err := c.SetQuirks(QuirkYubicoCompatible); err != nil {
+		t.Fatal(err)
+	}
+	must(t, c, selectPIV)
+	if m := must(t, c, apdu(0, insGetMetadata, 0, refPIN, nil)); !bytes.Equal(m, unhex(t, "050101 06020303")) {
+		t.Errorf("PIN metadata %X", m)
+	}
+	if m := must(t, c, apdu(0, insGetMetadata, 0, keyCardManagement, nil)); !bytes.Equal(m, unhex(t, "010103 050101 02020101 030100")) {
+		t.Errorf("management key metadata %X", m)
+	}
+	// An empty slot answers, without algorithm and key.
+	if m := must(t, c, apdu(0, insGetMetadata, 0, 0x9C, nil)); !bytes.Equal(m, unhex(t, "02020301 030100")) {
+		t.Errorf("empty 9C metadata %X", m)
+	}
+	expect(t, c, apdu(0, insGetMetadata, 0, keyAttestation, nil), 0x6A86)
+	mgmtAuth(t, c, alg3DES, defaultMgmtKey)
+	// No touch policies.
+	expect(t, c, apdu(0, insGenerate, 0, 0x9A, tlv.Encode(0xAC, unhex(t, "800111 AB0102"))), 0x6A81)
+	expect(t, c, apdu(0, insGetMetadata, 0, 0x9A, nil), 0x9000)
+	generate(t, c, 0x9A, algECCP256, pinNever, touchNever)
+	m := must(t, c, apdu(0, insGetMetadata, 0, 0x9A, nil))
+	if !bytes.HasPrefix(m, unhex(t, "010111 02020101 030100 0443")) {
+		t.Errorf("generated 9A metadata %X: want origin 00", m)
+	}
+	importKey(t, c, 0x9D, algECCP256, tlv.Encode(0x06, bytes.Repeat([]byte{7}, 32)))
+	if m := must(t, c, apdu(0, insGetMetadata, 0, 0x9D, nil)); !bytes.HasPrefix(m, unhex(t, "010111 02020201 030101")) {
+		t.Errorf("imported 9D metadata %X: want origin 01", m)
+	}
+}

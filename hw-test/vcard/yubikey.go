@@ -47,6 +47,9 @@ func (c *Card) cmdGetMetadata(cmd command) ([]byte, int) {
 	if cmd.p1 != 0 {
 		return nil, swIncorrectP1P2
 	}
+	if c.has(QuirkYubicoCompatible) {
+		return c.compatMetadata(cmd.p2)
+	}
 	flag := func(b bool) []byte {
 		if b {
 			return []byte{1}
@@ -186,6 +189,11 @@ func (c *Card) cmdImportKey(cmd command) ([]byte, int) {
 	pp, tp, ok := parsePolicies(elems[0xAA], elems[0xAB], ref)
 	if !ok {
 		return nil, swIncorrectData
+	}
+	if c.has(QuirkYubicoCompatible) {
+		if status := compatTouchPolicy(elems[0xAB]); status != swOK {
+			return nil, status
+		}
 	}
 	delete(elems, 0xAA)
 	delete(elems, 0xAB)
