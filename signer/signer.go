@@ -168,8 +168,11 @@ func newSigner(ctx context.Context, card *piv.Card, opts Options) (*Signer, erro
 		conn:    conn,
 	}
 	switch {
-	case opts.Card.Serial != 0:
+	case opts.Card.Serial != 0 && s.yubiKey:
 		s.cardName = fmt.Sprintf("YubiKey serial %d", opts.Card.Serial)
+	case opts.Card.Serial != 0:
+		// Yubico's serial, answered by a card whose ATR names no YubiKey (piv.Identity).
+		s.cardName = fmt.Sprintf("card serial %d", opts.Card.Serial)
 	case opts.Card.GUID != "":
 		s.cardName = "PIV card GUID " + opts.Card.GUID
 	}

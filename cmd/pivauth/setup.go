@@ -98,8 +98,10 @@ type setupKeyJSON struct {
 	AttestationError string `json:"attestation_error,omitempty"`
 }
 
-// attestationJSON is a verified YubiKey attestation.
+// attestationJSON is a verified attestation.
 type attestationJSON struct {
+	// Roots it chains to: "Yubico" (a YubiKey made the key), or the --attestation-roots file.
+	Roots       string   `json:"roots"`
 	Serial      uint32   `json:"serial"`
 	Firmware    string   `json:"firmware"`
 	PINPolicy   string   `json:"pin_policy"`
@@ -174,7 +176,7 @@ too (setup selfsign or setup import).`,
 			if err != nil && (pub == nil || !errors.As(err, &unattested)) {
 				return err
 			}
-			out, err := describeNewKey(id, slot, algorithm, pub, att)
+			out, err := describeNewKey(id, slot, algorithm, pub, att, rootsFile)
 			if err != nil {
 				return fmt.Errorf("the key was generated and is in slot %s, but its public key cannot be shown: %w", slot, err)
 			}
@@ -242,8 +244,9 @@ func loadRoots(file string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// describeNewKey builds the output of `setup key`.
-func describeNewKey(id piv.Identity, slot piv.Slot, alg piv.Algorithm, pub crypto.PublicKey, att *piv.Attestation) (setupKeyJSON, error) {
+// describeNewKey builds the output of `setup key`; rootsFile is --attestation-roots ("" for
+// Yubico's roots).
+func describeNewKey(id piv.Identity, slot piv.Slot, alg piv.Algorithm, pub crypto.PublicKey, att *piv.Attestation, rootsFile string) (setupKeyJSON, error) {
 	spki, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
 		return setupKeyJSON{}, err
@@ -255,7 +258,12 @@ func describeNewKey(id piv.Identity, slot piv.Slot, alg piv.Algorithm, pub crypt
 		PublicKeyPEM:    string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: spki})),
 	}
 	if att != nil {
+		roots := "Yubico"
+		if rootsFile != "" {
+			roots = rootsFile
+		}
 		out.Attestation = &attestationJSON{
+			Roots:  roots,
 			Serial: att.Serial, Firmware: att.Version.String(),
 			PINPolicy: att.PINPolicy.String(), TouchPolicy: att.TouchPolicy.String(),
 			Certificate: describeCert(slot.String(), att.Certificate, time.Now()),
@@ -269,8 +277,11 @@ func (a *app) writeNewKey(k setupKeyJSON) {
 	fmt.Fprintf(a.stdout, "  Public key SHA-256: %s\n", k.PublicKeySHA256)
 	fmt.Fprintf(a.stdout, "  %s\n", strings.ReplaceAll(strings.TrimSpace(k.PublicKeyPEM), "\n", "\n  "))
 	if at := k.Attestation; at != nil {
-		fmt.Fprintf(a.stdout, "Attestation verified: generated on YubiKey serial %d (firmware %s), PIN policy %s, touch policy %s\n",
-			at.Serial, at.Firmware, at.PINPolicy, at.TouchPolicy)
+		maker := fmt.Sprintf("YubiKey serial %d (firmware %s)", at.Serial, at.Firmware)
+		if at.Roots != "Yubico" {
+			maker = fmt.Sprintf("the card with serial %d (version %s), attested under the CAs of %s", at.Serial, at.Firmware, at.Roots)
+		}
+		fmt.Fprintf(a.stdout, "Attestation verified: generated on %s, PIN policy %s, touch policy %s\n", maker, at.PINPolicy, at.TouchPolicy)
 		fmt.Fprintf(a.stdout, "  Attestation certificate SHA-1:   %s\n  Attestation certificate SHA-256: %s\n", at.Certificate.SHA1, at.Certificate.SHA256)
 	}
 	if k.AttestationError != "" {

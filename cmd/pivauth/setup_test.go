@@ -72,7 +72,7 @@ func TestSetupKeyAndImport(t *testing.T) {
 		t.Errorf("no warning about the default management key:\n%s", r.stderr)
 	}
 	at := k.Attestation
-	if k.Slot != "9a" || k.Algorithm != "RSA-2048" || at == nil || at.Serial != serial || at.PINPolicy != "once" || at.TouchPolicy != "never" ||
+	if k.Slot != "9a" || k.Algorithm != "RSA-2048" || at == nil || at.Roots != roots || at.Serial != serial || at.PINPolicy != "once" || at.TouchPolicy != "never" ||
 		len(at.Certificate.SHA1) != 40 || len(at.Certificate.SHA256) != 64 || len(k.PublicKeySHA256) != 64 {
 		t.Fatalf("setup key: %+v attestation %+v", k, at)
 	}
