@@ -32,6 +32,9 @@ import (
 // 1.2 and 1.3. Errors on the way name no Go identifier.
 func TestFlowYubicoCompatibleApplet(t *testing.T) {
 	b := benchtest.Start(t, vcard.ProfileYubiKey, benchtest.WithQuirks(vcard.QuirkYubicoCompatible, vcard.QuirkFewAlgorithms))
+	if b.Real() {
+		t.Skip("quirks of the virtual card")
+	}
 	b.Destructive()
 	c := newCLI(t)
 	pin := writeFile(t, c.dir, "pin", factoryPIN+"\n", 0o600)
