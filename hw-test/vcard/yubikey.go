@@ -144,6 +144,9 @@ func (c *Card) cmdAttest(cmd command) ([]byte, int) {
 			{Id: oidYubicoFormFactor, Value: []byte{formFactor}},
 		},
 	}
+	if compat {
+		tmpl.Subject.CommonName = fmt.Sprintf("PIV Applet Attestation %02X", cmd.p1) // PivApplet's naming
+	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, publicOf(priv), signer)
 	if err == nil && compat {
 		der, err = laxAttestationDER(der, signer)
