@@ -5,8 +5,8 @@ import (
 	"fmt"
 )
 
-// The YubiKey management methods (GenerateKey, ImportKey, SetManagementKey,
-// SetRetries, Reset) and VerifyAttestation use piv-go, which needs cgo
+// The YubiKey management methods (ImportKey, SetManagementKey, SetRetries,
+// Reset) and VerifyAttestation, which GenerateKey uses, need piv-go, which needs cgo
 // except on Windows: yubikey_pivgo.go has them, yubikey_nocgo.go the stubs
 // that fail with ErrNoPCSC. The types they share live here.
 

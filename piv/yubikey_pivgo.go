@@ -12,8 +12,9 @@ import (
 	pivgo "github.com/go-piv/piv-go/v2/piv"
 )
 
-// YubiKey management (generate with attestation, import, management key,
-// retries, reset) goes through piv-go. piv-go connects exclusively and holds
+// YubiKey management (import, management key, retries, reset) goes through
+// piv-go; key generation goes through our engine and only the attestation's
+// verification through piv-go's verifier. piv-go connects exclusively and holds
 // a transaction for the life of its handle, so the card is lent to it for
 // one command: our shared connection is released, piv-go opens the card by
 // our reader's name, runs the command and is closed, and our next
@@ -125,27 +126,30 @@ func (c *Card) GenerateKey(ctx context.Context, managementKey []byte, slot Slot,
 	if err := checkAlgorithm(id, opts.Algorithm); err != nil {
 		return nil, nil, err
 	}
+	// Our engine generates (shared connection, the card's APDU framing), with
+	// the policies resolved as the attestation will state them.
+	pin, touch := PINPolicy(key.PINPolicy), TouchPolicy(key.TouchPolicy)
 	var pub crypto.PublicKey
-	err = c.withYubiKey(ctx, "generating a key", func(yk *pivgo.YubiKey) (err error) {
-		pub, err = yk.GenerateKey(managementKey, pivgoSlot(slot), key)
+	err = c.manage(ctx, managementKey, func(tx *Tx) (err error) {
+		pub, err = tx.GenerateKey(slot, opts.Algorithm, pin, touch)
 		return err
 	})
-	var sw interface{ Status() uint16 }
+	var se *StatusError
 	switch {
-	case errors.As(err, &sw) && (sw.Status() == 0x6A80 || sw.Status() == 0x6A86):
+	case errors.As(err, &se) && se.Ins == insGenerateKeyPair && (se.SW == 0x6A80 || se.SW == 0x6A86):
 		// 6A80: the algorithm in the command data is not one the card
 		// has (YubiKeys, PivApplet); 6A86 where it is read as a
 		// parameter.
 		return nil, nil, &UnsupportedAlgorithmError{Algorithm: opts.Algorithm, Card: id.String(),
-			Reason: fmt.Sprintf("GENERATE answered %04X", sw.Status())}
-	case errors.As(err, &sw) && sw.Status() == 0x6A81:
+			Reason: fmt.Sprintf("GENERATE answered %04X", se.SW)}
+	case errors.As(err, &se) && se.Ins == insGenerateKeyPair && se.SW == 0x6A81:
 		// Function not supported: a policy the card does not have (PivApplet has no touch).
 		return nil, nil, fmt.Errorf("piv: %s does not support PIN policy %s with touch policy %s (GENERATE answered 6A81, "+
-			"function not supported); nothing on the card was changed", id, PINPolicy(key.PINPolicy), TouchPolicy(key.TouchPolicy))
+			"function not supported); nothing on the card was changed", id, pin, touch)
 	case err != nil:
 		return nil, nil, err
 	}
-	att, err := c.attestGenerated(ctx, slot, pub, PINPolicy(key.PINPolicy), TouchPolicy(key.TouchPolicy), roots)
+	att, err := c.attestGenerated(ctx, slot, pub, pin, touch, roots)
 	if err != nil {
 		return pub, nil, &AttestationError{Slot: slot, Err: err}
 	}
