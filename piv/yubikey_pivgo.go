@@ -136,6 +136,10 @@ func (c *Card) GenerateKey(ctx context.Context, managementKey []byte, slot Slot,
 	})
 	var se *StatusError
 	switch {
+	case err != nil && pub != nil:
+		// Generated, then the transaction's end (the re-SELECT) failed:
+		// the key is in the slot all the same, and was not attested.
+		return pub, nil, &AttestationError{Slot: slot, Err: fmt.Errorf("piv: not attested: %w", err)}
 	case errors.As(err, &se) && se.Ins == insGenerateKeyPair && (se.SW == 0x6A80 || se.SW == 0x6A86):
 		// 6A80: the algorithm in the command data is not one the card
 		// has (YubiKeys, PivApplet); 6A86 where it is read as a
