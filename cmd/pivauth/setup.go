@@ -199,7 +199,7 @@ too (setup selfsign or setup import).`,
 				}
 				fmt.Fprintf(a.stdout, "Next: pivauth setup selfsign --slot %s --subject \"CN=...\"   (or setup csr for your CA)\n", slot)
 			}
-			return unattestedResult(a, id, rootsFile, unattested)
+			return a.unattestedResult(id, rootsFile, unattested)
 		},
 	}
 	cmd.Flags().StringVar(&alg, "algorithm", "rsa2048", "key `ALGORITHM`: rsa2048|rsa3072|rsa4096|rsa1024|eccp256|eccp384|ed25519|x25519")
@@ -216,7 +216,7 @@ too (setup selfsign or setup import).`,
 // YubiKey, or when --attestation-roots asked for a verification, the key must be attested, and the
 // command fails with ExitUnattested; on a card that only has Yubico's extensions the attestation
 // is the card's extra, reported as a warning.
-func unattestedResult(a *app, id piv.Identity, rootsFile string, unattested *piv.AttestationError) error {
+func (a *app) unattestedResult(id piv.Identity, rootsFile string, unattested *piv.AttestationError) error {
 	switch {
 	case unattested == nil:
 		return nil
