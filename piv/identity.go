@@ -7,13 +7,36 @@ import (
 	"strings"
 )
 
-// Identity says which card this is: a YubiKey by serial number and
-// firmware, any PIV card by the GUID and FASC-N of its CHUID.
+// Identity says which card this is: a card with Yubico's extensions by
+// serial number and version, any PIV card by the GUID and FASC-N of its
+// CHUID.
+//
+// What "YubiKey" means to pivauth, in three steps of evidence:
+//
+//   - YubicoExtensions: the card answers Yubico's GET VERSION. It then
+//     offers Yubico's serial, metadata, attestation and management
+//     instructions, which pivauth uses as capabilities, each one checked by
+//     its answer. Independent PIV applets (Java Card applets such as
+//     PivApplet) answer them too, with a version of their own choosing:
+//     this says nothing about who made the card.
+//   - YubiKey: the card has the extensions and its answer to reset names a
+//     YubiKey. This is what pivauth calls a YubiKey in what it prints, and
+//     where it relies on the firmware version (which algorithms the card
+//     has) and requires a verified attestation of a generated key. It is
+//     still the card's claim.
+//   - A verified attestation (VerifyAttestation, GenerateKey): a key's
+//     attestation certificate chains to Yubico's attestation roots (or the
+//     roots given). Only this proves a YubiKey generated the key.
 type Identity struct {
-	Reader  string
-	ATR     []byte
+	Reader string
+	ATR    []byte
+	// YubicoExtensions: the card answers Yubico's GET VERSION.
+	YubicoExtensions bool
+	// YubiKey: YubicoExtensions, and the ATR names a YubiKey.
 	YubiKey bool
-	// Serial and Version are set for a YubiKey.
+	// Serial and Version are what a card with YubicoExtensions answers to
+	// GET SERIAL and GET VERSION (the version of an independent applet is
+	// the applet's, not a YubiKey firmware).
 	Serial  uint32
 	Version Version
 	// CHUID is nil when the card has none; GUID and FASCN come from it.
@@ -23,12 +46,16 @@ type Identity struct {
 }
 
 // String describes the card in one line, e.g. "YubiKey 5.7.1 serial
-// 12345678" or "PIV card GUID 0123…, FASC-N 0032-…".
+// 12345678", "PIV card with Yubico extensions (version 5.4.0, serial
+// 12345678)" or "PIV card, GUID 0123…, FASC-N 0032-…".
 func (id Identity) String() string {
 	var parts []string
-	if id.YubiKey {
+	switch {
+	case id.YubiKey:
 		parts = append(parts, fmt.Sprintf("YubiKey %s serial %d", id.Version, id.Serial))
-	} else {
+	case id.YubicoExtensions:
+		parts = append(parts, fmt.Sprintf("PIV card with Yubico extensions (version %s, serial %d)", id.Version, id.Serial))
+	default:
 		parts = append(parts, "PIV card")
 	}
 	if id.GUID != "" {
@@ -65,7 +92,8 @@ func (tx *Tx) identify() (*Identity, error) {
 		if err != nil {
 			return err
 		}
-		id.YubiKey, id.Version = true, v
+		id.YubicoExtensions, id.Version = true, v
+		id.YubiKey = atrSaysYubiKey(tx.c.atr)
 		if v.Major >= 5 {
 			id.Serial, err = tx.YubiKeySerial()
 		}
@@ -114,7 +142,7 @@ type Selector struct {
 	// Reader is a reader name, or a part of one that matches a single
 	// reader (case-insensitive).
 	Reader string
-	// Serial is a YubiKey serial number.
+	// Serial is the serial number of a card with Yubico's extensions.
 	Serial uint32
 	// GUID is a CHUID GUID, with or without dashes.
 	GUID string
@@ -143,7 +171,7 @@ func (s Selector) needsIdentity() bool { return s.Serial != 0 || s.GUID != "" }
 
 // matches reports whether an identity satisfies the serial and GUID.
 func (s Selector) matches(id Identity) bool {
-	if s.Serial != 0 && (!id.YubiKey || id.Serial != s.Serial) {
+	if s.Serial != 0 && (!id.YubicoExtensions || id.Serial != s.Serial) {
 		return false
 	}
 	return s.GUID == "" || normalizeGUID(s.GUID) == normalizeGUID(id.GUID)

@@ -87,7 +87,7 @@ func (c *Card) manage(ctx context.Context, managementKey []byte, fn func(*Tx) er
 		if err == nil {
 			err = fn(tx)
 		}
-		if tx.c.yk.yubiKey {
+		if tx.c.yk.extensions { // any card with Yubico's extensions, as on a YubiKey
 			if serr := tx.selectPIV(); err == nil {
 				err = serr
 			}

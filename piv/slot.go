@@ -7,6 +7,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -171,7 +172,7 @@ func AlgorithmOf(pub crypto.PublicKey) (Algorithm, error) {
 			return AlgX25519, nil
 		}
 	}
-	return 0, fmt.Errorf("piv: public key type %T is not supported by PIV", pub)
+	return 0, errors.New("piv: the key is of a type PIV does not have (PIV keys are RSA, ECC P-256 or P-384, Ed25519 or X25519)")
 }
 
 // PINPolicy says when a key needs the PIN (YubiKey extension; on other cards

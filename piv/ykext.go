@@ -27,9 +27,9 @@ var errOldFirmware = errors.New("firmware too old")
 
 // ykProbe is what GET VERSION told about the card, asked once per connection.
 type ykProbe struct {
-	probed  bool
-	yubiKey bool
-	version Version
+	probed     bool
+	extensions bool // GET VERSION answered: Yubico's extensions, not necessarily a YubiKey (Identity)
+	version    Version
 }
 
 // YubiKeyVersion returns the firmware version (Yubico GET VERSION, 00 FD).
@@ -48,10 +48,10 @@ func (tx *Tx) YubiKeyVersion() (Version, error) {
 		case len(resp) != 3:
 			return Version{}, fmt.Errorf("piv: GET VERSION answered %d bytes, want 3", len(resp))
 		default:
-			*p = ykProbe{probed: true, yubiKey: true, version: Version{int(resp[0]), int(resp[1]), int(resp[2])}}
+			*p = ykProbe{probed: true, extensions: true, version: Version{int(resp[0]), int(resp[1]), int(resp[2])}}
 		}
 	}
-	if !p.yubiKey {
+	if !p.extensions {
 		return Version{}, ErrNotYubiKey
 	}
 	return p.version, nil
@@ -194,7 +194,7 @@ func (tx *Tx) Attest(slot Slot) (*x509.Certificate, error) {
 	}
 	cert, err := x509.ParseCertificate(resp)
 	if err != nil {
-		return nil, fmt.Errorf("piv: attestation of slot %s: %w", slot, err)
+		return nil, fmt.Errorf("piv: the card's attestation certificate for slot %s is not a valid DER certificate: %w", slot, err)
 	}
 	return cert, nil
 }

@@ -242,7 +242,7 @@ func TestYubiKeyManagement(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Generate through piv-go with chosen policies; the attestation checks out.
+	// Generate with chosen policies; the attestation checks out.
 	pub, att, err := c.GenerateKey(ctx, defaultMgmtKey, piv.SlotAuthentication,
 		piv.KeyOptions{Algorithm: piv.AlgECCP256, PINPolicy: piv.PINPolicyOnce, TouchPolicy: piv.TouchPolicyCached}, benchRoots(b))
 	if err != nil {
@@ -251,7 +251,7 @@ func TestYubiKeyManagement(t *testing.T) {
 	if att.Serial != id.Serial || att.PINPolicy != piv.PINPolicyOnce || att.TouchPolicy != piv.TouchPolicyCached || att.Slot != piv.SlotAuthentication {
 		t.Errorf("attestation %+v", att)
 	}
-	// Our engine takes the card back after piv-go and signs with the key.
+	// The engine signs with the new key.
 	msg := randomMessage(t)
 	in, _ := signInput(t, pub, msg)
 	var sig []byte

@@ -12,8 +12,9 @@ import (
 	pivgo "github.com/go-piv/piv-go/v2/piv"
 )
 
-// YubiKey management (generate with attestation, import, management key,
-// retries, reset) goes through piv-go. piv-go connects exclusively and holds
+// YubiKey management (import, management key, retries, reset) goes through
+// piv-go; key generation goes through our engine and only the attestation's
+// verification through piv-go's verifier. piv-go connects exclusively and holds
 // a transaction for the life of its handle, so the card is lent to it for
 // one command: our shared connection is released, piv-go opens the card by
 // our reader's name, runs the command and is closed, and our next
@@ -102,45 +103,93 @@ func VerifyAttestation(intermediate, slotCert *x509.Certificate, roots *x509.Cer
 	}, nil
 }
 
-// GenerateKey generates a key in slot of a YubiKey with the chosen
-// algorithm and policies, has the card attest it and verifies the
-// attestation against roots (see VerifyAttestation). It fails unless the
-// attestation vouches for the very key generated, in this slot, with these
-// policies.
+// GenerateKey generates a key in slot of a card with Yubico's extensions,
+// with the chosen algorithm and policies, has the card attest it and
+// verifies the attestation against roots (see VerifyAttestation): it must
+// vouch for the very key generated, in this slot, with these policies.
+//
+// An algorithm the card does not have is an *UnsupportedAlgorithmError,
+// returned before anything changed: from a YubiKey's firmware version
+// where that tells, else from the card's refusal of GENERATE. Once the key
+// is generated GenerateKey always returns its public key; if the
+// attestation then fails the error is an *AttestationError (the key stays
+// in the slot, unattested).
 func (c *Card) GenerateKey(ctx context.Context, managementKey []byte, slot Slot, opts KeyOptions, roots *x509.CertPool) (crypto.PublicKey, *Attestation, error) {
 	key := opts.pivgoKey(slot)
 	if key.Algorithm == 0 {
 		return nil, nil, fmt.Errorf("piv: %s keys cannot be generated", opts.Algorithm)
 	}
-	var pub crypto.PublicKey
-	var slotCert, intermediate *x509.Certificate
-	err := c.withYubiKey(ctx, "generating a key", func(yk *pivgo.YubiKey) (err error) {
-		if pub, err = yk.GenerateKey(managementKey, pivgoSlot(slot), key); err != nil {
-			return err
-		}
-		if slotCert, err = yk.Attest(pivgoSlot(slot)); err != nil {
-			return err
-		}
-		intermediate, err = yk.AttestationCertificate()
-		return err
-	})
+	id, err := c.Identity(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := checkAlgorithm(id, opts.Algorithm); err != nil {
+		return nil, nil, err
+	}
+	// Our engine generates (shared connection, the card's APDU framing), with
+	// the policies resolved as the attestation will state them.
+	pin, touch := PINPolicy(key.PINPolicy), TouchPolicy(key.TouchPolicy)
+	var pub crypto.PublicKey
+	err = c.manage(ctx, managementKey, func(tx *Tx) (err error) {
+		pub, err = tx.GenerateKey(slot, opts.Algorithm, pin, touch)
+		return err
+	})
+	var se *StatusError
+	switch {
+	case err != nil && pub != nil:
+		// Generated, then the transaction's end (the re-SELECT) failed:
+		// the key is in the slot all the same, and was not attested.
+		return pub, nil, &AttestationError{Slot: slot, Err: fmt.Errorf("piv: not attested: %w", err)}
+	case errors.As(err, &se) && se.Ins == insGenerateKeyPair && (se.SW == 0x6A80 || se.SW == 0x6A86):
+		// 6A80: the algorithm in the command data is not one the card
+		// has (YubiKeys, PivApplet); 6A86 where it is read as a
+		// parameter.
+		return nil, nil, &UnsupportedAlgorithmError{Algorithm: opts.Algorithm, Card: id.String(),
+			Reason: fmt.Sprintf("GENERATE answered %04X", se.SW)}
+	case errors.As(err, &se) && se.Ins == insGenerateKeyPair && se.SW == 0x6A81:
+		// Function not supported: a policy the card does not have (PivApplet has no touch).
+		return nil, nil, fmt.Errorf("piv: %s does not support PIN policy %s with touch policy %s (GENERATE answered 6A81, "+
+			"function not supported); nothing on the card was changed", id, pin, touch)
+	case err != nil:
+		return nil, nil, err
+	}
+	att, err := c.attestGenerated(ctx, slot, pub, pin, touch, roots)
+	if err != nil {
+		return pub, nil, &AttestationError{Slot: slot, Err: err}
+	}
+	return pub, att, nil
+}
+
+// attestGenerated asks the card to attest the key just generated in slot,
+// reads its attestation certificate (slot F9) and verifies both.
+func (c *Card) attestGenerated(ctx context.Context, slot Slot, pub crypto.PublicKey, pin PINPolicy, touch TouchPolicy, roots *x509.CertPool) (*Attestation, error) {
+	var slotCert, intermediate *x509.Certificate
+	err := c.Transaction(ctx, func(tx *Tx) (err error) {
+		if slotCert, err = tx.Attest(slot); err != nil {
+			return err
+		}
+		if intermediate, err = tx.Certificate(SlotAttestation); err != nil {
+			return fmt.Errorf("piv: the card's attestation certificate: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
 	att, err := VerifyAttestation(intermediate, slotCert, roots)
 	if err != nil {
-		return pub, nil, err
+		return nil, err
 	}
 	same, ok := slotCert.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
 	switch {
 	case !ok || !same.Equal(pub):
-		return pub, nil, errors.New("piv: the attestation vouches for another key than the one generated")
+		return nil, errors.New("piv: the attestation vouches for another key than the one generated")
 	case att.Slot != slot:
-		return pub, nil, fmt.Errorf("piv: the attestation names slot %s, the key was generated in %s", att.Slot, slot)
-	case att.PINPolicy != PINPolicy(key.PINPolicy) || att.TouchPolicy != TouchPolicy(key.TouchPolicy):
-		return pub, nil, fmt.Errorf("piv: the attestation says PIN policy %s and touch policy %s, not the ones asked for", att.PINPolicy, att.TouchPolicy)
+		return nil, fmt.Errorf("piv: the attestation names slot %s, the key was generated in %s", att.Slot, slot)
+	case att.PINPolicy != pin || att.TouchPolicy != touch:
+		return nil, fmt.Errorf("piv: the attestation says PIN policy %s and touch policy %s, not the ones asked for", att.PINPolicy, att.TouchPolicy)
 	}
-	return pub, att, nil
+	return att, nil
 }
 
 // ImportKey puts a private key (RSA, ECDSA, Ed25519 or X25519) and,

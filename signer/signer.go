@@ -141,7 +141,7 @@ func newSigner(ctx context.Context, card *piv.Card, opts Options) (*Signer, erro
 	switch {
 	case errors.Is(err, piv.ErrNotFound) && pub != nil:
 	case errors.Is(err, piv.ErrNotFound):
-		return nil, &sentinelError{piv.ErrNotFound, fmt.Sprintf("signer: slot %s of the card in %q holds no certificate: put one there (pivauth setup), open another slot, or give the key's public key (Options.PublicKey)", opts.Slot, card.Reader())}
+		return nil, &sentinelError{piv.ErrNotFound, fmt.Sprintf("signer: slot %s of the card in %q holds no certificate: put one there (pivauth setup selfsign, or pivauth setup import) or use another slot", opts.Slot, card.Reader())}
 	case err != nil:
 		return nil, fmt.Errorf("signer: reading the certificate of slot %s: %w", opts.Slot, err)
 	case pub == nil:
@@ -168,8 +168,11 @@ func newSigner(ctx context.Context, card *piv.Card, opts Options) (*Signer, erro
 		conn:    conn,
 	}
 	switch {
-	case opts.Card.Serial != 0:
+	case opts.Card.Serial != 0 && s.yubiKey:
 		s.cardName = fmt.Sprintf("YubiKey serial %d", opts.Card.Serial)
+	case opts.Card.Serial != 0:
+		// Yubico's serial, answered by a card whose ATR names no YubiKey (piv.Identity).
+		s.cardName = fmt.Sprintf("card serial %d", opts.Card.Serial)
 	case opts.Card.GUID != "":
 		s.cardName = "PIV card GUID " + opts.Card.GUID
 	}

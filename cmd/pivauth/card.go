@@ -213,7 +213,7 @@ func (a *app) chooseCard(ctx context.Context, cards []piv.Identity) (piv.Selecto
 // the card from reader to reader), else its reader.
 func pickFlag(id piv.Identity) string {
 	switch {
-	case id.YubiKey && id.Serial != 0:
+	case id.YubicoExtensions && id.Serial != 0:
 		return fmt.Sprintf("--serial %d", id.Serial)
 	case id.GUID != "":
 		return "--guid " + id.GUID

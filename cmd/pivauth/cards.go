@@ -122,8 +122,13 @@ func describeCard(ctx context.Context, card *piv.Card) (*cardJSON, error) {
 		return nil, err
 	}
 	c := &cardJSON{Kind: "piv", GUID: id.GUID, Select: pickFlag(id), Slots: []certJSON{}}
+	if id.YubicoExtensions {
+		// "firmware" is what GET VERSION answered: an independent applet's
+		// own version on a card that is not a YubiKey (kind "piv").
+		c.Serial, c.Firmware = id.Serial, id.Version.String()
+	}
 	if id.YubiKey {
-		c.Kind, c.Serial, c.Firmware = "yubikey", id.Serial, id.Version.String()
+		c.Kind = "yubikey"
 	}
 	if id.FASCN != nil {
 		c.FASCN = id.FASCN.String()
@@ -195,9 +200,12 @@ func (a *app) writeCards(out cardsJSON) {
 			fmt.Fprintln(a.stdout, "  (no card)")
 		default:
 			c := r.Card
-			if c.Kind == "yubikey" {
+			switch {
+			case c.Kind == "yubikey":
 				fmt.Fprintf(a.stdout, "  YubiKey %s, serial %d", c.Firmware, c.Serial)
-			} else {
+			case c.Firmware != "":
+				fmt.Fprintf(a.stdout, "  PIV card with Yubico extensions (version %s, serial %d; not a YubiKey by its ATR)", c.Firmware, c.Serial)
+			default:
 				fmt.Fprint(a.stdout, "  PIV card")
 			}
 			if c.GUID != "" {

@@ -23,6 +23,7 @@ const (
 	ExitPIN         = 4   // PIN wrong, blocked, refused by the lockout guard, or no way to ask for it
 	ExitRejected    = 5   // the identity provider or server refused the request
 	ExitNetwork     = 6   // TLS or network failure (DNS, connection, certificate verification)
+	ExitUnattested  = 7   // setup key: the key was generated and is in the slot, but its attestation was not verified
 	ExitInterrupted = 130 // interrupted by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it)
 )
 
@@ -38,6 +39,8 @@ var exitCodeTable = []struct {
 	{ExitPIN, "PIN: wrong (tries left are shown), blocked, refused by the lockout guard, no terminal and no PIN source"},
 	{ExitRejected, "rejected: the identity provider or server refused the request (AADSTS…, invalid_client, HTTP 4xx/5xx with -f)"},
 	{ExitNetwork, "network: DNS, connection or TLS failure, server certificate not trusted"},
+	{ExitUnattested, "unattested: setup key generated the key (it is in the slot, its public key is printed) but could not verify " +
+		"its attestation, on a YubiKey or with --attestation-roots"},
 	{ExitInterrupted, "interrupted by Ctrl-C or SIGTERM"},
 }
 

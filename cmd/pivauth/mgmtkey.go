@@ -20,11 +20,16 @@ func (a *app) managementKey(ctx context.Context, card *piv.Card, id piv.Identity
 	if file != "" {
 		return readManagementKeyFile(file)
 	}
-	if id.YubiKey {
+	if id.YubicoExtensions {
 		m, err := card.Metadata(ctx, piv.KeyCardManagement)
 		if err == nil && m.Default {
+			// ykman talks to YubiKeys only; yubico-piv-tool to any card with Yubico's extensions.
+			tool := "ykman piv access change-management-key"
+			if !id.YubiKey {
+				tool = "yubico-piv-tool -a set-mgm-key"
+			}
 			fmt.Fprintf(a.stderr, "warning: %s still has the factory-default management key, which anyone can look up: "+
-				"whoever holds the card can replace its keys. Set your own (e.g. ykman piv access change-management-key).\n", id)
+				"whoever holds the card can replace its keys. Set your own (e.g. %s).\n", id, tool)
 			return piv.DefaultManagementKey(), nil
 		}
 	}

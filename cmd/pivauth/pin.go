@@ -95,7 +95,7 @@ func readPINStatus(ctx context.Context, card *piv.Card, id piv.Identity) (pinSta
 		if ps.Verified {
 			st.PIN.RetriesLeft = -1
 		}
-		if !id.YubiKey {
+		if !id.YubicoExtensions {
 			return nil
 		}
 		secret := func(key byte) (*secretJSON, error) {
@@ -294,7 +294,7 @@ change the PUK instead (current PUK from the terminal or --puk-file).`,
 // readPUK reads the PUK from --puk-file or the terminal, after the lockout guard (which knows
 // the PUK's tries only on a YubiKey).
 func (a *app) readPUK(ctx context.Context, card *piv.Card, id piv.Identity, pukFile string) ([]byte, error) {
-	if id.YubiKey {
+	if id.YubicoExtensions {
 		m, err := card.Metadata(ctx, piv.KeyPUK)
 		if err == nil {
 			if err := lockoutGuard("PUK", m.RetriesLeft, a.opts.allowLastTry); err != nil {

@@ -93,11 +93,15 @@ type setupKeyJSON struct {
 	Algorithm       string           `json:"algorithm"`
 	PublicKeySHA256 string           `json:"public_key_sha256"` // SHA-256 of the SubjectPublicKeyInfo, upper-case hex
 	PublicKeyPEM    string           `json:"public_key_pem"`
-	Attestation     *attestationJSON `json:"attestation,omitempty"` // YubiKey only
+	Attestation     *attestationJSON `json:"attestation,omitempty"` // verified attestation
+	// AttestationError says why the attestation of the generated key could not be verified.
+	AttestationError string `json:"attestation_error,omitempty"`
 }
 
-// attestationJSON is a verified YubiKey attestation.
+// attestationJSON is a verified attestation.
 type attestationJSON struct {
+	// Roots it chains to: "Yubico" (a YubiKey made the key), or the --attestation-roots file.
+	Roots       string   `json:"roots"`
 	Serial      uint32   `json:"serial"`
 	Firmware    string   `json:"firmware"`
 	PINPolicy   string   `json:"pin_policy"`
@@ -110,12 +114,20 @@ func (a *app) setupKeyCommand() *cobra.Command {
 	var alg, rootsFile, pubOut string
 	cmd := &cobra.Command{
 		Use:   "key",
-		Short: "Generate a key pair on the card (YubiKey: with verified attestation)",
+		Short: "Generate a key pair on the card (YubiKey: with verified attestation, exit 7 without)",
 		Long: `Generate a key pair in the slot. The private key is created on the card and never leaves it.
 
 On a YubiKey the card attests the new key: a certificate, signed by the YubiKey's attestation key,
 that says the key was generated on this YubiKey (serial) with these PIN and touch policies.
 pivauth verifies it against Yubico's attestation roots (or --attestation-roots) and shows it.
+If it cannot (the card did not attest, the certificate does not parse or does not chain to the
+roots), the new key is still in the slot: pivauth prints it, says why the attestation failed and
+exits with code 7. A card that answers Yubico's instructions but whose answer to reset names no
+YubiKey (an independent PIV applet) attests as well as it can: pivauth shows the result and
+requires it only with --attestation-roots.
+
+An algorithm the card does not have is refused before anything changes: from a YubiKey's
+firmware version, else from the card's refusal to generate it (the slot keeps its old key).
 
 Entra ID accepts only RSA keys for certificate credentials: keep the default rsa2048 for Entra.
 Generating replaces any key in the slot; its certificate no longer matches and must be replaced
@@ -148,8 +160,8 @@ too (setup selfsign or setup import).`,
 				return err
 			}
 			defer card.Close()
-			if !id.YubiKey {
-				return fmt.Errorf("%s is not a YubiKey: pivauth generates keys through the YubiKey management interface; "+
+			if !id.YubicoExtensions {
+				return fmt.Errorf("%s has no Yubico PIV extensions (it is not a YubiKey): pivauth generates keys through them; "+
 					"government PIV cards get their keys from their issuer", id)
 			}
 			mk, err := a.managementKey(ctx, card, id, f.managementKeyFile)
@@ -158,30 +170,36 @@ too (setup selfsign or setup import).`,
 			}
 			defer clear(mk)
 			pub, att, err := card.GenerateKey(ctx, mk, slot, opts, roots)
-			if err != nil {
-				if pub != nil {
-					return fmt.Errorf("the key was generated in slot %s, but its attestation failed: %w", slot, err)
-				}
+			// Once the card generated the key, the old one is gone: whatever fails afterwards is
+			// reported with the new key, never as "not generated".
+			var unattested *piv.AttestationError
+			if err != nil && (pub == nil || !errors.As(err, &unattested)) {
 				return err
 			}
-			out, err := describeNewKey(id, slot, algorithm, pub, att)
+			out, err := describeNewKey(id, slot, algorithm, pub, att, rootsFile)
 			if err != nil {
-				return err
+				return fmt.Errorf("the key was generated and is in slot %s, but its public key cannot be shown: %w", slot, err)
+			}
+			if unattested != nil {
+				out.AttestationError = unattested.Err.Error()
 			}
 			if pubOut != "" {
 				if err := os.WriteFile(pubOut, []byte(out.PublicKeyPEM), 0o644); err != nil {
-					return err
+					return fmt.Errorf("the key was generated and is in slot %s, but writing its public key failed: %w", slot, err)
 				}
 			}
 			if a.format == "json" {
-				return writeJSON(a.stdout, out)
+				if err := writeJSON(a.stdout, out); err != nil {
+					return err
+				}
+			} else {
+				a.writeNewKey(out)
+				if !algorithm.IsRSA() {
+					fmt.Fprintf(a.stdout, "Note: Entra ID accepts only RSA keys; this %s key works with OIDC providers and mTLS.\n", algorithm)
+				}
+				fmt.Fprintf(a.stdout, "Next: pivauth setup selfsign --slot %s --subject \"CN=...\"   (or setup csr for your CA)\n", slot)
 			}
-			a.writeNewKey(out)
-			if !algorithm.IsRSA() {
-				fmt.Fprintf(a.stdout, "Note: Entra ID accepts only RSA keys; this %s key works with OIDC providers and mTLS.\n", algorithm)
-			}
-			fmt.Fprintf(a.stdout, "Next: pivauth setup selfsign --slot %s --subject \"CN=...\"   (or setup csr for your CA)\n", slot)
-			return nil
+			return a.unattestedResult(id, rootsFile, unattested)
 		},
 	}
 	cmd.Flags().StringVar(&alg, "algorithm", "rsa2048", "key `ALGORITHM`: rsa2048|rsa3072|rsa4096|rsa1024|eccp256|eccp384|ed25519|x25519")
@@ -192,6 +210,22 @@ too (setup selfsign or setup import).`,
 	f.registerPolicies(cmd)
 	setOutputFormats(cmd, "text", "json")
 	return cmd
+}
+
+// unattestedResult decides what an unverified attestation means (see piv.Identity): on a
+// YubiKey, or when --attestation-roots asked for a verification, the key must be attested, and the
+// command fails with ExitUnattested; on a card that only has Yubico's extensions the attestation
+// is the card's extra, reported as a warning.
+func (a *app) unattestedResult(id piv.Identity, rootsFile string, unattested *piv.AttestationError) error {
+	switch {
+	case unattested == nil:
+		return nil
+	case id.YubiKey || rootsFile != "":
+		return withCode(ExitUnattested, unattested)
+	}
+	fmt.Fprintf(a.stderr, "warning: %v\n(%s is not a YubiKey by its answer to reset: pivauth reports its attestation but does not require it)\n",
+		unattested, id)
+	return nil
 }
 
 // loadRoots reads CA certificates from a PEM file; "" means nil (the library's default roots).
@@ -210,8 +244,9 @@ func loadRoots(file string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// describeNewKey builds the output of `setup key`.
-func describeNewKey(id piv.Identity, slot piv.Slot, alg piv.Algorithm, pub crypto.PublicKey, att *piv.Attestation) (setupKeyJSON, error) {
+// describeNewKey builds the output of `setup key`; rootsFile is --attestation-roots ("" for
+// Yubico's roots).
+func describeNewKey(id piv.Identity, slot piv.Slot, alg piv.Algorithm, pub crypto.PublicKey, att *piv.Attestation, rootsFile string) (setupKeyJSON, error) {
 	spki, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
 		return setupKeyJSON{}, err
@@ -223,7 +258,12 @@ func describeNewKey(id piv.Identity, slot piv.Slot, alg piv.Algorithm, pub crypt
 		PublicKeyPEM:    string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: spki})),
 	}
 	if att != nil {
+		roots := "Yubico"
+		if rootsFile != "" {
+			roots = rootsFile
+		}
 		out.Attestation = &attestationJSON{
+			Roots:  roots,
 			Serial: att.Serial, Firmware: att.Version.String(),
 			PINPolicy: att.PINPolicy.String(), TouchPolicy: att.TouchPolicy.String(),
 			Certificate: describeCert(slot.String(), att.Certificate, time.Now()),
@@ -235,10 +275,17 @@ func describeNewKey(id piv.Identity, slot piv.Slot, alg piv.Algorithm, pub crypt
 func (a *app) writeNewKey(k setupKeyJSON) {
 	fmt.Fprintf(a.stdout, "Generated a %s key in slot %s of %s.\n", k.Algorithm, k.Slot, k.Card)
 	fmt.Fprintf(a.stdout, "  Public key SHA-256: %s\n", k.PublicKeySHA256)
+	fmt.Fprintf(a.stdout, "  %s\n", strings.ReplaceAll(strings.TrimSpace(k.PublicKeyPEM), "\n", "\n  "))
 	if at := k.Attestation; at != nil {
-		fmt.Fprintf(a.stdout, "Attestation verified: generated on YubiKey serial %d (firmware %s), PIN policy %s, touch policy %s\n",
-			at.Serial, at.Firmware, at.PINPolicy, at.TouchPolicy)
+		maker := fmt.Sprintf("YubiKey serial %d (firmware %s)", at.Serial, at.Firmware)
+		if at.Roots != "Yubico" {
+			maker = fmt.Sprintf("the card with serial %d (version %s), attested under the CAs of %s", at.Serial, at.Firmware, at.Roots)
+		}
+		fmt.Fprintf(a.stdout, "Attestation verified: generated on %s, PIN policy %s, touch policy %s\n", maker, at.PINPolicy, at.TouchPolicy)
 		fmt.Fprintf(a.stdout, "  Attestation certificate SHA-1:   %s\n  Attestation certificate SHA-256: %s\n", at.Certificate.SHA1, at.Certificate.SHA256)
+	}
+	if k.AttestationError != "" {
+		fmt.Fprintf(a.stdout, "Attestation NOT verified: %s\n", k.AttestationError)
 	}
 }
 
@@ -332,12 +379,12 @@ type importJSON struct {
 // checkSlotKey refuses a certificate whose public key is not the slot's, where the card can tell
 // (YubiKey 5.3+ metadata). Other cards cannot say which key a slot holds without a signature.
 func checkSlotKey(ctx context.Context, card *piv.Card, id piv.Identity, slot piv.Slot, cert *x509.Certificate) error {
-	if !id.YubiKey {
+	if !id.YubicoExtensions {
 		return nil
 	}
 	m, err := card.Metadata(ctx, slot.Key)
 	switch {
-	case errors.Is(err, piv.ErrNotFound):
+	case errors.Is(err, piv.ErrNotFound), err == nil && m.Algorithm == 0: // see slotPublicKey
 		return fmt.Errorf("slot %s of %s holds no key: generate one first (pivauth setup key) or import a PFX with its key", slot, id)
 	case err != nil || m.PublicKey == nil:
 		return nil // older firmware: nothing to compare with

@@ -137,12 +137,14 @@ func slotPublicKey(ctx context.Context, card *piv.Card, id piv.Identity, slot pi
 		}
 		return pub, nil
 	}
-	if !id.YubiKey {
+	if !id.YubicoExtensions {
 		return nil, nil
 	}
 	m, err := card.Metadata(ctx, slot.Key)
 	switch {
-	case errors.Is(err, piv.ErrNotFound):
+	case errors.Is(err, piv.ErrNotFound), err == nil && m.Algorithm == 0:
+		// A YubiKey answers 6A88 for an empty slot; PivApplet answers with the slot's policies
+		// and no algorithm.
 		return nil, fmt.Errorf("slot %s of %s holds no key: generate one first (pivauth setup key --slot %s)", slot, id, slot)
 	case err == nil:
 		return m.PublicKey, nil

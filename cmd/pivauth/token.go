@@ -279,7 +279,7 @@ type execCredentialStatus struct {
 func (a *app) cardName(s cardKey) string {
 	switch {
 	case a.opts.serial != 0:
-		return fmt.Sprintf("YubiKey serial %d", a.opts.serial)
+		return fmt.Sprintf("card serial %d", a.opts.serial) // a YubiKey's, or another card's with Yubico's extensions
 	case a.opts.guid != "":
 		return "PIV card GUID " + a.opts.guid
 	}

@@ -2,6 +2,8 @@ package assertion
 
 import (
 	"crypto"
+	"crypto/dsa"
+	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -64,7 +66,8 @@ func Choose(pub crypto.PublicKey, advertised []string) (string, error) {
 		strings.Join(advertised, ", "), KeyType(pub), strings.Join(Algorithms(pub), ", "))
 }
 
-// KeyType names a public key for messages: "RSA-2048", "ECDSA P-256", "Ed25519".
+// KeyType names a public key for messages: "RSA-2048", "ECDSA P-256", "Ed25519", "X25519". It
+// never shows a Go type name: messages reach people who do not read Go.
 func KeyType(pub crypto.PublicKey) string {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
@@ -73,8 +76,15 @@ func KeyType(pub crypto.PublicKey) string {
 		return "ECDSA " + k.Curve.Params().Name
 	case ed25519.PublicKey:
 		return "Ed25519"
+	case *ecdh.PublicKey:
+		if k.Curve() == ecdh.X25519() {
+			return "X25519"
+		}
+		return "ECDH"
+	case *dsa.PublicKey:
+		return fmt.Sprintf("DSA-%d", k.P.BitLen())
 	case nil:
 		return "missing"
 	}
-	return fmt.Sprintf("%T", pub)
+	return "unsupported"
 }

@@ -138,13 +138,17 @@ func open(path string, profile Profile, ca func() (*CA, error)) (*Card, error) {
 func (c *Card) Profile() Profile { return c.st.Profile }
 
 // ATR returns the answer-to-reset: a real YubiKey 5 ATR for the yubikey
-// profile, a T=1 ATR of a generic PIV card for the piv profile; with
-// QuirkATRBare, the same without card capabilities (bareATR). vpcd asks for
-// it at every power-up, so a quirk change shows from the next one.
+// profile, a T=1 ATR of a generic PIV card for the piv profile, a Java
+// Card's with QuirkYubicoCompatible; with QuirkATRBare, the same without
+// card capabilities (bareATR). vpcd asks for it at every power-up, so a
+// quirk change shows from the next one.
 func (c *Card) ATR() []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	atr := atrs[c.st.Profile]
+	if c.has(QuirkYubicoCompatible) {
+		atr = javaCardATR
+	}
 	if c.has(QuirkATRBare) {
 		return bareATR(atr)
 	}

@@ -225,6 +225,14 @@ func (c *Card) cmdGenerate(cmd command) ([]byte, int) {
 	if !ok {
 		return nil, swIncorrectData
 	}
+	if c.has(QuirkYubicoCompatible) {
+		if status := compatTouchPolicy(elems[0xAB]); status != swOK {
+			return nil, status
+		}
+	}
+	if c.has(QuirkFewAlgorithms) && unsupportedByFewAlgorithms(algTag[0]) {
+		return nil, swIncorrectData
+	}
 	priv, err := generateKey(algTag[0])
 	if err != nil {
 		return nil, swIncorrectData

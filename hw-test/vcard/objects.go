@@ -123,7 +123,9 @@ func (c *Card) cmdSelect(cmd command) ([]byte, int) {
 	if cmd.p1 != 0x04 || cmd.p2 != 0x00 && cmd.p2 != 0x0C {
 		return nil, swIncorrectP1P2
 	}
-	if c.st.Profile == ProfileYubiKey && bytes.Equal(cmd.data, managementAID) {
+	// A Java Card applet with Yubico's PIV extensions (quirk
+	// yubico-compatible) has no Yubico management application beside it.
+	if c.st.Profile == ProfileYubiKey && !c.has(QuirkYubicoCompatible) && bytes.Equal(cmd.data, managementAID) {
 		c.vol = volatile{app: appManagement, lastTouch: c.vol.lastTouch}
 		if cmd.p2 == 0x0C {
 			return nil, swOK

@@ -34,9 +34,13 @@ const (
 	// commands come chained, long responses through 61xx and GET RESPONSE.
 	QuirkNoExtended Quirk = "no-extended"
 	// QuirkYubicoCompatible: a PIV applet that answers Yubico's GET VERSION,
-	// serial, metadata and attestation instructions without being a YubiKey
-	// (an ATR that names no YubiKey; attestation certificates that are not
-	// strict DER).
+	// serial, metadata and attestation instructions without being a YubiKey,
+	// modelled on arekinath/PivApplet (yubikey profile only): a Java Card
+	// ATR that names no YubiKey, GET VERSION 5.4.0, no Yubico management
+	// application, attestation certificates that are not strict DER (a
+	// negative RSA modulus, a non-minimal signature length), 6F00 to ATTEST
+	// of a P-384 key, PivApplet's GET METADATA (no 6A88 for an empty slot,
+	// origin 00/01) and no touch policies (6A81).
 	QuirkYubicoCompatible Quirk = "yubico-compatible"
 	// QuirkFewAlgorithms: GENERATE answers 6A80 for the algorithms a
 	// typical Java Card applet lacks (RSA-3072, RSA-4096, Ed25519, X25519).

@@ -29,7 +29,8 @@ var (
 
 // cmdGetVersion is Yubico's GET VERSION (00 FD 00 00): major minor patch.
 func (c *Card) cmdGetVersion(command) ([]byte, int) {
-	return firmware[:], swOK
+	v := c.firmwareVersion()
+	return v[:], swOK
 }
 
 // cmdGetSerial is Yubico's GET SERIAL (00 F8 00 00): 4 bytes big-endian.
@@ -45,6 +46,9 @@ func (c *Card) cmdGetSerial(command) ([]byte, int) {
 func (c *Card) cmdGetMetadata(cmd command) ([]byte, int) {
 	if cmd.p1 != 0 {
 		return nil, swIncorrectP1P2
+	}
+	if c.has(QuirkYubicoCompatible) {
+		return c.compatMetadata(cmd.p2)
 	}
 	flag := func(b bool) []byte {
 		if b {
@@ -91,6 +95,12 @@ func (c *Card) cmdGetMetadata(cmd command) ([]byte, int) {
 // the slot, signed by the F9 attestation key, issued under the F9
 // certificate, with Yubico's firmware, serial, policy and form factor
 // extensions. Empty slots and imported keys answer 6A80, as a YubiKey does.
+//
+// With the quirk yubico-compatible the certificate is not strict DER (see
+// laxAttestationDER) and a P-384 key cannot be attested: 6F00, the status a
+// Java Card runtime answers for an exception the applet did not catch, which
+// is what the independent applet of issue 14 answered right after
+// generating a P-384 key.
 func (c *Card) cmdAttest(cmd command) ([]byte, int) {
 	if !isKeySlot(cmd.p1) || cmd.p2 != 0 {
 		return nil, swIncorrectP1P2
@@ -98,6 +108,10 @@ func (c *Card) cmdAttest(cmd command) ([]byte, int) {
 	k := c.st.Keys[slotName(cmd.p1)]
 	if k == nil || k.Origin != originGenerated {
 		return nil, swIncorrectData
+	}
+	compat := c.has(QuirkYubicoCompatible)
+	if compat && k.Alg == algECCP384 {
+		return nil, swNoPreciseDiagnostic
 	}
 	f9 := c.st.Keys[slotName(keyAttestation)]
 	issuer, status := c.attestationCert()
@@ -117,19 +131,26 @@ func (c *Card) cmdAttest(cmd command) ([]byte, int) {
 	if err != nil {
 		return nil, swNoPreciseDiagnostic
 	}
+	version := c.firmwareVersion()
 	tmpl := &x509.Certificate{
 		SerialNumber: randomSerial(),
 		Subject:      pkix.Name{CommonName: fmt.Sprintf("YubiKey PIV Attestation %02x", cmd.p1)},
 		NotBefore:    issuer.NotBefore,
 		NotAfter:     issuer.NotAfter,
 		ExtraExtensions: []pkix.Extension{
-			{Id: oidYubicoFirmware, Value: firmware[:]},
+			{Id: oidYubicoFirmware, Value: version[:]},
 			{Id: oidYubicoSerial, Value: serial},
 			{Id: oidYubicoPolicy, Value: []byte{k.PINPolicy, k.TouchPolicy}},
 			{Id: oidYubicoFormFactor, Value: []byte{formFactor}},
 		},
 	}
+	if compat {
+		tmpl.Subject.CommonName = fmt.Sprintf("PIV Applet Attestation %02X", cmd.p1) // PivApplet's naming
+	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, publicOf(priv), signer)
+	if err == nil && compat {
+		der, err = laxAttestationDER(der, signer)
+	}
 	if err != nil {
 		return nil, swNoPreciseDiagnostic
 	}
@@ -171,6 +192,11 @@ func (c *Card) cmdImportKey(cmd command) ([]byte, int) {
 	pp, tp, ok := parsePolicies(elems[0xAA], elems[0xAB], ref)
 	if !ok {
 		return nil, swIncorrectData
+	}
+	if c.has(QuirkYubicoCompatible) {
+		if status := compatTouchPolicy(elems[0xAB]); status != swOK {
+			return nil, status
+		}
 	}
 	delete(elems, 0xAA)
 	delete(elems, 0xAB)
