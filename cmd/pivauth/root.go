@@ -150,6 +150,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.assertionCommand(),
 		a.loginCommand(),
 		a.execCommand(),
+		a.serveCommand(),
 		a.requestCommand(),
 		exitCodesTopic(),
 		environmentTopic(),

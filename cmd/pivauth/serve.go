@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pivauth/pivauth/flows/cache"
+	"github.com/pivauth/pivauth/flows/entra"
+	"github.com/pivauth/pivauth/flows/managedidentity"
+)
+
+// endpointFlags are the flags of the managed-identity endpoint, shared by serve and exec.
+type endpointFlags struct {
+	listen    string
+	listenAny bool
+}
+
+func (f *endpointFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.listen, "listen", "127.0.0.1:0", "managed-identity endpoint: listen on `ADDRESS` (host:port; port 0 picks a free one)")
+	cmd.Flags().BoolVar(&f.listenAny, "listen-any", false, "managed-identity endpoint: allow a --listen address that is not loopback (other machines can then reach it)")
+}
+
+// address checks --listen before anything else is done: a loopback address (or localhost), or any
+// address with --listen-any, which is then warned about. A missing port is a free one.
+func (f *endpointFlags) address(a *app) (string, error) {
+	host, port, err := net.SplitHostPort(f.listen)
+	if err != nil {
+		host, port = f.listen, "0"
+	}
+	ip := net.ParseIP(host)
+	if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		if !f.listenAny {
+			return "", usageErrorf("--listen %s is not a loopback address: whoever reaches the endpoint with its secret gets tokens of the card's app; listen on 127.0.0.1, or give --listen-any to listen there anyway", f.listen)
+		}
+		fmt.Fprintf(a.stderr, "pivauth: warning: the managed-identity endpoint listens on %s, which other machines may reach: the secret is all that stands between them and the card's tokens, and it travels unencrypted (http)\n", f.listen)
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// miEndpoint is a running managed-identity endpoint whose tokens the card's app gets.
+type miEndpoint struct {
+	url, secret string
+	key         cardKey
+	srv         *http.Server
+	served      chan error
+}
+
+// startEndpoint opens the card (through the agent when one runs), builds the Entra client as
+// `pivauth token` does and serves the managed-identity protocol on --listen. Usage errors come
+// before any card operation.
+func (a *app) startEndpoint(ctx context.Context, f *idpFlags, ef *endpointFlags) (*miEndpoint, error) {
+	kind, err := f.kind()
+	if err != nil {
+		return nil, err
+	}
+	if kind != "entra" {
+		return nil, usageErrorf("--managed-identity serves Entra ID tokens: give --tenant or --authority, not --issuer")
+	}
+	addr, err := ef.address(a)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := managedidentity.NewSecret()
+	if err != nil {
+		return nil, err
+	}
+	key, err := a.openSigner(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, err := a.newClient(ctx, f, key)
+	if err != nil {
+		key.Close()
+		return nil, err
+	}
+	h, err := managedidentity.New(managedidentity.Options{
+		Secret:   secret,
+		ClientID: f.clientID,
+		Token:    func(ctx context.Context, scope string) (cache.Token, error) { return c.Token(ctx, scope) },
+		Explain:  explainForClient,
+		AnyHost:  ef.listenAny,
+		Log:      a.log,
+	})
+	if err != nil {
+		key.Close()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		key.Close()
+		return nil, withCode(ExitUsage, fmt.Errorf("--listen %s: %w", ef.listen, err))
+	}
+	tcp := ln.Addr().(*net.TCPAddr)
+	host := tcp.IP.String()
+	if tcp.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	e := &miEndpoint{
+		url:    "http://" + net.JoinHostPort(host, fmt.Sprint(tcp.Port)) + managedidentity.Path,
+		secret: secret,
+		key:    key,
+		srv:    &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second},
+		served: make(chan error, 1),
+	}
+	go func() { e.served <- e.srv.Serve(ln) }()
+	a.log.Debug("managed-identity endpoint", "url", e.url, "client_id", f.clientID, "authority", c.entra.Authority())
+	return e, nil
+}
+
+// environment is what a client needs: both protocol versions' variables.
+func (e *miEndpoint) environment() []string { return managedidentity.Environment(e.url, e.secret) }
+
+// stop ends the endpoint: requests in progress finish (within a few seconds), then the card key
+// is closed.
+func (e *miEndpoint) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = e.srv.Shutdown(ctx)
+	e.key.Close()
+}
+
+// explainForClient is what an SDK shows its user when the endpoint has no token: the OAuth error
+// of Entra's answer, or a class of the card's failure, and pivauth's own message with its remedy.
+func explainForClient(err error) managedidentity.Failure {
+	code := "token_unavailable"
+	var ee *entra.Error
+	switch exitCode(context.Background(), err) {
+	case ExitRejected:
+		code = "rejected"
+		if errors.As(err, &ee) && ee.OAuthError != "" {
+			code = ee.OAuthError
+		}
+	case ExitPIN:
+		code = "card_pin"
+	case ExitNoCard:
+		code = "card_unavailable"
+	case ExitNetwork:
+		code = "network_error"
+	}
+	return managedidentity.Failure{Code: code, Description: "pivauth: " + err.Error() + lastTryHint(err)}
+}
+
+const serveLong = `Serve the Azure managed-identity protocol on a local endpoint, with the certificate on the card as
+the app's credential: every Azure SDK and tool that knows managed identity (Azure CLI, Azure
+PowerShell, Terraform's azurerm, DefaultAzureCredential in Python, JavaScript, .NET and Go) gets
+Entra tokens from it without a change. For each resource asked for, the card signs a client
+assertion (PIN policy, lockout guard and audit as for 'pivauth token') and the token is kept in
+memory until 5 minutes before it expires: one card signature per resource per token lifetime.
+
+Once listening, serve prints the environment a client needs, as lines a shell can eval:
+
+  IDENTITY_ENDPOINT, IDENTITY_HEADER   App Service 2019-08-01 (azidentity, @azure/identity, MSAL)
+  MSI_ENDPOINT, MSI_SECRET             App Service 2017-09-01 (Azure CLI, older SDKs)
+
+and serves until Ctrl-C or SIGTERM. Resources are asked for as resource=R or as its scope
+R/.default. The endpoint serves one identity, the app of --client-id: a request naming another
+(client_id, principal_id, object_id, mi_res_id) is refused.
+
+Security: the endpoint listens on loopback only (another address needs --listen-any); each
+request must carry the secret (32 random bytes, new for each run), and requests from web pages
+(an Origin header) or under a non-loopback Host name are refused; a refused request costs no card
+operation. Each signature's audit record names the resource and, on Linux, the executable of the
+process that asked. With 'pivauth agent' running the card is used through it (PIN once).
+
+Errors reach the SDK as JSON ("error", "error_description": pivauth's message and what to do)
+with status 400, 401 or 403, which the SDKs report at once instead of retrying.`
+
+const serveExample = `  # in one terminal
+  pivauth serve --managed-identity --profile arm > ~/.pivauth-mi.env
+  # in another, for any Azure tool
+  . ~/.pivauth-mi.env; az login --identity --allow-no-subscriptions
+
+  # for one command, the endpoint alive while it runs
+  pivauth exec --managed-identity --profile arm -- terraform plan`
+
+func (a *app) serveCommand() *cobra.Command {
+	var f idpFlags
+	var ef endpointFlags
+	var managedIdentity bool
+	cmd := &cobra.Command{
+		Use:     "serve --managed-identity [token flags]",
+		Short:   "Serve the Azure managed-identity protocol locally, the card as the credential",
+		Long:    serveLong,
+		Example: serveExample,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !managedIdentity {
+				return usageErrorf("say what to serve: pivauth serve --managed-identity")
+			}
+			ctx := cmd.Context()
+			e, err := a.startEndpoint(ctx, &f, &ef)
+			if err != nil {
+				return err
+			}
+			defer e.stop()
+			for _, kv := range e.environment() {
+				if _, err := fmt.Fprintf(a.stdout, "export %s\n", kv); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(a.stderr, "pivauth: managed-identity endpoint %s serving app %s; Ctrl-C to stop\n", e.url, f.clientID)
+			select {
+			case <-ctx.Done():
+				return nil
+			case err := <-e.served:
+				return err
+			}
+		},
+	}
+	f.register(cmd, false)
+	cmd.Flags().BoolVar(&f.noCache, "no-cache", false, "keep tokens only in this endpoint's memory, not in the token cache or the agent")
+	cmd.Flags().BoolVar(&managedIdentity, "managed-identity", false, "serve the App Service managed-identity protocol (IDENTITY_ENDPOINT, MSI_ENDPOINT)")
+	ef.register(cmd)
+	return cmd
+}
