@@ -14,9 +14,10 @@
 //
 // The endpoint answers only requests that carry the secret (32 random bytes, compared in constant
 // time), name it by a loopback Host and carry no browser Origin; every other request is refused
-// before the TokenFunc is called, so it costs no card operation. Tokens are kept per resource in
-// memory and handed out again while they have cache.MinRemaining left: one card signature per
-// resource per token lifetime, however many processes ask.
+// before the TokenFunc is called, so it costs no card operation. Requests for one resource are
+// served one at a time from the TokenFunc, which keeps its tokens (see TokenFunc): one card
+// signature per resource per token lifetime, however many processes ask and however
+// concurrently.
 //
 // Errors are answered as JSON with "error" and "error_description", the body the SDKs print, and
 // with status codes none of the SDKs retries (400, 401, 403): a refusal from Entra or a wrong PIN

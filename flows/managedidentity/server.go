@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/pivauth/pivauth/flows/cache"
 	"github.com/pivauth/pivauth/internal/audit"
@@ -38,7 +37,9 @@ const Path = "/msi/token"
 const defaultScope = "/.default"
 
 // TokenFunc gets an app-only token for scope (RESOURCE/.default). ctx carries the audit purpose
-// (audit.WithPurpose) of the card signature the token may cost.
+// (audit.WithPurpose) of the card signature the token may cost. It should serve a token it got
+// before while the token has cache.MinRemaining left (pivauth's Entra client does: MSAL's memory,
+// the token cache, the agent), so that a resource costs one signature per token lifetime.
 type TokenFunc func(ctx context.Context, scope string) (cache.Token, error)
 
 // Failure is how an error of the TokenFunc is told to the client: the OAuth-style error code and
@@ -64,23 +65,14 @@ type Options struct {
 	AnyHost bool
 	// Log receives a debug record per request (never a token or the secret); nil discards.
 	Log *slog.Logger
-	// Now is the clock for the token cache; nil is time.Now.
-	Now func() time.Time
 }
 
 // Handler is the managed-identity endpoint, an http.Handler. It is safe for concurrent use.
 type Handler struct {
 	opts Options
 
-	mu     sync.Mutex
-	tokens map[string]*entry // by scope
-}
-
-// entry holds one resource's token; its mutex makes concurrent requests for the resource wait for
-// one token instead of each costing a signature.
-type entry struct {
-	mu  sync.Mutex
-	tok cache.Token
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex // by scope
 }
 
 // New returns the endpoint's handler.
@@ -94,13 +86,10 @@ func New(opts Options) (*Handler, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
 	if opts.Explain == nil {
 		opts.Explain = func(err error) Failure { return Failure{Code: "token_unavailable", Description: err.Error()} }
 	}
-	return &Handler{opts: opts, tokens: map[string]*entry{}}, nil
+	return &Handler{opts: opts, locks: map[string]*sync.Mutex{}}, nil
 }
 
 // NewSecret returns 32 random bytes, hex-encoded: the header secret of one endpoint's lifetime.
@@ -166,21 +155,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	version := q.Get("api-version")
 	resource, scope := resourceScope(firstOf(q, "resource", "scope"))
-	e := h.entry(scope)
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	tok := e.tok
-	if !tok.ValidFor(h.opts.Now(), cache.MinRemaining) {
-		purpose := audit.Purpose{Command: "managed-identity " + resource, Process: peerProcess(r)}
-		var err error
-		tok, err = h.opts.Token(audit.WithPurpose(r.Context(), purpose), scope)
-		if err != nil {
-			f := h.opts.Explain(err)
-			h.opts.Log.Debug("managed identity: no token", "resource", resource, "error", f.Code, "process", purpose.Process)
-			writeJSON(w, statusNoToken, errorResponse{Error: f.Code, Description: f.Description})
-			return
-		}
-		e.tok = tok
+	// Requests for one resource wait for each other: concurrent clients (a tool's threads, several
+	// tools at once) get the token the first one's signature bought, from the TokenFunc's cache.
+	lock := h.lock(scope)
+	lock.Lock()
+	defer lock.Unlock()
+	purpose := audit.Purpose{Command: "managed-identity " + resource, Process: peerProcess(r)}
+	tok, err := h.opts.Token(audit.WithPurpose(r.Context(), purpose), scope)
+	if err != nil {
+		f := h.opts.Explain(err)
+		h.opts.Log.Debug("managed identity: no token", "resource", resource, "error", f.Code, "process", purpose.Process)
+		writeJSON(w, statusNoToken, errorResponse{Error: f.Code, Description: f.Description})
+		return
 	}
 	tokenType := tok.TokenType
 	if tokenType == "" {
@@ -190,7 +176,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if version == APIVersion2019 {
 		resp.ClientID = h.opts.ClientID
 	}
-	h.opts.Log.Debug("managed identity: token", "resource", resource, "api_version", version, "expires_on", tok.ExpiresOn)
+	h.opts.Log.Debug("managed identity: token", "resource", resource, "api_version", version, "expires_on", tok.ExpiresOn, "cached", tok.Cached)
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -247,16 +233,16 @@ func (h *Handler) check(r *http.Request) (int, *errorResponse) {
 	return 0, nil
 }
 
-// entry returns the cache entry of scope.
-func (h *Handler) entry(scope string) *entry {
+// lock returns the mutex of scope's requests.
+func (h *Handler) lock(scope string) *sync.Mutex {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	e, ok := h.tokens[scope]
+	l, ok := h.locks[scope]
 	if !ok {
-		e = &entry{}
-		h.tokens[scope] = e
+		l = &sync.Mutex{}
+		h.locks[scope] = l
 	}
-	return e
+	return l
 }
 
 // resourceScope accepts a resource ("https://graph.microsoft.com", ARM's
