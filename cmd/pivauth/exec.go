@@ -43,7 +43,7 @@ Entra live about an hour.
 
 With --managed-identity (Entra ID) the command gets no token but a managed-identity endpoint
 instead, as 'pivauth serve --managed-identity' serves it (IDENTITY_ENDPOINT, IDENTITY_HEADER,
-MSI_ENDPOINT, MSI_SECRET), alive until the command ends: the Azure SDKs and tools in it ask for
+MSI_ENDPOINT, MSI_SECRET, APPSETTING_WEBSITE_SITE_NAME), alive until the command ends: the Azure SDKs and tools in it ask for
 the resources they need, each token fresh however long the command runs.`,
 		Example: `  # Exchange Online in PowerShell, the token never on a command line
   pivauth exec --profile exo -- pwsh -NoExit -Command \

@@ -55,7 +55,7 @@ func (e *entraBench) serve(t *testing.T, extra ...string) *miServer {
 	go func() {
 		vars := map[string]string{}
 		sc := bufio.NewScanner(stdout)
-		for len(vars) < 4 && sc.Scan() {
+		for len(vars) < 5 && sc.Scan() {
 			if kv, ok := strings.CutPrefix(sc.Text(), "export "); ok {
 				k, v, _ := strings.Cut(kv, "=")
 				vars[k] = v
@@ -81,7 +81,7 @@ func (e *entraBench) serve(t *testing.T, extra ...string) *miServer {
 	select {
 	case vars := <-env:
 		s.url, s.secret = vars["IDENTITY_ENDPOINT"], vars["IDENTITY_HEADER"]
-		if s.url == "" || len(s.secret) != 64 || vars["MSI_ENDPOINT"] != s.url || vars["MSI_SECRET"] != s.secret {
+		if s.url == "" || len(s.secret) != 64 || vars["MSI_ENDPOINT"] != s.url || vars["MSI_SECRET"] != s.secret || vars["APPSETTING_WEBSITE_SITE_NAME"] != "pivauth" {
 			t.Fatalf("serve printed %v; stderr:\n%s", vars, s.stderr.String())
 		}
 	case <-time.After(runTimeout):

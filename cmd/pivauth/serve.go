@@ -157,6 +157,7 @@ Once listening, serve prints the environment a client needs, as lines a shell ca
 
   IDENTITY_ENDPOINT, IDENTITY_HEADER   App Service 2019-08-01 (azidentity, @azure/identity, MSAL)
   MSI_ENDPOINT, MSI_SECRET             App Service 2017-09-01 (Azure CLI, older SDKs)
+  APPSETTING_WEBSITE_SITE_NAME         tells Azure CLI (msrestazure) to use the App Service protocol
 
 and serves until Ctrl-C or SIGTERM. Resources are asked for as resource=R or as its scope
 R/.default. The endpoint serves one identity, the app of --client-id: a request naming another

@@ -102,20 +102,24 @@ func NewSecret() (string, error) {
 }
 
 // Environment returns the variables that point the SDKs at an endpoint served at url with secret,
-// in both protocol versions, as NAME=value.
+// in both protocol versions, as NAME=value. APPSETTING_WEBSITE_SITE_NAME says "App Service" to
+// msrestazure, which Azure CLI up to 2.5x uses for `az login --identity`: without it, it takes
+// MSI_ENDPOINT for Cloud Shell's and POSTs without the secret, which the endpoint refuses.
 func Environment(url, secret string) []string {
 	return []string{
 		"IDENTITY_ENDPOINT=" + url,
 		"IDENTITY_HEADER=" + secret,
 		"MSI_ENDPOINT=" + url,
 		"MSI_SECRET=" + secret,
+		"APPSETTING_WEBSITE_SITE_NAME=pivauth",
 	}
 }
 
 // EnvironmentNames are the variables Environment sets, and those that would make an SDK choose
 // another managed-identity source over them (IDENTITY_SERVER_THUMBPRINT: Service Fabric;
 // IMDS_ENDPOINT: Azure Arc): a child's environment should have none of them but ours.
-var EnvironmentNames = []string{"IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET", "IDENTITY_SERVER_THUMBPRINT", "IMDS_ENDPOINT"}
+var EnvironmentNames = []string{"IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET", "APPSETTING_WEBSITE_SITE_NAME",
+	"IDENTITY_SERVER_THUMBPRINT", "IMDS_ENDPOINT"}
 
 // tokenResponse is the App Service answer. expires_on is epoch seconds as a string, as App Service
 // sends it (azure-identity for Python, msrestazure and MSAL parse it as such in both versions).
