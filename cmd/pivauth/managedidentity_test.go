@@ -432,3 +432,45 @@ func TestManagedIdentityNode(t *testing.T) {
 		t.Errorf("a wrong secret cost %d signatures", st.Signatures)
 	}
 }
+
+// TestManagedIdentityDetach: eval "$(pivauth serve --managed-identity --detach)" ends, leaving the
+// endpoint serving in the background with PIVAUTH_SERVE_PID to stop it; a failure to start is
+// reported by the command itself, with its exit code.
+func TestManagedIdentityDetach(t *testing.T) {
+	e := startEntraBench(t)
+	args := strings.Join(append([]string{binary, "serve", "--managed-identity", "--detach"}, e.args("--no-cache")...), "' '")
+	sh := exec.Command("sh", "-c", `eval "$('`+args+`')" && printf '%s\n%s\n%s\n' "$IDENTITY_ENDPOINT" "$IDENTITY_HEADER" "$PIVAUTH_SERVE_PID"`)
+	sh.Env, sh.Dir, sh.SysProcAttr = e.c.env, e.c.dir, detached()
+	var stdout, stderr strings.Builder
+	sh.Stdout, sh.Stderr = &stdout, &stderr
+	if err := testio.Run(sh, runTimeout); err != nil {
+		t.Fatalf("eval serve --detach: %v\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	pid := 0
+	if len(lines) == 3 {
+		pid, _ = strconv.Atoi(lines[2])
+	}
+	if pid <= 0 {
+		t.Fatalf("eval serve --detach: %q\n%s", stdout.String(), stderr.String())
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+		for deadline := time.Now().Add(runTimeout); syscall.Kill(pid, 0) == nil; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				t.Errorf("the detached endpoint did not end on SIGTERM")
+				return
+			}
+		}
+	})
+	if !strings.Contains(stderr.String(), "stop it with kill $PIVAUTH_SERVE_PID") {
+		t.Errorf("serve --detach said:\n%s", stderr.String())
+	}
+	s := &miServer{url: lines[0], secret: lines[1]}
+	if a := s.get(t, miRequest{version: "2019-08-01", header: "X-IDENTITY-HEADER", secret: s.secret, query: url.Values{"resource": {graph}}}); a.status != 200 || jwtClaims(t, a.AccessToken)["aud"] != graph {
+		t.Errorf("the detached endpoint: %+v", a)
+	}
+	e.c.fails(ExitUsage, []string{"--listen 0.0.0.0:0 is not a loopback address"},
+		append([]string{"serve", "--managed-identity", "--detach", "--listen", "0.0.0.0:0"}, e.args()...)...)
+}

@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -159,7 +164,10 @@ Once listening, serve prints the environment a client needs, as lines a shell ca
   MSI_ENDPOINT, MSI_SECRET             App Service 2017-09-01 (Azure CLI, older SDKs)
   APPSETTING_WEBSITE_SITE_NAME         tells Azure CLI (msrestazure) to use the App Service protocol
 
-and serves until Ctrl-C or SIGTERM. Resources are asked for as resource=R or as its scope
+and serves until Ctrl-C or SIGTERM. With --detach it goes on in the background once the
+environment is printed (add PIVAUTH_SERVE_PID, to kill it), so that eval "$(pivauth serve
+--managed-identity … --detach)" works as with ssh-agent; having no terminal then, it takes the PIN
+from 'pivauth agent', --pin-file, PIVAUTH_PIN or a graphical --pinentry. Resources are asked for as resource=R or as its scope
 R/.default. The endpoint serves one identity, the app of --client-id: a request naming another
 (client_id, principal_id, object_id, mi_res_id) is refused.
 
@@ -172,10 +180,13 @@ process that asked. With 'pivauth agent' running the card is used through it (PI
 Errors reach the SDK as JSON ("error", "error_description": pivauth's message and what to do)
 with status 400, 401 or 403, which the SDKs report at once instead of retrying.`
 
-const serveExample = `  # in one terminal
-  pivauth serve --managed-identity --profile arm > ~/.pivauth-mi.env
-  # in another, for any Azure tool
-  . ~/.pivauth-mi.env; az login --identity --allow-no-subscriptions
+const serveExample = `  # as ssh-agent: the endpoint in the background, its environment in this shell
+  eval "$(pivauth serve --managed-identity --profile arm --detach)"
+  az login --identity
+  kill $PIVAUTH_SERVE_PID
+
+  # in a terminal of its own (the PIN is asked there); Ctrl-C to stop
+  pivauth serve --managed-identity --profile arm
 
   # for one command, the endpoint alive while it runs
   pivauth exec --managed-identity --profile arm -- terraform plan`
@@ -183,7 +194,7 @@ const serveExample = `  # in one terminal
 func (a *app) serveCommand() *cobra.Command {
 	var f idpFlags
 	var ef endpointFlags
-	var managedIdentity bool
+	var managedIdentity, detach, detachedChild bool
 	cmd := &cobra.Command{
 		Use:     "serve --managed-identity [token flags]",
 		Short:   "Serve the Azure managed-identity protocol locally, the card as the credential",
@@ -193,6 +204,9 @@ func (a *app) serveCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !managedIdentity {
 				return usageErrorf("say what to serve: pivauth serve --managed-identity")
+			}
+			if detach {
+				return a.serveDetached()
 			}
 			ctx := cmd.Context()
 			e, err := a.startEndpoint(ctx, &f, &ef)
@@ -205,7 +219,16 @@ func (a *app) serveCommand() *cobra.Command {
 					return err
 				}
 			}
-			fmt.Fprintf(a.stderr, "pivauth: managed-identity endpoint %s serving app %s; Ctrl-C to stop\n", e.url, f.clientID)
+			if detachedChild {
+				fmt.Fprintf(a.stdout, "export %s=%d\n", envServePID, os.Getpid())
+				fmt.Fprintf(a.stderr, "pivauth: managed-identity endpoint %s serving app %s; stop it with kill $%s\n", e.url, f.clientID, envServePID)
+				if err := detachStdio(); err != nil {
+					return err
+				}
+				a.stdout, a.stderr = io.Discard, io.Discard
+			} else {
+				fmt.Fprintf(a.stderr, "pivauth: managed-identity endpoint %s serving app %s; Ctrl-C to stop\n", e.url, f.clientID)
+			}
 			select {
 			case <-ctx.Done():
 				return nil
@@ -217,6 +240,64 @@ func (a *app) serveCommand() *cobra.Command {
 	f.register(cmd, false)
 	cmd.Flags().BoolVar(&f.noCache, "no-cache", false, "keep tokens only in this endpoint's memory, not in the token cache or the agent")
 	cmd.Flags().BoolVar(&managedIdentity, "managed-identity", false, "serve the App Service managed-identity protocol (IDENTITY_ENDPOINT, MSI_ENDPOINT)")
+	cmd.Flags().BoolVar(&detach, "detach", false, "serve in the background, as ssh-agent does, once the environment is printed (for eval; stop with kill $"+envServePID+"); the PIN then comes from the agent, --pin-file, PIVAUTH_PIN or --pinentry")
+	cmd.Flags().BoolVar(&detachedChild, detachedChildFlag, false, "")
+	_ = cmd.Flags().MarkHidden(detachedChildFlag)
 	ef.register(cmd)
 	return cmd
+}
+
+// envServePID names the process of a detached endpoint in the printed environment.
+const envServePID = "PIVAUTH_SERVE_PID"
+
+// detachedChildFlag marks the process `serve --detach` starts: it serves, and leaves its
+// standard streams once it has printed the environment.
+const detachedChildFlag = "detached-child"
+
+// serveDetached starts this same serve command again as a process of its own session and relays
+// what it prints until it has printed the environment (then it serves on, detached) or ended (its
+// error and exit code become ours). A command substitution — eval "$(pivauth serve …
+// --detach)" — then ends while the endpoint lives on.
+func (a *app) serveDetached() error {
+	attr, err := detachedProcess()
+	if err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	var args []string
+	for _, arg := range os.Args[1:] {
+		if arg != "--detach" && !strings.HasPrefix(arg, "--detach=") {
+			args = append(args, arg)
+		}
+	}
+	child := exec.Command(exe, append(args, "--"+detachedChildFlag)...)
+	child.SysProcAttr = attr
+	stdout, err := child.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	stderr, err := child.StderrPipe()
+	if err != nil {
+		return err
+	}
+	if err := child.Start(); err != nil {
+		return err
+	}
+	relayed := make(chan struct{})
+	go func() { _, _ = io.Copy(a.stderr, stderr); close(relayed) }()
+	env, _ := io.ReadAll(stdout) // until the child leaves its stdout: detached, or ended
+	<-relayed
+	if !bytes.Contains(env, []byte("export "+envServePID+"=")) {
+		err := child.Wait()
+		if code := child.ProcessState.ExitCode(); code > 0 {
+			return &childExit{code: code} // the child has said why on the stderr we relayed
+		}
+		return fmt.Errorf("the detached endpoint ended before it served: %v", err)
+	}
+	_ = child.Process.Release()
+	_, err = a.stdout.Write(env)
+	return err
 }
