@@ -108,6 +108,7 @@ type miAnswer struct {
 	status      int
 	AccessToken string `json:"access_token"`
 	ExpiresOn   string `json:"expires_on"`
+	ExpiresIn   string `json:"expires_in"`
 	Resource    string `json:"resource"`
 	TokenType   string `json:"token_type"`
 	ClientID    string `json:"client_id"`
@@ -229,7 +230,8 @@ func TestManagedIdentityServe(t *testing.T) {
 	e.b.ResetStats()
 	a := s.get(t, miRequest{version: "2019-08-01", header: "X-IDENTITY-HEADER", secret: s.secret, query: url.Values{"resource": {graph}}})
 	exp, _ := strconv.ParseInt(a.ExpiresOn, 10, 64)
-	if a.status != 200 || a.Resource != graph || a.TokenType != "Bearer" || a.ClientID != e.clientID ||
+	in, _ := strconv.Atoi(a.ExpiresIn)
+	if a.status != 200 || in < 3000 || in > 3600 || a.Resource != graph || a.TokenType != "Bearer" || a.ClientID != e.clientID ||
 		time.Until(time.Unix(exp, 0)) < 50*time.Minute || jwtClaims(t, a.AccessToken)["aud"] != graph {
 		t.Fatalf("2019-08-01 token: %+v", a)
 	}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pivauth/pivauth/flows/cache"
 	"github.com/pivauth/pivauth/internal/audit"
@@ -126,9 +127,12 @@ var EnvironmentNames = []string{"IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_END
 type tokenResponse struct {
 	AccessToken string `json:"access_token"`
 	ExpiresOn   string `json:"expires_on"`
-	Resource    string `json:"resource"`
-	TokenType   string `json:"token_type"`
-	ClientID    string `json:"client_id,omitempty"` // 2019-08-01 only
+	// ExpiresIn (seconds from now, a string as IMDS sends it) is all that hashicorp/go-azure-sdk,
+	// Terraform's azurerm, reads; the SDKs take expires_on.
+	ExpiresIn string `json:"expires_in"`
+	Resource  string `json:"resource"`
+	TokenType string `json:"token_type"`
+	ClientID  string `json:"client_id,omitempty"` // 2019-08-01 only
 }
 
 // errorResponse is the error body the SDKs read and print.
@@ -176,7 +180,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if tokenType == "" {
 		tokenType = "Bearer"
 	}
-	resp := tokenResponse{AccessToken: tok.AccessToken, ExpiresOn: strconv.FormatInt(tok.ExpiresOn.Unix(), 10), Resource: resource, TokenType: tokenType}
+	resp := tokenResponse{
+		AccessToken: tok.AccessToken,
+		ExpiresOn:   strconv.FormatInt(tok.ExpiresOn.Unix(), 10),
+		ExpiresIn:   strconv.FormatInt(int64(time.Until(tok.ExpiresOn)/time.Second), 10),
+		Resource:    resource,
+		TokenType:   tokenType,
+	}
 	if version == APIVersion2019 {
 		resp.ClientID = h.opts.ClientID
 	}
