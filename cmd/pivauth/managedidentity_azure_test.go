@@ -35,21 +35,21 @@ func interopAzure(t *testing.T, tools ...string) {
 // in PATH, pyenv's say, does not see it).
 const debianPython = "/usr/bin/python3"
 
-// TestManagedIdentityPython: azure.identity's ManagedIdentityCredential, two processes, two
-// resources.
+// TestManagedIdentityPython: azure.identity's ManagedIdentityCredential and DefaultAzureCredential,
+// two processes, two resources.
 func TestManagedIdentityPython(t *testing.T) {
 	interopAzure(t, debianPython)
 	e := startEntraBench(t)
 	e.b.ResetStats()
 	issued := e.srv.Stats().Issued
 	script := writeFile(t, e.c.dir, "client.py", `import json, sys
-from azure.identity import ManagedIdentityCredential
-credential = ManagedIdentityCredential()
-for scope in sys.argv[1:]:
+from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+credential = {"managed": ManagedIdentityCredential, "default": DefaultAzureCredential}[sys.argv[1]]()
+for scope in sys.argv[2:]:
     token = credential.get_token(scope)
     print(json.dumps({"scope": scope, "token": token.token, "expires_on": token.expires_on}))
 `, 0o644)
-	sh := `"$0" "$1" ` + graph + `/.default ` + vault + `/.default && "$0" "$1" ` + graph + `/.default ` + vault + `/.default`
+	sh := `"$0" "$1" managed ` + graph + `/.default ` + vault + `/.default && "$0" "$1" default ` + graph + `/.default ` + vault + `/.default`
 	r := e.c.ok(append([]string{"exec", "--managed-identity"}, e.args("--no-cache", "--", "sh", "-c", sh, debianPython, script)...)...)
 	checkSDKRun(t, e, r, issued)
 }

@@ -403,8 +403,8 @@ func TestManagedIdentityGoSDK(t *testing.T) {
 	}
 }
 
-// TestManagedIdentityNode: @azure/identity's ManagedIdentityCredential in Node, two processes,
-// two resources, under `pivauth exec --managed-identity`.
+// TestManagedIdentityNode: @azure/identity's ManagedIdentityCredential and DefaultAzureCredential
+// in Node, two processes, two resources, under `pivauth exec --managed-identity`.
 func TestManagedIdentityNode(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -421,12 +421,12 @@ func TestManagedIdentityNode(t *testing.T) {
 	e.b.ResetStats()
 	issued := e.srv.Stats().Issued
 	client := filepath.Join(dir, "client.mjs")
-	script := `"$0" "$1" ` + graph + `/.default ` + vault + ` && "$0" "$1" ` + graph + ` ` + vault + `/.default`
+	script := `"$0" "$1" managed ` + graph + `/.default ` + vault + ` && "$0" "$1" default ` + graph + ` ` + vault + `/.default`
 	r := e.c.ok(append([]string{"exec", "--managed-identity"}, e.args("--no-cache", "--", "sh", "-c", script, node, client)...)...)
 	checkSDKRun(t, e, r, issued)
 
 	e.b.ResetStats()
-	r = e.c.run(append([]string{"exec", "--managed-identity"}, e.args("--no-cache", "--", "sh", "-c", `IDENTITY_HEADER=wrong "$0" "$1" `+graph, node, client)...)...)
+	r = e.c.run(append([]string{"exec", "--managed-identity"}, e.args("--no-cache", "--", "sh", "-c", `IDENTITY_HEADER=wrong "$0" "$1" managed `+graph, node, client)...)...)
 	if r.code != 1 || !strings.Contains(r.stderr, "wrong secret") {
 		t.Errorf("wrong secret: exit %d, stderr:\n%s", r.code, r.stderr)
 	}
