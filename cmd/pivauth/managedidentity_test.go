@@ -476,3 +476,38 @@ func TestManagedIdentityDetach(t *testing.T) {
 	e.c.fails(ExitUsage, []string{"--listen 0.0.0.0:0 is not a loopback address"},
 		append([]string{"serve", "--managed-identity", "--detach", "--listen", "0.0.0.0:0"}, e.args()...)...)
 }
+
+// TestManagedIdentityAgent: with `pivauth agent` running, the endpoint signs through it (the PIN
+// given once, by the first command's --pin-file) and keeps tokens in its memory, so a second
+// endpoint, without any PIN source, serves the first one's token and signs only for a new
+// resource; the agent's audit records name the resource and the SDK client's executable.
+func TestManagedIdentityAgent(t *testing.T) {
+	gc := goClient(t)
+	e := startEntraBench(t)
+	runtime := filepath.Join(e.c.dir, "run")
+	if err := os.Mkdir(runtime, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	c := e.c.with("XDG_RUNTIME_DIR=" + runtime)
+	startAgentProcess(t, c, filepath.Join(runtime, "pivauth", "agent.sock"))
+	e.b.ResetStats()
+	c.ok(append([]string{"exec", "--managed-identity"}, e.args("--", gc, "managed", graph+"/.default")...)...)
+	noPIN := []string{"exec", "--managed-identity", "--reader", e.b.Reader, "--authority", e.srv.Authority(), "--client-id", e.clientID, "--ca-file", e.ca,
+		"--", gc, "default", graph + "/.default", vault + "/.default"}
+	r := c.ok(noPIN...)
+	if toks := sdkTokens(t, r.stdout); len(toks) != 2 || jwtClaims(t, toks[0].Token)["aud"] != graph || jwtClaims(t, toks[1].Token)["aud"] != vault {
+		t.Errorf("through the agent: %s", r.stdout)
+	}
+	if st := e.b.Stats(); st.Signatures != 2 || st.PINVerifies != 2 {
+		t.Errorf("two endpoints, two resources through the agent: %d signatures, %d PIN verifications; want 2 and 2", st.Signatures, st.PINVerifies)
+	}
+	var signed []string
+	for _, ev := range auditEvents(t, c) {
+		if ev.Requester != nil && strings.HasPrefix(ev.Purpose.Process, gc+" (pid ") {
+			signed = append(signed, ev.Purpose.Command)
+		}
+	}
+	if strings.Join(signed, ",") != "managed-identity "+graph+",managed-identity "+vault {
+		t.Errorf("the agent's audit records for the SDK client: %q", signed)
+	}
+}
