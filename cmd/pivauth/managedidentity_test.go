@@ -226,7 +226,7 @@ func TestManagedIdentityRefusals(t *testing.T) {
 // signature per resource; Entra's and the card's errors as the JSON the SDKs print, final (4xx).
 func TestManagedIdentityServe(t *testing.T) {
 	e := startEntraBench(t)
-	s := e.serve(t, "--no-cache")
+	s := e.serve(t, "--no-cache", "--verbose")
 	e.b.ResetStats()
 	a := s.get(t, miRequest{version: "2019-08-01", header: "X-IDENTITY-HEADER", secret: s.secret, query: url.Values{"resource": {graph}}})
 	exp, _ := strconv.ParseInt(a.ExpiresOn, 10, 64)
@@ -272,6 +272,11 @@ func TestManagedIdentityServe(t *testing.T) {
 	}
 	if st := e.b.Stats(); st.Signatures != 1 {
 		t.Errorf("%d concurrent requests for one resource cost %d signatures, want 1", len(answers), st.Signatures)
+	}
+
+	// The debug log tells what was served, never the secret or a token.
+	if log := s.stderr.String(); !strings.Contains(log, "managed identity: token") || strings.Contains(log, s.secret) || strings.Contains(log, a.AccessToken) {
+		t.Errorf("serve --verbose logged a secret, or nothing:\n%s", log)
 	}
 
 	// Entra's refusal: the AADSTS code, its OAuth error and pivauth's advice, status 403.
