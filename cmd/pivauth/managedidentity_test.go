@@ -182,7 +182,7 @@ func TestManagedIdentityRefusals(t *testing.T) {
 		{"no secret", miRequest{version: "2019-08-01", query: graphQuery}, 401, "carries no secret"},
 		{"wrong secret", miRequest{version: "2019-08-01", header: "X-IDENTITY-HEADER", secret: strings.Repeat("0", 64), query: graphQuery}, 401, "carries a wrong secret"},
 		{"secret cut short", miRequest{version: "2019-08-01", header: "X-IDENTITY-HEADER", secret: s.secret[:63], query: graphQuery}, 401, "wrong secret"},
-		{"2017 secret in the 2019 header", miRequest{version: "2017-09-01", header: "X-IDENTITY-HEADER", secret: s.secret, query: graphQuery}, 401, "no secret"},
+		{"api-version 2017 with the secret in the 2019 header", miRequest{version: "2017-09-01", header: "X-IDENTITY-HEADER", secret: s.secret, query: graphQuery}, 401, "no secret"},
 		{"foreign Host", miRequest{version: "2019-08-01", header: "X-IDENTITY-HEADER", secret: s.secret, query: graphQuery,
 			change: func(r *http.Request) { r.Host = "attacker.example:" + port }}, 400, `Host "attacker.example:` + port + `" is not a loopback name`},
 		{"browser Origin", miRequest{version: "2019-08-01", header: "X-IDENTITY-HEADER", secret: s.secret, query: graphQuery,
@@ -197,7 +197,7 @@ func TestManagedIdentityRefusals(t *testing.T) {
 			query: url.Values{"resource": {graph}, "mi_res_id": {"/subscriptions/x"}}}, 400, "another identity (mi_res_id"},
 		{"no resource", miRequest{version: "2019-08-01", header: "X-IDENTITY-HEADER", secret: s.secret}, 400, "names no resource"},
 		{"unknown api-version", miRequest{version: "2018-02-01", header: "X-IDENTITY-HEADER", secret: s.secret, query: graphQuery}, 400, `api-version "2018-02-01" is not served`},
-		{"another path", miRequest{version: "2019-08-01", header: "X-IDENTITY-HEADER", secret: s.secret, query: graphQuery, path: "/x"}, 404, "/msi/token"},
+		{"another path", miRequest{version: "2019-08-01", header: "X-IDENTITY-HEADER", secret: s.secret, query: graphQuery, path: "/x"}, 400, "/msi/token"},
 	} {
 		a := s.get(t, c.req)
 		if a.status != c.status || a.AccessToken != "" || a.Error == "" || !strings.Contains(a.Description, c.msg) {

@@ -199,7 +199,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // then the parameters. It returns the status and body of the refusal, or nil.
 func (h *Handler) check(r *http.Request) (int, *errorResponse) {
 	if r.URL.Path != Path && r.URL.Path != Path+"/" {
-		return http.StatusNotFound, &errorResponse{"not_found", "the managed-identity endpoint is " + Path}
+		// 400, not 404: msal-node and azure-identity for Python retry a 404.
+		return statusBadRequest, &errorResponse{"invalid_request", "the managed-identity endpoint is " + Path}
 	}
 	if origin := r.Header.Get("Origin"); origin != "" {
 		return statusBadRequest, &errorResponse{"invalid_request", fmt.Sprintf("requests from web pages (Origin %s) are refused: the endpoint serves local programs", origin)}
