@@ -43,8 +43,8 @@ Entra live about an hour.
 
 With --managed-identity (Entra ID) the command gets no token but a managed-identity endpoint
 instead, as 'pivauth serve --managed-identity' serves it (IDENTITY_ENDPOINT, IDENTITY_HEADER,
-MSI_ENDPOINT, MSI_SECRET, APPSETTING_WEBSITE_SITE_NAME), alive until the command ends: the Azure SDKs and tools in it ask for
-the resources they need, each token fresh however long the command runs.`,
+MSI_ENDPOINT, MSI_SECRET, APPSETTING_WEBSITE_SITE_NAME), alive until the command ends: the Azure
+SDKs and tools in it ask for the resources they need, each token fresh however long it runs.`,
 		Example: `  # Exchange Online in PowerShell, the token never on a command line
   pivauth exec --profile exo -- pwsh -NoExit -Command \
       'Connect-ExchangeOnline -AccessToken $env:PIVAUTH_ACCESS_TOKEN -Organization contoso.onmicrosoft.com'
@@ -56,9 +56,9 @@ the resources they need, each token fresh however long the command runs.`,
   # a tool that reads its token from a variable of its own
   pivauth exec --profile api --env API_TOKEN -- ./deploy.sh
 
-  # Azure CLI, Terraform (azurerm use_msi = true) or any DefaultAzureCredential, the card behind it
-  pivauth exec --managed-identity --profile arm -- az login --identity --allow-no-subscriptions
-  pivauth exec --managed-identity --profile arm -- terraform plan`,
+  # Azure CLI or any program on DefaultAzureCredential, the card behind it
+  pivauth exec --managed-identity --profile arm -- az login --identity
+  pivauth exec --managed-identity --profile arm -- python3 app.py`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.ArgsLenAtDash() != 0 {

@@ -152,11 +152,11 @@ func explainForClient(err error) managedidentity.Failure {
 }
 
 const serveLong = `Serve the Azure managed-identity protocol on a local endpoint, with the certificate on the card as
-the app's credential: every Azure SDK and tool that knows managed identity (Azure CLI, Azure
-PowerShell, Terraform's azurerm, DefaultAzureCredential in Python, JavaScript, .NET and Go) gets
-Entra tokens from it without a change. For each resource asked for, the card signs a client
-assertion (PIN policy, lockout guard and audit as for 'pivauth token') and the token is kept in
-memory until 5 minutes before it expires: one card signature per resource per token lifetime.
+the app's credential: the Azure SDKs and tools that know the App Service managed identity (Azure
+CLI, Azure PowerShell, DefaultAzureCredential in Python, JavaScript, .NET and Go) get Entra tokens
+from it without a change. For each resource asked for, the card signs a client assertion (PIN
+policy, lockout guard and audit as for 'pivauth token'), and the token is served again, without
+the card, until 5 minutes before it expires: one card signature per resource per token lifetime.
 
 Once listening, serve prints the environment a client needs, as lines a shell can eval:
 
@@ -165,11 +165,13 @@ Once listening, serve prints the environment a client needs, as lines a shell ca
   APPSETTING_WEBSITE_SITE_NAME         tells Azure CLI (msrestazure) to use the App Service protocol
 
 and serves until Ctrl-C or SIGTERM. With --detach it goes on in the background once the
-environment is printed (add PIVAUTH_SERVE_PID, to kill it), so that eval "$(pivauth serve
+environment is printed (with PIVAUTH_SERVE_PID, to kill it), so that eval "$(pivauth serve
 --managed-identity … --detach)" works as with ssh-agent; having no terminal then, it takes the PIN
-from 'pivauth agent', --pin-file, PIVAUTH_PIN or a graphical --pinentry. Resources are asked for as resource=R or as its scope
-R/.default. The endpoint serves one identity, the app of --client-id: a request naming another
-(client_id, principal_id, object_id, mi_res_id) is refused.
+from 'pivauth agent', --pin-file, PIVAUTH_PIN or a graphical --pinentry.
+
+Resources are asked for as resource=R or as its scope R/.default. The endpoint serves one
+identity, the app of --client-id: a request naming another (client_id, principal_id, object_id,
+mi_res_id) is refused.
 
 Security: the endpoint listens on loopback only (another address needs --listen-any); each
 request must carry the secret (32 random bytes, new for each run), and requests from web pages
@@ -189,7 +191,7 @@ const serveExample = `  # as ssh-agent: the endpoint in the background, its envi
   pivauth serve --managed-identity --profile arm
 
   # for one command, the endpoint alive while it runs
-  pivauth exec --managed-identity --profile arm -- terraform plan`
+  pivauth exec --managed-identity --profile arm -- python3 app.py`
 
 func (a *app) serveCommand() *cobra.Command {
 	var f idpFlags

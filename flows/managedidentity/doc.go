@@ -1,6 +1,6 @@
 // Package managedidentity serves the Azure App Service managed-identity protocol on a local
 // endpoint, so that every Azure SDK and tool that knows managed identity (azidentity,
-// @azure/identity, azure-identity for Python, Azure CLI, Azure PowerShell, Terraform's azurerm)
+// @azure/identity, azure-identity for Python, Azure.Identity for .NET, Azure CLI, Azure PowerShell)
 // gets tokens from a card without a change: the client asks the endpoint for a token for a
 // resource, the handler gets one from its TokenFunc (pivauth: a client assertion signed on the
 // card, sent to Entra ID) and answers as App Service does.
