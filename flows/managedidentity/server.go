@@ -142,8 +142,9 @@ type errorResponse struct {
 }
 
 // Status codes: none is retried by azcore (408, 429, 500, 502-504), msal-node's managed-identity
-// policy (404, 408, 429, 500, 503, 504), MSAL Go (408, 429, 500, 502-504) or azure-identity for
-// Python (404, 410, 429, 5xx).
+// policy (404, 408, 429, 500, 503, 504), MSAL Go (408, 429, 500, 502-504) or azure-core for
+// Python (408, 429, 500, 502-504, 506 and up; its IMDS policy adds 404), and no answer carries
+// Retry-After, which azure-core retries on whatever the status.
 const (
 	statusBadRequest   = http.StatusBadRequest   // the request is wrong or not for this endpoint
 	statusUnauthorized = http.StatusUnauthorized // no secret, or a wrong one
