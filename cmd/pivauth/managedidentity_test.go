@@ -295,6 +295,27 @@ func TestManagedIdentityServe(t *testing.T) {
 	if st := e.b.Stats(); st.Signatures != 0 {
 		t.Errorf("a wrong PIN cost %d signatures", st.Signatures)
 	}
+	// A wrong PIN is not sent twice: the endpoint says why instead.
+	r = wrong.get(t, miRequest{version: "2019-08-01", header: "X-IDENTITY-HEADER", secret: wrong.secret, query: url.Values{"resource": {graph}}})
+	if r.status != 403 || r.Error != "card_pin" || !strings.Contains(r.Description, "the card refused the PIN in") {
+		t.Errorf("wrong PIN again: %d %+v", r.status, r)
+	}
+	// The lockout guard: with one try left (another wrong PIN file), even the right PIN is not
+	// presented; the SDK is told how to allow the last try.
+	wrong2 := e.serve(t, "--no-cache", "--pin-file", writeFile(t, e.c.dir, "wrong-pin-2", "888888\n", 0o600))
+	r = wrong2.get(t, miRequest{version: "2019-08-01", header: "X-IDENTITY-HEADER", secret: wrong2.secret, query: url.Values{"resource": {graph}}})
+	if r.status != 403 || !strings.Contains(r.Description, "PIN incorrect: 1 try left") {
+		t.Errorf("second wrong PIN: %d %+v", r.status, r)
+	}
+	guarded := e.serve(t, "--no-cache")
+	e.b.ResetStats()
+	r = guarded.get(t, miRequest{version: "2019-08-01", header: "X-IDENTITY-HEADER", secret: guarded.secret, query: url.Values{"resource": {graph}}})
+	if r.status != 403 || r.Error != "card_pin" || !strings.Contains(r.Description, "only 1 PIN try left") || !strings.Contains(r.Description, "--allow-last-try") {
+		t.Errorf("lockout guard: %d %+v", r.status, r)
+	}
+	if st := e.b.Stats(); st.PINVerifies != 0 || st.Signatures != 0 {
+		t.Errorf("the lockout guard let %d PIN verifications, %d signatures through", st.PINVerifies, st.Signatures)
+	}
 }
 
 // Clients nobody here wrote: Microsoft's SDKs for Go and JavaScript.
