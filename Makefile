@@ -13,7 +13,7 @@ FUZZTIME ?= 20s
 # the Linux bench).
 PRODUCT := ./cmd/... ./piv/... ./signer/... ./flows/... ./internal/...
 
-.PHONY: test vet cross bench-readers demo fuzz bench build install dist FORCE
+.PHONY: test vet cross bench-readers demo fuzz bench build install dist FORCE interop-azure
 
 # The bench suites share pcscd's virtual readers, so packages run one at a
 # time (-p 1); -count=1 because their results depend on pcscd and the
@@ -155,3 +155,14 @@ dist: $(BUILDDIR)/generated
 	@echo "dist: $(DISTDIR)/$(TARBASE).tar.gz $(DISTDIR)/$(DEB) $(DISTDIR)/SHA256SUMS"
 
 FORCE:
+# Opt-in (large installs, so not in make test): Debian's azure-cli and
+# python3-azure as clients of pivauth's managed-identity endpoint on the
+# bench: az login --identity, az account get-access-token, azure.identity's
+# ManagedIdentityCredential. Installs them with apt when missing.
+interop-azure: bench-readers
+	@if ! [ -x /usr/bin/az ] || ! /usr/bin/python3 -c 'import azure.identity' 2>/dev/null; then \
+		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends azure-cli python3-azure >/dev/null; \
+	fi
+	PIVAUTH_INTEROP_AZURE=1 $(GO) test -p 1 -count=1 -v -run '^TestManagedIdentity(AzureCLI|Python)$$' ./cmd/pivauth

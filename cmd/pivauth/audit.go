@@ -137,6 +137,9 @@ func purposeText(p audit.Purpose) string {
 	if p.JTI != "" {
 		parts = append(parts, "jti "+p.JTI)
 	}
+	if p.Process != "" {
+		parts = append(parts, "for "+p.Process)
+	}
 	return strings.Join(parts, " ")
 }
 

@@ -151,6 +151,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.assertionCommand(),
 		a.loginCommand(),
 		a.execCommand(),
+		a.serveCommand(),
 		a.requestCommand(),
 		a.doctorCommand(),
 		exitCodesTopic(),

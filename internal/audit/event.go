@@ -58,6 +58,9 @@ type Purpose struct {
 	JTI           string `json:"jti,omitempty"`         // the assertion's unique id, to match the IdP's logs
 	ServerName    string `json:"server_name,omitempty"` // the TLS server (mTLS), for OpTLSHandshake
 	Command       string `json:"command,omitempty"`     // the pivauth command, e.g. "token", "request"
+	// Process is the local process a pivauth endpoint signed for (pivauth serve --managed-identity):
+	// its executable path and pid as read from the connection's socket, when they could be found.
+	Process string `json:"process,omitempty"`
 }
 
 // maxField bounds every free-text purpose field: a purpose names things, it never carries payloads.
@@ -72,7 +75,7 @@ func (p Purpose) sanitized() Purpose {
 	} else {
 		p.TokenEndpoint = "(unparsable URL)"
 	}
-	for _, f := range []*string{&p.TokenEndpoint, &p.ClientID, &p.JTI, &p.ServerName, &p.Command} {
+	for _, f := range []*string{&p.TokenEndpoint, &p.ClientID, &p.JTI, &p.ServerName, &p.Command, &p.Process} {
 		if len(*f) > maxField {
 			*f = (*f)[:maxField]
 		}
