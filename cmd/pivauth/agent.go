@@ -67,6 +67,12 @@ func (a *app) agentCommand() *cobra.Command {
 
 // runAgent serves until ctx ends (Ctrl-C, SIGTERM), locking on SIGHUP.
 func (a *app) runAgent(ctx context.Context, idle time.Duration) error {
+	// The agent's children (pinentry) must not inherit a PIN it was started with, nor may
+	// /proc/PID/environ show it; then no core dump and no ptrace by the user's other processes.
+	envErr := signer.UnsetEnv()
+	if err := agent.HardenProcess(); err != nil {
+		return err
+	}
 	rec, err := openAuditLog()
 	if err != nil {
 		return err
@@ -95,6 +101,9 @@ func (a *app) runAgent(ctx context.Context, idle time.Duration) error {
 		}
 	}
 	srv := agent.NewServer(cfg)
+	if envErr != nil {
+		logger.Warn("PIVAUTH_PIN was unset but may still show in /proc/PID/environ", "error", envErr)
+	}
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
