@@ -178,13 +178,17 @@ func (a *app) agentStatusCommand() *cobra.Command {
 
 // writeAgentStatus prints the status for people.
 func writeAgentStatus(w io.Writer, st *agent.Status) {
-	state := "unlocked"
+	state := "unlocked: holds a PIN"
 	if st.Locked {
-		state = "locked (the next operation asks for the PIN)"
+		state = "locked: holds no PIN (the next operation asks for it)"
 	}
 	fmt.Fprintf(w, "agent:   pid %d, %s\nsocket:  %s\n", st.PID, state, agent.SocketPath())
 	for _, k := range st.Keys {
-		fmt.Fprintf(w, "key:     %s (%s) in %q\n", k.Ref, dash(k.Card), k.Reader)
+		pin := "no PIN yet"
+		if k.PINHeld {
+			pin = "PIN held"
+		}
+		fmt.Fprintf(w, "key:     %s (%s) in %q, %s\n", k.Ref, dash(k.Card), k.Reader, pin)
 	}
 	fmt.Fprintf(w, "tokens:  %d cached\n", st.Tokens)
 	switch {
@@ -195,6 +199,27 @@ func writeAgentStatus(w io.Writer, st *agent.Status) {
 	default:
 		fmt.Fprintf(w, "idle:    timeout %s\n", st.IdleTimeout)
 	}
+}
+
+// agentForgetSlot tells a running agent that slot ("" for every slot) of the card id changes (a
+// new key or certificate), so that it closes its sessions of the slot instead of refusing every
+// command with the old key until it is locked; closing all of the card's sessions also frees the
+// card for the YubiKey management interface, which needs it to itself. No agent: nothing to do. A
+// failure is only reported: the agent refuses a changed key by itself.
+func (a *app) agentForgetSlot(ctx context.Context, id piv.Identity, slot string) {
+	c, err := agent.Dial(ctx, nil)
+	if errors.Is(err, agent.ErrNoAgent) {
+		return
+	}
+	if err == nil {
+		defer c.Close()
+		var n int
+		if n, err = c.Forget(ctx, card.CardID(id), id.Reader, slot); err == nil {
+			a.log.Debug("the agent closed its sessions of the changed slot", "slot", slot, "sessions", n)
+			return
+		}
+	}
+	fmt.Fprintf(a.stderr, "warning: could not tell the pivauth agent that the card's keys changed (%v): run `pivauth agent lock`\n", err)
 }
 
 // mustDialAgent connects to the running agent for the agent's own subcommands, where no agent
@@ -284,7 +309,7 @@ func agentExitCode(err error) (int, bool) {
 	switch re.Class {
 	case audit.ResultPINIncorrect, audit.ResultPINBlocked, audit.ResultPINLastTry, audit.ResultNoPIN:
 		return ExitPIN, true
-	case audit.ResultCardRemoved, audit.ResultNoCard:
+	case audit.ResultCardRemoved, audit.ResultNoCard, audit.ResultKeyChanged:
 		return ExitNoCard, true
 	case audit.ResultCanceled:
 		return ExitInterrupted, true

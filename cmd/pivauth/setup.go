@@ -157,6 +157,7 @@ too (setup selfsign or setup import).`,
 				return err
 			}
 			defer clear(mk)
+			a.agentForgetSlot(ctx, id, "") // its sessions would hold the card the management interface needs
 			pub, att, err := card.GenerateKey(ctx, mk, slot, opts, roots)
 			if err != nil {
 				if pub != nil {
@@ -293,6 +294,7 @@ Delete the PFX once it is on the card.`,
 				return err
 			}
 			defer clear(mk)
+			a.agentForgetSlot(ctx, id, "") // its sessions would hold the card the management interface needs
 			if bundle.key != nil {
 				err = card.ImportKey(ctx, mk, slot, bundle.key, bundle.cert, opts)
 			} else {

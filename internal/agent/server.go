@@ -58,11 +58,12 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 
-	op      sync.Mutex // one card operation at a time; guards keys and idleAt
-	keys    map[KeyRef]*openKey
-	idle    *time.Timer
-	idleAt  time.Time
-	current atomic.Pointer[conn] // the client the running operation is for (PIN prompt, touch)
+	op       sync.Mutex // one card operation at a time; guards keys and idleAt
+	keys     map[KeyRef]*openKey
+	idle     *time.Timer
+	idleAt   time.Time
+	current  atomic.Pointer[conn] // the client the running operation is for (PIN prompt, touch)
+	pinGiven bool                 // the running operation handed its key a PIN; guarded by op
 
 	tokMu  sync.Mutex
 	tokens map[string]Token // by profile
@@ -77,6 +78,9 @@ type openKey struct {
 	info      KeyInfo
 	epoch     uint64
 	stopWatch context.CancelFunc
+	// pinHeld: a PIN was handed to the key's session (which keeps it until the card refuses it, and
+	// then the agent closes the key).
+	pinHeld bool
 }
 
 // NewServer returns a Server for cfg.
@@ -160,14 +164,45 @@ func (s *Server) lockLocked(reason string) {
 }
 
 // forgetCard closes the keys of card after it refused a PIN: whatever PIN their signers held is
-// gone, and the next operation asks afresh.
+// gone, and the next operation asks afresh. s.op is held.
 func (s *Server) forgetCard(card string) {
+	s.closeKeysWhere(func(_ KeyRef, k *openKey) bool { return k.info.Card == card })
+}
+
+// closeKeysWhere closes the open keys match selects and returns how many; s.op is held.
+func (s *Server) closeKeysWhere(match func(KeyRef, *openKey) bool) int {
+	n := 0
 	for ref, k := range s.keys {
-		if k.info.Card == card {
+		if match(ref, k) {
 			k.close()
 			delete(s.keys, ref)
+			n++
 		}
 	}
+	return n
+}
+
+// forget closes the sessions of slot ("" for every slot) on card (a card name as KeyInfo.Card has
+// it; "" for a card without a name, which is then matched by its reader), because `pivauth setup`
+// changes that slot's key or certificate: the session would be refused (ErrKeyChanged) or sign
+// for the old certificate, and its card connection keeps the YubiKey management interface, which
+// needs the card to itself, from working. The next operation on the slot opens it again.
+func (s *Server) forget(card, reader, slot string) int {
+	s.op.Lock()
+	defer s.op.Unlock()
+	n := s.closeKeysWhere(func(ref KeyRef, k *openKey) bool {
+		if slot != "" && ref.Slot != slot {
+			return false
+		}
+		if card != "" {
+			return k.info.Card == card
+		}
+		return k.info.Reader == reader
+	})
+	if n > 0 {
+		s.log.Info("closed the session of a slot that was changed", "card", card, "reader", reader, "slot", slot)
+	}
+	return n
 }
 
 func (k *openKey) close() {
@@ -259,6 +294,15 @@ func (s *Server) watch(ctx context.Context, k *openKey) {
 // prompt (none attached, or none it can reach). The key's signer keeps the PIN for its session; the agent holds no copy. It runs inside
 // an operation (s.op held).
 func (s *Server) pin(ctx context.Context, req PINRequest) ([]byte, error) {
+	pin, err := s.askPIN(ctx, req)
+	if err == nil {
+		s.pinGiven = true
+	}
+	return pin, err
+}
+
+// askPIN asks the requesting client for the PIN, or the fallback source.
+func (s *Server) askPIN(ctx context.Context, req PINRequest) ([]byte, error) {
 	if c := s.current.Load(); c != nil && c.canPrompt {
 		pin, err := c.askPIN(req, s.cfg.PromptTimeout)
 		if !errors.Is(err, errClientCannotPrompt) {
@@ -297,11 +341,15 @@ func (s *Server) cardOp(ctx context.Context, c *conn, ref KeyRef, fn func(ctx co
 	s.current.Store(c)
 	defer s.current.Store(nil)
 	defer s.resetIdle()
+	s.pinGiven = false
 
 	k, err := s.key(ctx, ref)
 	var rep reply
 	if err == nil {
 		rep, err = fn(ctx, k)
+		if s.pinGiven {
+			k.pinHeld = true
+		}
 	}
 	if err == nil {
 		return rep
@@ -313,6 +361,14 @@ func (s *Server) cardOp(ctx context.Context, c *conn, ref KeyRef, fn func(ctx co
 	case audit.ResultPINIncorrect, audit.ResultPINBlocked, audit.ResultPINLastTry:
 		if k != nil {
 			s.forgetCard(k.info.Card)
+		}
+	case audit.ResultKeyChanged:
+		// Refused, as on the direct path; the session goes, so that the next request opens the
+		// slot's new key (asking for the PIN again) instead of failing until the agent locks.
+		if k != nil && s.keys[ref] == k {
+			k.close()
+			delete(s.keys, ref)
+			s.log.Info("closed a session whose key changed on the card", "key", ref.String(), "card", k.info.Card)
 		}
 	}
 	return errorReply(class, err)
@@ -340,10 +396,12 @@ func signerOpts(req request) crypto.SignerOpts {
 
 // status describes the agent; s.op is held.
 func (s *Server) status() *Status {
-	st := &Status{PID: os.Getpid(), Locked: len(s.keys) == 0, IdleTimeout: s.cfg.IdleTimeout, IdleLock: s.idleAt}
+	st := &Status{PID: os.Getpid(), Locked: true, IdleTimeout: s.cfg.IdleTimeout, IdleLock: s.idleAt}
 	for _, k := range s.keys {
 		info := k.info
 		info.Certificates = nil
+		info.PINHeld = k.pinHeld
+		st.Locked = st.Locked && !k.pinHeld
 		st.Keys = append(st.Keys, info)
 	}
 	s.tokMu.Lock()
@@ -381,6 +439,11 @@ func (s *Server) handle(ctx context.Context, c *conn, req request) reply {
 			sig, err := k.key.SignContext(ctx, rand.Reader, req.Digest, signerOpts(req))
 			return reply{Type: typeOK, Sig: sig}, err
 		})
+	case opForget:
+		if req.Key == nil {
+			return errorReply(audit.ResultError, errors.New("agent protocol: forget without a key"))
+		}
+		return reply{Type: typeOK, Dropped: s.forget(req.Card, req.Key.Reader, req.Key.Slot)}
 	case opTokenGet:
 		return reply{Type: typeOK, Token: s.token(req.Profile)}
 	case opTokenPut:

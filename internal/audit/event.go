@@ -32,6 +32,7 @@ const (
 	ResultNoCard       = "no-card"         // no card (or not the selected one) was present
 	ResultAmbiguous    = "card-ambiguous"  // several cards match the selection: name one
 	ResultRefused      = "refused"         // the agent refused the requester (another user)
+	ResultKeyChanged   = "key-changed"     // the card's key is not the one the session was opened on (re-keyed, or another card)
 )
 
 // Event is one line of the audit log. It deliberately has no field for a PIN, a token, an assertion
