@@ -16,6 +16,8 @@ const (
 	OpDecrypt      Operation = "decrypt"       // RSA decryption (key management slot)
 	OpECDH         Operation = "ecdh"          // EC key agreement
 	OpAgentConnect Operation = "agent-connect" // a connection to the agent (recorded when refused)
+	OpTokenGet     Operation = "token-get"     // a client read a token cached in the agent (Purpose.Profile)
+	OpTokenPut     Operation = "token-put"     // a client stored a token in the agent (Purpose.Profile)
 )
 
 // Result classes. Any other error is recorded as ResultError; a Classifier may name more classes.
@@ -33,6 +35,7 @@ const (
 	ResultAmbiguous    = "card-ambiguous"  // several cards match the selection: name one
 	ResultRefused      = "refused"         // the agent refused the requester (another user)
 	ResultKeyChanged   = "key-changed"     // the card's key is not the one the session was opened on (re-keyed, or another card)
+	ResultNotCached    = "not-cached"      // OpTokenGet: the agent held no token for the profile
 )
 
 // Event is one line of the audit log. It deliberately has no field for a PIN, a token, an assertion
@@ -59,6 +62,11 @@ type Purpose struct {
 	JTI           string `json:"jti,omitempty"`         // the assertion's unique id, to match the IdP's logs
 	ServerName    string `json:"server_name,omitempty"` // the TLS server (mTLS), for OpTLSHandshake
 	Command       string `json:"command,omitempty"`     // the pivauth command, e.g. "token", "request"
+	Profile       string `json:"profile,omitempty"`     // the token cache profile, for OpTokenGet and OpTokenPut
+	// ClientDeclared marks a purpose the requesting process stated over the agent's socket: the
+	// agent cannot check it (a process of the user may say anything); the requester's executable is
+	// what the kernel says.
+	ClientDeclared bool `json:"client_declared,omitempty"`
 }
 
 // maxField bounds every free-text purpose field: a purpose names things, it never carries payloads.
@@ -73,7 +81,7 @@ func (p Purpose) sanitized() Purpose {
 	} else {
 		p.TokenEndpoint = "(unparsable URL)"
 	}
-	for _, f := range []*string{&p.TokenEndpoint, &p.ClientID, &p.JTI, &p.ServerName, &p.Command} {
+	for _, f := range []*string{&p.TokenEndpoint, &p.ClientID, &p.JTI, &p.ServerName, &p.Command, &p.Profile} {
 		if len(*f) > maxField {
 			*f = (*f)[:maxField]
 		}
@@ -87,4 +95,6 @@ type Requester struct {
 	PID     int    `json:"pid"`
 	UID     int    `json:"uid"`
 	Command string `json:"command,omitempty"` // the executable name (/proc/PID/comm), never its arguments
+	// Executable is the path of the requester's executable (/proc/PID/exe, as the kernel has it).
+	Executable string `json:"executable,omitempty"`
 }
