@@ -39,7 +39,7 @@ type softCard struct {
 	verifies int // PINs presented
 	signs    int
 	hashes   []crypto.Hash // of the signatures made, in order
-	inFlight atomic.Int32 // operations running at once: must never exceed 1
+	inFlight atomic.Int32  // operations running at once: must never exceed 1
 	maxIn    atomic.Int32
 }
 
