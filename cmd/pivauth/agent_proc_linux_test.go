@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/pivauth/pivauth/hw-test/benchtest"
+	"github.com/pivauth/pivauth/hw-test/vcard"
 	"github.com/pivauth/pivauth/internal/testio"
 )
 
@@ -113,5 +115,42 @@ func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
 	}
 	if err := out.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAgentPinentryInheritsNoPIN: an agent started with PIVAUTH_PIN in its environment asks its
+// --pinentry for the PIN of a command that cannot prompt; the pinentry it starts does not
+// inherit the variable.
+func TestAgentPinentryInheritsNoPIN(t *testing.T) {
+	b := benchtest.Start(t, vcard.ProfilePIV)
+	runtime := filepath.Join(t.TempDir(), "run")
+	if err := os.Mkdir(runtime, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	c := newCLI(t).with("XDG_RUNTIME_DIR=" + runtime)
+	envDump := filepath.Join(c.dir, "pinentry.env")
+	// A pinentry that records its environment and answers the Assuan dialogue with the PIN.
+	pinentry := writeFile(t, c.dir, "fake-pinentry", "#!/bin/sh\nenv > "+envDump+"\necho 'OK ready'\n"+
+		"while read cmd rest; do case \"$cmd\" in GETPIN) echo 'D "+factoryPIN+"'; echo OK;; BYE) echo OK; exit 0;; *) echo OK;; esac; done\n", 0o700)
+	agentEnv := c.with("PIVAUTH_PIN=736251", "DISPLAY=:99")
+	cmd := exec.Command(binary, "agent", "--pinentry", pinentry)
+	cmd.Env, cmd.Dir = agentEnv.env, c.dir
+	stderr := &testio.SyncBuffer{}
+	cmd.Stderr, cmd.WaitDelay = stderr, testio.WaitDelay
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	waitFor(t, "the agent listens", func() bool {
+		_, err := os.Stat(filepath.Join(runtime, "pivauth", "agent.sock"))
+		return err == nil
+	})
+	c.ok("assertion", "--reader", b.Reader, "--client-id", "c", "--audience", "https://idp.example/token")
+	env, err := os.ReadFile(envDump)
+	if err != nil {
+		t.Fatalf("the agent did not use its pinentry: %v\n%s", err, stderr)
+	}
+	if bytes.Contains(env, []byte("PIVAUTH_PIN")) || bytes.Contains(env, []byte("736251")) {
+		t.Errorf("the agent's pinentry inherited PIVAUTH_PIN:\n%s", env)
 	}
 }
