@@ -97,6 +97,8 @@ func (s *Server) serveConn(ctx context.Context, nc *net.UnixConn) {
 	if n := s.nconns.Add(1); int(n) > s.cfg.MaxConns {
 		s.nconns.Add(-1)
 		s.log.Warn("refused a connection: too many", "limit", s.cfg.MaxConns, "pid", cred.Pid, "executable", c.requester.Executable)
+		var hello request // read first: a socket closed with unread data may reset before the client reads the refusal
+		_ = s.readRequest(c, &hello, true)
 		_ = c.send(errorReply(audit.ResultRefused, fmt.Errorf("%w: too many connections (%d); close some pivauth commands", ErrRefused, s.cfg.MaxConns)))
 		return
 	}

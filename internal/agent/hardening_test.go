@@ -43,11 +43,11 @@ func within(t *testing.T, what string, done <-chan struct{}) {
 	}
 }
 
-// Lock (agent lock, SIGHUP), the idle timeout and a card removal act at once while a client's PIN
-// prompt is pending: the pending operation is abandoned, no signature is made with the PIN that
+// Lock (agent lock, SIGHUP), the idle timeout, a card removal and setup's forget act at once while
+// a client's PIN prompt is pending: the pending operation is abandoned, no signature is made with the PIN that
 // arrives later, and the client's connection stays usable.
 func TestLockActsWhilePINPromptPending(t *testing.T) {
-	for _, how := range []string{"lock", "idle", "removal"} {
+	for _, how := range []string{"lock", "idle", "removal", "forget"} {
 		t.Run(how, func(t *testing.T) {
 			h := startAgent(t, func(c *Config) {
 				if how == "idle" {
@@ -66,6 +66,8 @@ func TestLockActsWhilePINPromptPending(t *testing.T) {
 					h.srv.Lock("test")
 				case "removal":
 					h.monitor.bump()
+				case "forget": // pivauth setup is about to change the card
+					h.srv.forget(h.card.id, "", "")
 				}
 				close(locked)
 			}()

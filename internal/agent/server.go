@@ -181,6 +181,17 @@ func (s *Server) Lock(reason string) { s.lockIf(reason, nil) }
 
 // lockIf locks, as Lock does, unless still (checked with s.op held) says the reason is gone.
 func (s *Server) lockIf(reason string, still func() bool) {
+	s.preempt(reason, func() {
+		if still == nil || still() {
+			s.lockLocked(reason)
+		}
+	})
+}
+
+// preempt runs fn with s.op held, without waiting for the operation in progress: that one is
+// abandoned (its context canceled, with errLocked and reason as the cause, which ends a pending
+// PIN prompt), and operations that get s.op before fn are turned away.
+func (s *Server) preempt(reason string, fn func()) {
 	s.locking.Add(1)
 	defer s.locking.Add(-1)
 	s.opMu.Lock()
@@ -190,9 +201,7 @@ func (s *Server) lockIf(reason string, still func() bool) {
 	s.opMu.Unlock()
 	s.op.Lock()
 	defer s.op.Unlock()
-	if still == nil || still() {
-		s.lockLocked(reason)
-	}
+	fn()
 }
 
 // lockLocked is Lock with s.op held.
@@ -243,16 +252,17 @@ func (s *Server) closeKeysWhere(match func(KeyRef, *openKey) bool) int {
 // for the old certificate, and its card connection keeps the YubiKey management interface, which
 // needs the card to itself, from working. The next operation on the slot opens it again.
 func (s *Server) forget(card, reader, slot string) int {
-	s.op.Lock()
-	defer s.op.Unlock()
-	n := s.closeKeysWhere(func(ref KeyRef, k *openKey) bool {
-		if slot != "" && ref.Slot != slot {
-			return false
-		}
-		if card != "" {
-			return k.info.Card == card
-		}
-		return k.info.Reader == reader
+	var n int
+	s.preempt("the card's keys are being changed", func() {
+		n = s.closeKeysWhere(func(ref KeyRef, k *openKey) bool {
+			if slot != "" && ref.Slot != slot {
+				return false
+			}
+			if card != "" {
+				return k.info.Card == card
+			}
+			return k.info.Reader == reader
+		})
 	})
 	if n > 0 {
 		s.log.Info("closed the session of a slot that was changed", "card", card, "reader", reader, "slot", slot)
