@@ -17,6 +17,10 @@ var (
 	// signer, unless Options.AllowLastPINTry is set, will not risk blocking
 	// the PIN with a PIN it has not seen the card accept.
 	ErrLastPINTry = errors.New("only 1 PIN try left")
+	// ErrNotKeyManagementSlot reports Decrypt or ECDH asked of a key outside
+	// the key management slots (9D, 82-95), which Options.AllowDecryptOnAnySlot
+	// allows.
+	ErrNotKeyManagementSlot = errors.New("decryption and key agreement are for the key management slots (9d, 82-95)")
 	// ErrClosed reports use of a Signer after Close.
 	ErrClosed = errors.New("signer: closed")
 )

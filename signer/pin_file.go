@@ -4,15 +4,17 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/pivauth/pivauth/internal/pinbuf"
+	"github.com/pivauth/pivauth/internal/privfs"
 )
 
 // File returns a source that reads the PIN from the file at path (the
-// --pin-file flag), each time one is needed. The file must not be readable
-// or writable by group or others; such a file is refused with a message that
-// says how to fix it, because a PIN other users could read protects nothing.
+// --pin-file flag), each time one is needed. The file must be a regular file
+// of the user's own that group and others can neither read nor write (a
+// symlink, a FIFO or another user's file is refused, see privfs.OpenSecret),
+// with a message that says how to fix it: a PIN other users could read or
+// change protects nothing, and a FIFO would hang an unattended job.
 // One trailing newline (LF or CRLF) is removed.
 func File(path string) PINSource { return fileSource(path) }
 
@@ -22,23 +24,11 @@ func (path fileSource) PIN(_ context.Context, req PINRequest) ([]byte, error) {
 	if req.Retry {
 		return nil, noPIN("the card refused the PIN in %s; correct the file", string(path))
 	}
-	f, err := os.Open(string(path))
+	f, err := privfs.OpenSecret(string(path), "PIN file")
 	if err != nil {
-		return nil, fmt.Errorf("PIN file: %w", err)
+		return nil, err
 	}
 	defer f.Close()
-	// Check the opened file, not the path, so a rename in between cannot
-	// swap in another file after the check.
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("PIN file: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("PIN file %s is not a regular file", string(path))
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("PIN file %s is open to group or others (mode %04o): run chmod 600 %s", string(path), perm, string(path))
-	}
 	buf := make([]byte, pinbuf.MaxLen+2) // room for the longest PIN and CRLF
 	defer pinbuf.Wipe(buf)
 	n, err := io.ReadFull(f, buf)

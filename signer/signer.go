@@ -45,6 +45,12 @@ type Options struct {
 	// Certificate returns nil otherwise. Every signature is checked against
 	// PublicKey, as it would be against a certificate's key.
 	PublicKey crypto.PublicKey
+	// AllowDecryptOnAnySlot lets Decrypt and ECDH use the key of any slot. Off, they work on the
+	// key management slot (9D) and the retired key management slots (82-95) only, and fail with
+	// ErrNotKeyManagementSlot elsewhere: whether an RSA decryption succeeds tells its caller
+	// whether the padding was valid, which is Bleichenbacher's oracle, and run on the 9A or 9C key
+	// it lets the caller forge that key's signatures.
+	AllowDecryptOnAnySlot bool
 }
 
 // touchDelay is how long an operation runs before Options.Touch is called.

@@ -32,8 +32,16 @@ The card is never left PIN-verified between operations: another program cannot u
 
 The agent forgets the PIN, closes the card sessions and drops cached tokens when the card is
 removed, after --idle-timeout without a card operation, on 'pivauth agent lock', and on SIGHUP.
-A key with a touch policy makes the requesting command print a notice to touch the card. Every
-operation is recorded in the audit log ('pivauth audit'), with the process that asked for it.`
+These act at once, even while a command is still asking for the PIN. A key with a touch policy
+makes the requesting command print a notice to touch the card. Every operation, and every read or
+store of a cached token, is recorded in the audit log ('pivauth audit') with the executable of the
+process that asked for it; the purpose recorded is what that process declared.
+
+The agent signs only what pivauth itself asks for (SHA-256/384/512 with RSA or ECDSA, Ed25519);
+--allow-legacy-signatures lets other programs have MD5, SHA-1 or raw signatures made. It writes no
+core dump and is not dumpable, so your other processes cannot read its memory; against a process
+of yours that talks to its socket while it is unlocked, or against root, it protects no more than
+ssh-agent does.`
 
 const agentExample = `  # run the agent for this login session
   pivauth agent --idle-timeout 30m
@@ -50,6 +58,7 @@ const agentExample = `  # run the agent for this login session
 // agentCommand is `pivauth agent` (serve) with its subcommands lock and status.
 func (a *app) agentCommand() *cobra.Command {
 	var idle time.Duration
+	var legacy bool
 	cmd := &cobra.Command{
 		Use:     "agent",
 		Short:   "Hold the card session and the PIN for other pivauth commands (PIN once per session)",
@@ -57,16 +66,23 @@ func (a *app) agentCommand() *cobra.Command {
 		Example: agentExample,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.runAgent(cmd.Context(), idle)
+			return a.runAgent(cmd.Context(), idle, legacy)
 		},
 	}
 	cmd.Flags().DurationVar(&idle, "idle-timeout", 15*time.Minute, "lock after this long without a card operation (`DURATION`; 0: never)")
+	cmd.Flags().BoolVar(&legacy, "allow-legacy-signatures", false, "also sign what pivauth itself never asks for (MD5, SHA-1, SHA-224, raw RSA/ECDSA) for other programs of yours")
 	cmd.AddCommand(a.agentLockCommand(), a.agentStatusCommand())
 	return cmd
 }
 
 // runAgent serves until ctx ends (Ctrl-C, SIGTERM), locking on SIGHUP.
-func (a *app) runAgent(ctx context.Context, idle time.Duration) error {
+func (a *app) runAgent(ctx context.Context, idle time.Duration, legacySignatures bool) error {
+	// The agent's children (pinentry) must not inherit a PIN it was started with, nor may
+	// /proc/PID/environ show it; then no core dump and no ptrace by the user's other processes.
+	envErr := signer.UnsetEnv()
+	if err := agent.HardenProcess(); err != nil {
+		return err
+	}
 	rec, err := openAuditLog()
 	if err != nil {
 		return err
@@ -83,7 +99,8 @@ func (a *app) runAgent(ctx context.Context, idle time.Duration) error {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level, ReplaceAttr: redactSecrets}))
-	cfg := agent.Config{Backend: &card.Backend{Audit: rec}, Monitor: agent.PCSCMonitor{}, IdleTimeout: idle, Audit: rec, Log: logger}
+	cfg := agent.Config{Backend: &card.Backend{Audit: rec}, Monitor: agent.PCSCMonitor{}, IdleTimeout: idle, Audit: rec, Log: logger,
+		AllowLegacySignatures: legacySignatures}
 	if a.opts.pinentry != "" {
 		pe := &signer.PinentrySource{Program: a.opts.pinentry}
 		cfg.FallbackPIN = func(ctx context.Context, req agent.PINRequest) ([]byte, error) {
@@ -95,6 +112,9 @@ func (a *app) runAgent(ctx context.Context, idle time.Duration) error {
 		}
 	}
 	srv := agent.NewServer(cfg)
+	if envErr != nil {
+		logger.Warn("PIVAUTH_PIN was unset but may still show in /proc/PID/environ", "error", envErr)
+	}
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -169,13 +189,17 @@ func (a *app) agentStatusCommand() *cobra.Command {
 
 // writeAgentStatus prints the status for people.
 func writeAgentStatus(w io.Writer, st *agent.Status) {
-	state := "unlocked"
+	state := "unlocked: holds a PIN"
 	if st.Locked {
-		state = "locked (the next operation asks for the PIN)"
+		state = "locked: holds no PIN (the next operation asks for it)"
 	}
 	fmt.Fprintf(w, "agent:   pid %d, %s\nsocket:  %s\n", st.PID, state, agent.SocketPath())
 	for _, k := range st.Keys {
-		fmt.Fprintf(w, "key:     %s (%s) in %q\n", k.Ref, dash(k.Card), k.Reader)
+		pin := "no PIN yet"
+		if k.PINHeld {
+			pin = "PIN held"
+		}
+		fmt.Fprintf(w, "key:     %s (%s) in %q, %s\n", k.Ref, dash(k.Card), k.Reader, pin)
 	}
 	fmt.Fprintf(w, "tokens:  %d cached\n", st.Tokens)
 	switch {
@@ -186,6 +210,27 @@ func writeAgentStatus(w io.Writer, st *agent.Status) {
 	default:
 		fmt.Fprintf(w, "idle:    timeout %s\n", st.IdleTimeout)
 	}
+}
+
+// agentForgetSlot tells a running agent that slot ("" for every slot) of the card id changes (a
+// new key or certificate), so that it closes its sessions of the slot instead of refusing every
+// command with the old key until it is locked; closing all of the card's sessions also frees the
+// card for the YubiKey management interface, which needs it to itself. No agent: nothing to do. A
+// failure is only reported: the agent refuses a changed key by itself.
+func (a *app) agentForgetSlot(ctx context.Context, id piv.Identity, slot string) {
+	c, err := agent.Dial(ctx, nil)
+	if errors.Is(err, agent.ErrNoAgent) {
+		return
+	}
+	if err == nil {
+		defer c.Close()
+		var n int
+		if n, err = c.Forget(ctx, card.CardID(id), id.Reader, slot); err == nil {
+			a.log.Debug("the agent closed its sessions of the changed slot", "slot", slot, "sessions", n)
+			return
+		}
+	}
+	fmt.Fprintf(a.stderr, "warning: could not tell the pivauth agent that the card's keys changed (%v): run `pivauth agent lock`\n", err)
 }
 
 // mustDialAgent connects to the running agent for the agent's own subcommands, where no agent
@@ -275,7 +320,7 @@ func agentExitCode(err error) (int, bool) {
 	switch re.Class {
 	case audit.ResultPINIncorrect, audit.ResultPINBlocked, audit.ResultPINLastTry, audit.ResultNoPIN:
 		return ExitPIN, true
-	case audit.ResultCardRemoved, audit.ResultNoCard:
+	case audit.ResultCardRemoved, audit.ResultNoCard, audit.ResultKeyChanged:
 		return ExitNoCard, true
 	case audit.ResultCanceled:
 		return ExitInterrupted, true

@@ -146,16 +146,34 @@ func TestAgentServesCommands(t *testing.T) {
 		t.Errorf("with an agent running, the token cache on disk holds %d entries", len(entries))
 	}
 
-	evs := auditEvents(t, c)
+	// The token reads and the store of the two token commands are recorded too, with the profile.
+	var evs, tokenEvs []audit.Event
+	for _, ev := range auditEvents(t, c) {
+		if ev.Operation == audit.OpTokenGet || ev.Operation == audit.OpTokenPut {
+			tokenEvs = append(tokenEvs, ev)
+		} else {
+			evs = append(evs, ev)
+		}
+	}
+	wantTokenOps := []string{"token-get not-cached", "token-put ok", "token-get ok"}
+	if len(tokenEvs) != len(wantTokenOps) {
+		t.Errorf("audit log has %d token events, want %d: %+v", len(tokenEvs), len(wantTokenOps), tokenEvs)
+	}
+	for i, ev := range tokenEvs {
+		if i < len(wantTokenOps) && (string(ev.Operation)+" "+ev.Result != wantTokenOps[i] || ev.Purpose.Profile == "" ||
+			ev.Requester == nil || ev.Requester.Executable != binary || ev.PID != agentProc.Process.Pid) {
+			t.Errorf("token event %d: %+v (requester %+v); want %s for a profile, requested by %s", i, ev, ev.Requester, wantTokenOps[i], binary)
+		}
+	}
 	endpoint := e.srv.TokenEndpoint()
 	want := []struct {
 		op      audit.Operation
 		purpose audit.Purpose
 	}{
-		{audit.OpSign, audit.Purpose{Command: "assertion", TokenEndpoint: endpoint, ClientID: e.clientID}},
-		{audit.OpSign, audit.Purpose{Command: "token", TokenEndpoint: endpoint, ClientID: e.clientID}},
-		{audit.OpSign, audit.Purpose{Command: "assertion", TokenEndpoint: endpoint, ClientID: e.clientID, JTI: jti}},
-		{audit.OpTLSHandshake, audit.Purpose{Command: "request", ServerName: "127.0.0.1"}},
+		{audit.OpSign, audit.Purpose{Command: "assertion", TokenEndpoint: endpoint, ClientID: e.clientID, ClientDeclared: true}},
+		{audit.OpSign, audit.Purpose{Command: "token", TokenEndpoint: endpoint, ClientID: e.clientID, ClientDeclared: true}},
+		{audit.OpSign, audit.Purpose{Command: "assertion", TokenEndpoint: endpoint, ClientID: e.clientID, JTI: jti, ClientDeclared: true}},
+		{audit.OpTLSHandshake, audit.Purpose{Command: "request", ServerName: "127.0.0.1", ClientDeclared: true}},
 	}
 	if len(evs) != len(want) {
 		t.Fatalf("audit log has %d events, want %d: %+v", len(evs), len(want), evs)
@@ -170,7 +188,7 @@ func TestAgentServesCommands(t *testing.T) {
 		}
 		if ev.Operation != w.op || ev.Purpose != w.purpose || ev.Result != audit.ResultOK || ev.Slot != "9a" ||
 			ev.Reader != b.Reader || !strings.HasPrefix(ev.Card, "guid:") || ev.CertSHA256 == "" ||
-			ev.Requester == nil || ev.Requester.Command != "pivauth" || ev.PID != agentProc.Process.Pid {
+			ev.Requester == nil || ev.Requester.Command != "pivauth" || ev.Requester.Executable != binary || ev.PID != agentProc.Process.Pid {
 			t.Errorf("event %d: %+v (requester %+v); want %s for %+v, performed by the agent for a pivauth process", i, evs[i], evs[i].Requester, w.op, w.purpose)
 		}
 	}
@@ -202,7 +220,7 @@ func TestAgentServesCommands(t *testing.T) {
 	c.ok(append(requestArgs, "--pin-file", pin)...)
 	notVerified(t, b, "the direct commands")
 
-	direct2 := auditEvents(t, c)[len(want):]
+	direct2 := auditEvents(t, c)[len(want)+len(tokenEvs):]
 	wantDirect := []struct {
 		op      audit.Operation
 		command string

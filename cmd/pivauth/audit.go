@@ -16,8 +16,9 @@ import (
 const auditLong = `Every private-key operation pivauth performs, directly or through the agent, appends one line to
 the audit log: when, which card (YubiKey serial or PIV card GUID), reader and slot, the certificate's
 SHA-256 thumbprint, the operation (sign, tls-handshake, …), its purpose (token endpoint, client id
-and assertion jti, or the TLS server name), which process asked the agent, and the result. Refused
-connections to the agent are recorded too. The log never holds a PIN, a token or a signature.
+and assertion jti, or the TLS server name; through the agent, as the requesting process declared
+it), which process asked the agent (its executable's path, from the kernel), and the result.
+Refused connections to the agent and reads and stores of its cached tokens are recorded too. The log never holds a PIN, a token or a signature.
 
 Client-credential sign-ins do not show in the identity provider's interactive sign-in logs; match
 the jti and the time here with the provider's service-principal sign-in log.
@@ -140,14 +141,25 @@ func purposeText(p audit.Purpose) string {
 	if p.Process != "" {
 		parts = append(parts, "for "+p.Process)
 	}
+	if p.Profile != "" {
+		parts = append(parts, "profile "+p.Profile)
+	}
+	if p.ClientDeclared && len(parts) > 0 {
+		parts = append(parts, "(as the client declared)")
+	}
 	return strings.Join(parts, " ")
 }
 
-// requesterText says who asked: "agent for pivauth (pid 1234, uid 1000)" when the agent served
-// the operation, "pid N" when the process did it itself.
+// requesterText says who asked: "agent for /usr/bin/pivauth (pid 1234, uid 1000)" when the agent
+// served the operation (the executable's path, else its command name), "pid N" when the process
+// did it itself.
 func requesterText(ev audit.Event) string {
 	if r := ev.Requester; r != nil {
-		return fmt.Sprintf("agent for %s (pid %d, uid %d)", dash(r.Command), r.PID, r.UID)
+		who := r.Executable
+		if who == "" {
+			who = r.Command
+		}
+		return fmt.Sprintf("agent for %s (pid %d, uid %d)", dash(who), r.PID, r.UID)
 	}
 	if ev.PID != 0 {
 		return fmt.Sprintf("pid %d", ev.PID)

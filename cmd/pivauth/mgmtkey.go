@@ -5,10 +5,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"strings"
 
 	"github.com/pivauth/pivauth/internal/pinbuf"
+	"github.com/pivauth/pivauth/internal/privfs"
 	"github.com/pivauth/pivauth/piv"
 )
 
@@ -44,20 +45,17 @@ func (a *app) managementKey(ctx context.Context, card *piv.Card, id piv.Identity
 	return decodeManagementKey(b, "the management key typed")
 }
 
-// readManagementKeyFile reads a hex management key from a file that only its owner can read.
+// readManagementKeyFile reads a hex management key from a regular file of the user's own that only
+// they can read (privfs.OpenSecret).
 func readManagementKeyFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := privfs.OpenSecret(path, "management key file")
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, withCode(ExitUsage, err)
+	}
 	if err != nil {
-		return nil, withCode(ExitUsage, fmt.Errorf("management key file: %w", err))
+		return nil, withCode(ExitPIN, err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, withCode(ExitPIN, fmt.Errorf("management key file %s is open to group or others (mode %04o): run chmod 600 %s", path, perm, path))
-	}
 	b := make([]byte, 200) // a 32-byte key in hex with line ends fits many times over
 	n, _ := f.Read(b)
 	defer pinbuf.Wipe(b)

@@ -169,6 +169,7 @@ too (setup selfsign or setup import).`,
 				return err
 			}
 			defer clear(mk)
+			a.agentForgetSlot(ctx, id, "") // its sessions would hold the card the management interface needs
 			pub, att, err := card.GenerateKey(ctx, mk, slot, opts, roots)
 			// Once the card generated the key, the old one is gone: whatever fails afterwards is
 			// reported with the new key, never as "not generated".
@@ -340,6 +341,7 @@ Delete the PFX once it is on the card.`,
 				return err
 			}
 			defer clear(mk)
+			a.agentForgetSlot(ctx, id, "") // its sessions would hold the card the management interface needs
 			if bundle.key != nil {
 				err = card.ImportKey(ctx, mk, slot, bundle.key, bundle.cert, opts)
 			} else {

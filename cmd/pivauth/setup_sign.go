@@ -218,6 +218,7 @@ client-authentication extended key usage, and is valid for --days days from now.
 				return err
 			}
 			defer pinbuf.Wipe(mk)
+			a.agentForgetSlot(ctx, ks.id, "") // its sessions would hold the card the management interface needs
 			if err := ks.card.PutCertificate(ctx, mk, ks.slot, cert, false); err != nil {
 				return err
 			}

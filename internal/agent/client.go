@@ -217,6 +217,14 @@ func (c *Client) Lock(ctx context.Context) error {
 	return err
 }
 
+// Forget makes the agent close its sessions of slot ("" for every slot) on a card (card as
+// KeyInfo.Card names it, or "" to name the card by its reader), because the slot's key or
+// certificate changes: the next operation opens the slot again. It returns the number of sessions closed.
+func (c *Client) Forget(ctx context.Context, card, reader, slot string) (int, error) {
+	rep, err := c.roundTrip(ctx, request{Op: opForget, Card: card, Key: &KeyRef{Reader: reader, Slot: slot}})
+	return rep.Dropped, err
+}
+
 // Token returns the token cached for profile, or nil when the agent holds none (or it expired).
 func (c *Client) Token(ctx context.Context, profile string) (*Token, error) {
 	rep, err := c.roundTrip(ctx, request{Op: opTokenGet, Profile: profile})

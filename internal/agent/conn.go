@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pivauth/pivauth/internal/audit"
+	"github.com/pivauth/pivauth/internal/pinbuf"
 )
 
 // conn is one client connection on the agent side.
@@ -35,15 +36,26 @@ func (c *conn) send(rep reply) error {
 }
 
 // askPIN sends a PIN prompt and waits up to timeout for the client's answer. A client that
-// disconnects or does not answer in time fails the operation, never the agent.
-func (c *conn) askPIN(req PINRequest, timeout time.Duration) ([]byte, error) {
+// disconnects or does not answer in time fails the operation, never the agent; so does the end of
+// ctx (the agent locks), at once. An answer that arrives after that is read and dropped by
+// serveConn.
+func (c *conn) askPIN(ctx context.Context, req PINRequest, timeout time.Duration) ([]byte, error) {
 	if err := c.send(reply{Type: typePINPrompt, Prompt: &req}); err != nil {
 		return nil, fmt.Errorf("asking the requesting command for the PIN: %w", err)
 	}
 	_ = c.nc.SetReadDeadline(time.Now().Add(timeout))
-	defer func() { _ = c.nc.SetReadDeadline(time.Time{}) }()
+	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetReadDeadline(time.Unix(1, 0)) })
+	defer func() {
+		if !stop() {
+			_ = c.nc.SetReadDeadline(time.Unix(1, 0)) // the AfterFunc ran; nothing of it may stay
+		}
+		_ = c.nc.SetReadDeadline(time.Time{})
+	}()
 	var ans request
 	if err := c.r.decode(&ans); err != nil {
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return nil, fmt.Errorf("no PIN from the requesting command within %s: %w", timeout, context.DeadlineExceeded)
 		}
@@ -77,19 +89,33 @@ func (s *Server) serveConn(ctx context.Context, nc *net.UnixConn) {
 		_ = c.send(errorReply(audit.ResultRefused, fmt.Errorf("%w: %v", ErrRefused, err)))
 		return
 	}
-	c.requester = audit.Requester{PID: int(cred.Pid), UID: int(cred.Uid), Command: commandName(cred.Pid)}
+	c.requester = audit.Requester{PID: int(cred.Pid), UID: int(cred.Uid), Command: commandName(cred.Pid), Executable: executable(cred.Pid)}
 	if uid := os.Geteuid(); int(cred.Uid) != uid {
 		s.refuse(c, uid)
 		return
 	}
+	if n := s.nconns.Add(1); int(n) > s.cfg.MaxConns {
+		s.nconns.Add(-1)
+		s.log.Warn("refused a connection: too many", "limit", s.cfg.MaxConns, "pid", cred.Pid, "executable", c.requester.Executable)
+		var hello request // read first: a socket closed with unread data may reset before the client reads the refusal
+		_ = s.readRequest(c, &hello, true)
+		_ = c.send(errorReply(audit.ResultRefused, fmt.Errorf("%w: too many connections (%d); close some pivauth commands", ErrRefused, s.cfg.MaxConns)))
+		return
+	}
+	defer s.nconns.Add(-1)
 
-	for {
+	for first := true; ; first = false {
 		var req request
-		if err := c.r.decode(&req); err != nil {
+		if err := s.readRequest(c, &req, first); err != nil {
 			if !errors.Is(err, io.EOF) && ctx.Err() == nil {
 				s.log.Debug("client connection ended", "pid", cred.Pid, "error", err)
 			}
 			return
+		}
+		if req.Op == opPIN || req.Op == opCancel {
+			// The answer to a prompt the agent gave up on (it locked): nobody waits for it.
+			pinbuf.Wipe(req.PIN)
+			continue
 		}
 		rep := s.handle(ctx, c, req)
 		if err := c.send(rep); err != nil {
@@ -97,6 +123,24 @@ func (s *Server) serveConn(ctx context.Context, nc *net.UnixConn) {
 			return
 		}
 	}
+}
+
+// readRequest reads the next request of c. The hello (first) must arrive within ReadTimeout of the
+// connection; later a client may stay idle between requests (a long-running command keeps its
+// key), but once a request has begun, its line must be complete within ReadTimeout, so a client
+// that stalls mid-line cannot hold a connection.
+func (s *Server) readRequest(c *conn, req *request, first bool) error {
+	if first {
+		_ = c.nc.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
+	} else {
+		_ = c.nc.SetReadDeadline(time.Time{})
+		if _, err := c.r.r.Peek(1); err != nil {
+			return err
+		}
+		_ = c.nc.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
+	}
+	defer func() { _ = c.nc.SetReadDeadline(time.Time{}) }()
+	return c.r.decode(req)
 }
 
 // refuse answers a connection from another user with an error, and records the attempt.

@@ -17,15 +17,27 @@
 //
 // The socket's directory is the user's own with mode 0700 and the socket 0600; Listen and DialPath
 // refuse anything else. Every connection's peer is identified by SO_PEERCRED: a process of another
-// user is answered with an error and recorded in the audit log. The card is never left verified
-// between operations (package signer verifies and clears the PIN inside each operation's card
-// transaction); the PIN lives in the agent's memory in a pinbuf.Buffer.
+// user is answered with an error and recorded in the audit log, and the requester of every
+// operation is named there by its executable (/proc/PID/exe); the purpose a client sends is
+// recorded as declared by it, since the agent cannot check it. Token reads and stores are recorded
+// too. The card is never left verified between operations (package signer verifies and clears the
+// PIN inside each operation's card transaction); the PIN lives in the agent's memory, which
+// HardenProcess keeps out of core dumps and away from ptrace and /proc/PID/mem.
+//
+// The agent signs only what pivauth asks for (SHA-256/384/512 with RSA or ECDSA, Ed25519) unless
+// Config.AllowLegacySignatures; it bounds the connections it serves (Config.MaxConns), the time a
+// request line may take once begun (Config.ReadTimeout) and the tokens it caches
+// (Config.MaxTokens).
 //
 // # Locking
 //
 // The agent forgets every PIN, closes every card session and drops its tokens (Server.Lock) when a
 // card is removed (Monitor, and a check before each use), after IdleTimeout without a card
-// operation, on `pivauth agent lock`, and on SIGHUP. The next operation asks for the PIN again.
+// operation, on `pivauth agent lock`, and on SIGHUP, at once: an operation waiting for a client's
+// PIN is abandoned (and the PIN that arrives later dropped). The next operation asks for the PIN
+// again. A key the card no longer holds (re-keyed by another tool) is refused with class
+// key-changed and its session closed; `pivauth setup` closes the card's sessions itself (forget)
+// before it changes a slot. Status says which keys hold a PIN: locked means none does.
 //
 // # Robustness
 //

@@ -38,6 +38,16 @@ func peerCred(c *net.UnixConn) (*ucred, error) {
 	return cred, nil
 }
 
+// executable returns the path of the executable of process pid (/proc/PID/exe), which the audit
+// log names as the requester: unlike the command name, the process cannot choose it.
+func executable(pid int32) string {
+	path, err := os.Readlink("/proc/" + strconv.Itoa(int(pid)) + "/exe")
+	if err != nil {
+		return ""
+	}
+	return path
+}
+
 // commandName returns the executable name of process pid (/proc/PID/comm, at most 15 bytes): it
 // says which program asked without exposing its arguments, which could hold anything.
 func commandName(pid int32) string {

@@ -24,3 +24,6 @@ func peerCred(*net.UnixConn) (*ucred, error) {
 
 // commandName is not available without /proc.
 func commandName(int32) string { return "" }
+
+// executable is not available without /proc.
+func executable(int32) string { return "" }

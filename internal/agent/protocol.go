@@ -31,6 +31,7 @@ const (
 	opSign     = "sign"
 	opTokenGet = "token-get"
 	opTokenPut = "token-put"
+	opForget   = "forget"
 	opPIN      = "pin"
 	opCancel   = "cancel"
 )
@@ -50,7 +51,8 @@ type request struct {
 	Op        string        `json:"op"`
 	Version   int           `json:"version,omitempty"`    // hello
 	CanPrompt bool          `json:"can_prompt,omitempty"` // hello: the client can ask its user for a PIN
-	Key       *KeyRef       `json:"key,omitempty"`        // key, sign
+	Key       *KeyRef       `json:"key,omitempty"`        // key, sign, forget (reader and slot)
+	Card      string        `json:"card,omitempty"`       // forget: the card, as KeyInfo.Card names it
 	Digest    []byte        `json:"digest,omitempty"`     // sign
 	Hash      crypto.Hash   `json:"hash,omitempty"`       // sign: the digest's hash (0 for Ed25519)
 	PSSSalt   *int          `json:"pss_salt,omitempty"`   // sign: set for RSA-PSS (rsa.PSSOptions.SaltLength)
@@ -74,6 +76,7 @@ type reply struct {
 	KeyInfo *KeyInfo     `json:"key_info,omitempty"`  // key
 	Sig     []byte       `json:"signature,omitempty"` // sign
 	Token   *Token       `json:"token,omitempty"`     // token-get (nil: no token cached)
+	Dropped int          `json:"dropped,omitempty"`   // forget: the sessions closed
 }
 
 // KeyRef names a key the way the command line does: a card (reader, YubiKey serial or CHUID GUID;
@@ -104,6 +107,9 @@ type KeyInfo struct {
 	Card         string   `json:"card"`         // "serial:<n>" or "guid:<hex>", as in the audit log
 	Reader       string   `json:"reader"`       // where the card is now
 	Certificates [][]byte `json:"certificates"` // DER, the key's certificate first, then its chain
+	// PINHeld reports (in Status) that the key's session holds a PIN the card accepted: the
+	// agent is unlocked for it. A key opened by a command that then had no PIN holds none.
+	PINHeld bool `json:"pin_held"`
 }
 
 // PINRequest is what the agent tells a client when a card needs the PIN: which card (a
@@ -127,8 +133,8 @@ type Token struct {
 // Status describes a running agent.
 type Status struct {
 	PID         int           `json:"pid"`
-	Locked      bool          `json:"locked"` // no key open, so no PIN held
-	Keys        []KeyInfo     `json:"keys"`   // keys open (certificates left out)
+	Locked      bool          `json:"locked"` // no key holds a PIN (keys may be open, waiting for one)
+	Keys        []KeyInfo     `json:"keys"`   // keys open (certificates left out), each saying whether it holds a PIN
 	Tokens      int           `json:"tokens"` // tokens cached
 	IdleTimeout time.Duration `json:"idle_timeout"`
 	IdleLock    time.Time     `json:"idle_lock,omitzero"` // when the agent locks if left idle

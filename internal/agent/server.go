@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
@@ -34,6 +36,16 @@ var errClientCannotPrompt = errors.New("the requesting command cannot ask for th
 // gives up and serves the next client.
 const DefaultPromptTimeout = 2 * time.Minute
 
+// Defaults of the limits on clients (Config).
+const (
+	DefaultReadTimeout = 10 * time.Second
+	DefaultMaxConns    = 64
+	DefaultMaxTokens   = 64
+)
+
+// errLocked is the cause of an operation abandoned because the agent locked while it ran.
+var errLocked = errors.New("the pivauth agent locked during the request")
+
 // Config configures a Server.
 type Config struct {
 	Backend Backend
@@ -45,8 +57,21 @@ type Config struct {
 	PromptTimeout time.Duration
 	// FallbackPIN asks for the PIN when the requesting client cannot (no terminal): pinentry.
 	FallbackPIN func(ctx context.Context, req PINRequest) ([]byte, error)
-	// Audit records refused connections (card operations are recorded by the backend's keys).
+	// Audit records refused connections and token reads and stores (card operations are recorded
+	// by the backend's keys).
 	Audit audit.Recorder
+	// ReadTimeout bounds the reading of one request line once it has begun, and of the hello after
+	// connecting: a client that stalls mid-line is disconnected. 0 means DefaultReadTimeout.
+	ReadTimeout time.Duration
+	// MaxConns bounds the connections served at once; more are refused. 0 means DefaultMaxConns.
+	MaxConns int
+	// MaxTokens bounds the profiles whose tokens are cached; storing one more drops the expired ones,
+	// then the one that expires first. 0 means DefaultMaxTokens.
+	MaxTokens int
+	// AllowLegacySignatures lets clients ask for signatures pivauth itself never makes: MD5, SHA-1,
+	// SHA-224 and raw (hash 0) RSA or ECDSA. Off, only SHA-256/384/512 and Ed25519 are signed, so that
+	// a process of the user cannot have the card sign for another protocol (checkSignatureKind).
+	AllowLegacySignatures bool
 	// Log receives the agent's own messages (never a PIN or token); nil discards them.
 	Log *slog.Logger
 }
@@ -58,11 +83,20 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 
-	op      sync.Mutex // one card operation at a time; guards keys and idleAt
-	keys    map[KeyRef]*openKey
-	idle    *time.Timer
-	idleAt  time.Time
-	current atomic.Pointer[conn] // the client the running operation is for (PIN prompt, touch)
+	op       sync.Mutex // one card operation at a time; guards keys and idle
+	keys     map[KeyRef]*openKey
+	idle     *time.Timer
+	idleAt   atomic.Int64         // UnixNano when the agent locks if left idle; 0: no deadline
+	current  atomic.Pointer[conn] // the client the running operation is for (PIN prompt, touch)
+	pinGiven bool                 // the running operation handed its key a PIN; guarded by op
+
+	// A lock acts at once, without waiting for op: it cancels the running operation (opCancel, under
+	// opMu) and, while locking > 0, operations that get op first are turned away.
+	opMu     sync.Mutex
+	opCancel context.CancelCauseFunc
+	locking  atomic.Int32
+
+	nconns atomic.Int32 // connections being served
 
 	tokMu  sync.Mutex
 	tokens map[string]Token // by profile
@@ -77,12 +111,24 @@ type openKey struct {
 	info      KeyInfo
 	epoch     uint64
 	stopWatch context.CancelFunc
+	// pinHeld: a PIN was handed to the key's session (which keeps it until the card refuses it, and
+	// then the agent closes the key).
+	pinHeld bool
 }
 
 // NewServer returns a Server for cfg.
 func NewServer(cfg Config) *Server {
 	if cfg.PromptTimeout <= 0 {
 		cfg.PromptTimeout = DefaultPromptTimeout
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	if cfg.MaxTokens <= 0 {
+		cfg.MaxTokens = DefaultMaxTokens
 	}
 	log := cfg.Log
 	if log == nil {
@@ -129,11 +175,33 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 }
 
 // Lock closes every key (the card sessions go, and with them the PINs their signers held) and drops
-// the cached tokens. The next operation asks for the PIN again. reason goes to the log.
-func (s *Server) Lock(reason string) {
+// the cached tokens. The next operation asks for the PIN again. reason goes to the log. It acts at
+// once: an operation in progress (waiting for a client's PIN, or for a touch) is abandoned.
+func (s *Server) Lock(reason string) { s.lockIf(reason, nil) }
+
+// lockIf locks, as Lock does, unless still (checked with s.op held) says the reason is gone.
+func (s *Server) lockIf(reason string, still func() bool) {
+	s.preempt(reason, func() {
+		if still == nil || still() {
+			s.lockLocked(reason)
+		}
+	})
+}
+
+// preempt runs fn with s.op held, without waiting for the operation in progress: that one is
+// abandoned (its context canceled, with errLocked and reason as the cause, which ends a pending
+// PIN prompt), and operations that get s.op before fn are turned away.
+func (s *Server) preempt(reason string, fn func()) {
+	s.locking.Add(1)
+	defer s.locking.Add(-1)
+	s.opMu.Lock()
+	if s.opCancel != nil {
+		s.opCancel(fmt.Errorf("%w (%s): run the command again", errLocked, reason))
+	}
+	s.opMu.Unlock()
 	s.op.Lock()
 	defer s.op.Unlock()
-	s.lockLocked(reason)
+	fn()
 }
 
 // lockLocked is Lock with s.op held.
@@ -145,7 +213,7 @@ func (s *Server) lockLocked(reason string) {
 	}
 	if s.idle != nil {
 		s.idle.Stop()
-		s.idleAt = time.Time{}
+		s.idleAt.Store(0)
 	}
 	s.tokMu.Lock()
 	had = had || len(s.tokens) > 0
@@ -160,14 +228,46 @@ func (s *Server) lockLocked(reason string) {
 }
 
 // forgetCard closes the keys of card after it refused a PIN: whatever PIN their signers held is
-// gone, and the next operation asks afresh.
+// gone, and the next operation asks afresh. s.op is held.
 func (s *Server) forgetCard(card string) {
+	s.closeKeysWhere(func(_ KeyRef, k *openKey) bool { return k.info.Card == card })
+}
+
+// closeKeysWhere closes the open keys match selects and returns how many; s.op is held.
+func (s *Server) closeKeysWhere(match func(KeyRef, *openKey) bool) int {
+	n := 0
 	for ref, k := range s.keys {
-		if k.info.Card == card {
+		if match(ref, k) {
 			k.close()
 			delete(s.keys, ref)
+			n++
 		}
 	}
+	return n
+}
+
+// forget closes the sessions of slot ("" for every slot) on card (a card name as KeyInfo.Card has
+// it; "" for a card without a name, which is then matched by its reader), because `pivauth setup`
+// changes that slot's key or certificate: the session would be refused (ErrKeyChanged) or sign
+// for the old certificate, and its card connection keeps the YubiKey management interface, which
+// needs the card to itself, from working. The next operation on the slot opens it again.
+func (s *Server) forget(card, reader, slot string) int {
+	var n int
+	s.preempt("the card's keys are being changed", func() {
+		n = s.closeKeysWhere(func(ref KeyRef, k *openKey) bool {
+			if slot != "" && ref.Slot != slot {
+				return false
+			}
+			if card != "" {
+				return k.info.Card == card
+			}
+			return k.info.Reader == reader
+		})
+	})
+	if n > 0 {
+		s.log.Info("closed the session of a slot that was changed", "card", card, "reader", reader, "slot", slot)
+	}
+	return n
 }
 
 func (k *openKey) close() {
@@ -177,12 +277,13 @@ func (k *openKey) close() {
 	_ = k.key.Close()
 }
 
-// resetIdle restarts the idle countdown after an operation; s.op is held.
+// resetIdle restarts the idle countdown at the start and the end of an operation (so that an
+// operation left waiting for a PIN longer than the timeout locks too); s.op is held.
 func (s *Server) resetIdle() {
 	if s.cfg.IdleTimeout <= 0 {
 		return
 	}
-	s.idleAt = time.Now().Add(s.cfg.IdleTimeout)
+	s.idleAt.Store(time.Now().Add(s.cfg.IdleTimeout).UnixNano())
 	if s.idle == nil {
 		s.idle = time.AfterFunc(s.cfg.IdleTimeout, s.idleExpired)
 		return
@@ -190,12 +291,16 @@ func (s *Server) resetIdle() {
 	s.idle.Reset(s.cfg.IdleTimeout)
 }
 
+// idleDue reports whether the idle deadline has passed.
+func (s *Server) idleDue() bool {
+	at := s.idleAt.Load()
+	return at != 0 && time.Now().UnixNano() >= at
+}
+
 // idleExpired locks unless an operation moved the deadline while the timer fired.
 func (s *Server) idleExpired() {
-	s.op.Lock()
-	defer s.op.Unlock()
-	if !s.idleAt.IsZero() && !time.Now().Before(s.idleAt) {
-		s.lockLocked(fmt.Sprintf("idle for %s", s.cfg.IdleTimeout))
+	if s.idleDue() {
+		s.lockIf(fmt.Sprintf("idle for %s", s.cfg.IdleTimeout), s.idleDue)
 	}
 }
 
@@ -244,23 +349,27 @@ func (s *Server) watch(ctx context.Context, k *openKey) {
 	if ctx.Err() != nil {
 		return // the key was closed
 	}
-	s.op.Lock()
-	defer s.op.Unlock()
-	if s.keys[k.info.Ref] != k {
-		return
-	}
 	if err != nil {
 		s.log.Warn("cannot watch the reader any more; locking", "reader", k.info.Reader, "error", err)
 	}
-	s.lockLocked("card removed from " + k.info.Reader)
+	s.lockIf("card removed from "+k.info.Reader, func() bool { return s.keys[k.info.Ref] == k })
 }
 
 // pin is Hooks.PIN: it asks the requesting client, or the fallback source when the client cannot
 // prompt (none attached, or none it can reach). The key's signer keeps the PIN for its session; the agent holds no copy. It runs inside
 // an operation (s.op held).
 func (s *Server) pin(ctx context.Context, req PINRequest) ([]byte, error) {
+	pin, err := s.askPIN(ctx, req)
+	if err == nil {
+		s.pinGiven = true
+	}
+	return pin, err
+}
+
+// askPIN asks the requesting client for the PIN, or the fallback source.
+func (s *Server) askPIN(ctx context.Context, req PINRequest) ([]byte, error) {
 	if c := s.current.Load(); c != nil && c.canPrompt {
-		pin, err := c.askPIN(req, s.cfg.PromptTimeout)
+		pin, err := c.askPIN(ctx, req, s.cfg.PromptTimeout)
 		if !errors.Is(err, errClientCannotPrompt) {
 			return pin, err
 		}
@@ -294,17 +403,38 @@ func (s *Server) classify(err error) string {
 func (s *Server) cardOp(ctx context.Context, c *conn, ref KeyRef, fn func(ctx context.Context, k *openKey) (reply, error)) reply {
 	s.op.Lock()
 	defer s.op.Unlock()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	s.opMu.Lock()
+	s.opCancel = cancel
+	s.opMu.Unlock()
+	defer func() {
+		s.opMu.Lock()
+		s.opCancel = nil
+		s.opMu.Unlock()
+	}()
+	if s.locking.Load() > 0 { // a lock came first: it waits for op, and this operation must not use a PIN
+		return errorReply(audit.ResultCanceled, fmt.Errorf("%w: run the command again", errLocked))
+	}
 	s.current.Store(c)
 	defer s.current.Store(nil)
+	s.resetIdle()
 	defer s.resetIdle()
+	s.pinGiven = false
 
 	k, err := s.key(ctx, ref)
 	var rep reply
 	if err == nil {
 		rep, err = fn(ctx, k)
+		if s.pinGiven {
+			k.pinHeld = true
+		}
 	}
 	if err == nil {
 		return rep
+	}
+	if cause := context.Cause(ctx); errors.Is(cause, errLocked) {
+		err = cause // the operation failed because the agent locked: say so
 	}
 	class := s.classify(err)
 	switch class {
@@ -313,6 +443,14 @@ func (s *Server) cardOp(ctx context.Context, c *conn, ref KeyRef, fn func(ctx co
 	case audit.ResultPINIncorrect, audit.ResultPINBlocked, audit.ResultPINLastTry:
 		if k != nil {
 			s.forgetCard(k.info.Card)
+		}
+	case audit.ResultKeyChanged:
+		// Refused, as on the direct path; the session goes, so that the next request opens the
+		// slot's new key (asking for the PIN again) instead of failing until the agent locks.
+		if k != nil && s.keys[ref] == k {
+			k.close()
+			delete(s.keys, ref)
+			s.log.Info("closed a session whose key changed on the card", "key", ref.String(), "card", k.info.Card)
 		}
 	}
 	return errorReply(class, err)
@@ -340,10 +478,15 @@ func signerOpts(req request) crypto.SignerOpts {
 
 // status describes the agent; s.op is held.
 func (s *Server) status() *Status {
-	st := &Status{PID: os.Getpid(), Locked: len(s.keys) == 0, IdleTimeout: s.cfg.IdleTimeout, IdleLock: s.idleAt}
+	st := &Status{PID: os.Getpid(), Locked: true, IdleTimeout: s.cfg.IdleTimeout}
+	if at := s.idleAt.Load(); at != 0 {
+		st.IdleLock = time.Unix(0, at)
+	}
 	for _, k := range s.keys {
 		info := k.info
 		info.Certificates = nil
+		info.PINHeld = k.pinHeld
+		st.Locked = st.Locked && !k.pinHeld
 		st.Keys = append(st.Keys, info)
 	}
 	s.tokMu.Lock()
@@ -377,15 +520,42 @@ func (s *Server) handle(ctx context.Context, c *conn, req request) reply {
 			if req.Op == opKey {
 				return reply{Type: typeOK, KeyInfo: &k.info}, nil
 			}
-			ctx = audit.WithPurpose(audit.WithRequester(ctx, c.requester), req.Purpose)
+			if !s.cfg.AllowLegacySignatures {
+				if err := checkSignatureKind(keyKind(k.key.Public()), req.Hash, req.PSSSalt != nil); err != nil {
+					return reply{}, err
+				}
+			}
+			purpose := req.Purpose
+			purpose.ClientDeclared = true
+			ctx = audit.WithPurpose(audit.WithRequester(ctx, c.requester), purpose)
 			sig, err := k.key.SignContext(ctx, rand.Reader, req.Digest, signerOpts(req))
 			return reply{Type: typeOK, Sig: sig}, err
 		})
+	case opForget:
+		if req.Key == nil {
+			return errorReply(audit.ResultError, errors.New("agent protocol: forget without a key"))
+		}
+		return reply{Type: typeOK, Dropped: s.forget(req.Card, req.Key.Reader, req.Key.Slot)}
 	case opTokenGet:
-		return reply{Type: typeOK, Token: s.token(req.Profile)}
+		tok := s.token(req.Profile)
+		result := audit.ResultOK
+		if tok == nil {
+			result = audit.ResultNotCached
+		}
+		if err := s.recordToken(c, audit.OpTokenGet, req.Profile, result); err != nil {
+			if tok != nil {
+				pinbuf.Wipe(tok.Data)
+			}
+			return errorReply(audit.ResultError, fmt.Errorf("token withheld: %w", err))
+		}
+		return reply{Type: typeOK, Token: tok}
 	case opTokenPut:
 		if req.Token == nil {
 			return errorReply(audit.ResultError, errors.New("agent protocol: token-put without a token"))
+		}
+		if err := s.recordToken(c, audit.OpTokenPut, req.Profile, audit.ResultOK); err != nil {
+			pinbuf.Wipe(req.Token.Data)
+			return errorReply(audit.ResultError, fmt.Errorf("token not stored: %w", err))
 		}
 		s.putToken(req.Profile, *req.Token)
 		return reply{Type: typeOK}
@@ -410,12 +580,82 @@ func (s *Server) token(profile string) *Token {
 	return &t
 }
 
-// putToken caches t for profile, replacing (and wiping) an older one.
+// putToken caches t for profile, replacing (and wiping) an older one. A new profile beyond
+// MaxTokens makes room: the expired tokens go first, then the one that expires soonest.
 func (s *Server) putToken(profile string, t Token) {
 	s.tokMu.Lock()
 	defer s.tokMu.Unlock()
 	if old, ok := s.tokens[profile]; ok {
 		pinbuf.Wipe(old.Data)
+		delete(s.tokens, profile)
+	}
+	now := time.Now()
+	for p, old := range s.tokens {
+		if len(s.tokens) < s.cfg.MaxTokens {
+			break
+		}
+		if !now.Before(old.Expires) {
+			pinbuf.Wipe(old.Data)
+			delete(s.tokens, p)
+		}
+	}
+	for len(s.tokens) >= s.cfg.MaxTokens {
+		first := ""
+		for p, old := range s.tokens {
+			if first == "" || old.Expires.Before(s.tokens[first].Expires) {
+				first = p
+			}
+		}
+		pinbuf.Wipe(s.tokens[first].Data)
+		delete(s.tokens, first)
 	}
 	s.tokens[profile] = t
+}
+
+// recordToken records a client's read or store of the token of profile.
+func (s *Server) recordToken(c *conn, op audit.Operation, profile, result string) error {
+	if s.cfg.Audit == nil {
+		return nil
+	}
+	r := c.requester
+	return s.cfg.Audit.Record(audit.Event{Operation: op, Purpose: audit.Purpose{Profile: profile, ClientDeclared: true}, Requester: &r, Result: result})
+}
+
+// keyKind names the kind of public key pub for checkSignatureKind.
+func keyKind(pub crypto.PublicKey) string {
+	switch pub.(type) {
+	case *rsa.PublicKey:
+		return "rsa"
+	case *ecdsa.PublicKey:
+		return "ecdsa"
+	case ed25519.PublicKey:
+		return "ed25519"
+	}
+	return fmt.Sprintf("%T", pub)
+}
+
+// checkSignatureKind allows the signatures pivauth itself makes (JWS PS256/RS256/ES256/ES384/
+// EdDSA, TLS 1.2 and 1.3 client authentication): RSA PKCS #1 v1.5 or PSS and ECDSA over SHA-256,
+// SHA-384 or SHA-512, and Ed25519. Anything else (MD5, SHA-1, SHA-224, raw RSA or ECDSA over bytes
+// with no hash named) is refused: a process of the user would otherwise have the card sign for
+// whatever protocol it likes, with whatever hash it can forge collisions in.
+func checkSignatureKind(kind string, hash crypto.Hash, pss bool) error {
+	ok := false
+	switch kind {
+	case "rsa", "ecdsa":
+		ok = (hash == crypto.SHA256 || hash == crypto.SHA384 || hash == crypto.SHA512) && (kind == "rsa" || !pss)
+	case "ed25519":
+		ok = hash == 0 && !pss
+	}
+	if ok {
+		return nil
+	}
+	what := hash.String()
+	if hash == 0 {
+		what = "raw (no hash)"
+	}
+	if pss {
+		what += " PSS"
+	}
+	return fmt.Errorf("the agent does not sign %s with a %s key: pivauth never asks for it; start the agent with --allow-legacy-signatures if a program of yours needs it", what, kind)
 }

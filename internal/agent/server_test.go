@@ -24,7 +24,7 @@ import (
 
 // harness runs an agent with a soft card on a socket in a private temporary directory.
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	path     string
 	card     *softCard
 	backend  *softBackend
@@ -48,7 +48,7 @@ func startAgentAt(t *testing.T, path string) *harness {
 	return startAgentWith(t, path, nil)
 }
 
-func startAgentWith(t *testing.T, path string, configure func(*Config)) *harness {
+func startAgentWith(t testing.TB, path string, configure func(*Config)) *harness {
 	t.Helper()
 	h := &harness{t: t, path: path, card: newSoftCard(t, "serial:4242"), monitor: newSoftMonitor(),
 		auditDir: filepath.Join(t.TempDir(), "state"), log: &testio.SyncBuffer{}, done: make(chan error, 1)}

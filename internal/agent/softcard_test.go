@@ -38,7 +38,8 @@ type softCard struct {
 	retries  int
 	verifies int // PINs presented
 	signs    int
-	inFlight atomic.Int32 // operations running at once: must never exceed 1
+	hashes   []crypto.Hash // of the signatures made, in order
+	inFlight atomic.Int32  // operations running at once: must never exceed 1
 	maxIn    atomic.Int32
 }
 
@@ -153,6 +154,11 @@ func (k *softKey) SignContext(ctx context.Context, _ io.Reader, digest []byte, o
 	}
 	c.mu.Lock()
 	c.signs++
+	if opts != nil {
+		c.hashes = append(c.hashes, opts.HashFunc())
+	} else {
+		c.hashes = append(c.hashes, 0)
+	}
 	c.mu.Unlock()
 	return ecdsa.SignASN1(rand.Reader, c.key, digest)
 }

@@ -16,6 +16,8 @@ const (
 	OpDecrypt      Operation = "decrypt"       // RSA decryption (key management slot)
 	OpECDH         Operation = "ecdh"          // EC key agreement
 	OpAgentConnect Operation = "agent-connect" // a connection to the agent (recorded when refused)
+	OpTokenGet     Operation = "token-get"     // a client read a token cached in the agent (Purpose.Profile)
+	OpTokenPut     Operation = "token-put"     // a client stored a token in the agent (Purpose.Profile)
 )
 
 // Result classes. Any other error is recorded as ResultError; a Classifier may name more classes.
@@ -32,6 +34,8 @@ const (
 	ResultNoCard       = "no-card"         // no card (or not the selected one) was present
 	ResultAmbiguous    = "card-ambiguous"  // several cards match the selection: name one
 	ResultRefused      = "refused"         // the agent refused the requester (another user)
+	ResultKeyChanged   = "key-changed"     // the card's key is not the one the session was opened on (re-keyed, or another card)
+	ResultNotCached    = "not-cached"      // OpTokenGet: the agent held no token for the profile
 )
 
 // Event is one line of the audit log. It deliberately has no field for a PIN, a token, an assertion
@@ -61,6 +65,11 @@ type Purpose struct {
 	// Process is the local process a pivauth endpoint signed for (pivauth serve --managed-identity):
 	// its executable path and pid as read from the connection's socket, when they could be found.
 	Process string `json:"process,omitempty"`
+	Profile       string `json:"profile,omitempty"`     // the token cache profile, for OpTokenGet and OpTokenPut
+	// ClientDeclared marks a purpose the requesting process stated over the agent's socket: the
+	// agent cannot check it (a process of the user may say anything); the requester's executable is
+	// what the kernel says.
+	ClientDeclared bool `json:"client_declared,omitempty"`
 }
 
 // maxField bounds every free-text purpose field: a purpose names things, it never carries payloads.
@@ -75,7 +84,7 @@ func (p Purpose) sanitized() Purpose {
 	} else {
 		p.TokenEndpoint = "(unparsable URL)"
 	}
-	for _, f := range []*string{&p.TokenEndpoint, &p.ClientID, &p.JTI, &p.ServerName, &p.Command, &p.Process} {
+	for _, f := range []*string{&p.TokenEndpoint, &p.ClientID, &p.JTI, &p.ServerName, &p.Command, &p.Process, &p.Profile} {
 		if len(*f) > maxField {
 			*f = (*f)[:maxField]
 		}
@@ -89,4 +98,6 @@ type Requester struct {
 	PID     int    `json:"pid"`
 	UID     int    `json:"uid"`
 	Command string `json:"command,omitempty"` // the executable name (/proc/PID/comm), never its arguments
+	// Executable is the path of the requester's executable (/proc/PID/exe, as the kernel has it).
+	Executable string `json:"executable,omitempty"`
 }

@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"crypto"
+	"crypto/ecdh"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -116,26 +117,82 @@ func (w *Signer) SignContext(ctx context.Context, rand io.Reader, digest []byte,
 	} else {
 		sig, err = w.s.Sign(rand, digest, opts)
 	}
-	ev := Event{
-		Card:       w.key.Card,
-		Reader:     w.key.Reader,
-		Slot:       w.key.Slot,
-		CertSHA256: w.thumb,
-		Operation:  OpSign,
-		Purpose:    PurposeFrom(ctx),
-		Result:     w.classify(err),
+	op := OpSign
+	if PurposeFrom(ctx).ServerName != "" {
+		op = OpTLSHandshake
 	}
-	if ev.Purpose.ServerName != "" {
-		ev.Operation = OpTLSHandshake
-	}
-	if r, ok := RequesterFrom(ctx); ok {
-		ev.Requester = &r
-	}
-	if rerr := w.rec.Record(ev); rerr != nil {
+	if rerr := w.record(ctx, op, err); rerr != nil {
 		if err != nil {
 			return nil, errors.Join(err, rerr)
 		}
 		return nil, fmt.Errorf("signature withheld: %w", rerr)
 	}
 	return sig, err
+}
+
+// record records an operation of the key with the purpose and requester carried by ctx.
+func (w *Signer) record(ctx context.Context, op Operation, err error) error {
+	ev := Event{
+		Card:       w.key.Card,
+		Reader:     w.key.Reader,
+		Slot:       w.key.Slot,
+		CertSHA256: w.thumb,
+		Operation:  op,
+		Purpose:    PurposeFrom(ctx),
+		Result:     w.classify(err),
+	}
+	if r, ok := RequesterFrom(ctx); ok {
+		ev.Requester = &r
+	}
+	return w.rec.Record(ev)
+}
+
+// Decrypt decrypts without a purpose; prefer DecryptContext.
+func (w *Signer) Decrypt(rand io.Reader, ciphertext []byte, opts crypto.DecrypterOpts) ([]byte, error) {
+	return w.DecryptContext(context.Background(), rand, ciphertext, opts)
+}
+
+// DecryptContext decrypts with the wrapped key (which must have a DecryptContext method, as the
+// card signer has) and records the operation (OpDecrypt), refused ones included. When the record
+// cannot be written the plaintext is wiped and an error returned.
+func (w *Signer) DecryptContext(ctx context.Context, rand io.Reader, ciphertext []byte, opts crypto.DecrypterOpts) ([]byte, error) {
+	d, ok := w.s.(interface {
+		DecryptContext(context.Context, io.Reader, []byte, crypto.DecrypterOpts) ([]byte, error)
+	})
+	if !ok {
+		return nil, fmt.Errorf("audit: the %T key does not decrypt", w.s)
+	}
+	out, err := d.DecryptContext(ctx, rand, ciphertext, opts)
+	return withheld(out, err, w.record(ctx, OpDecrypt, err), "plaintext")
+}
+
+// ECDH does key agreement without a purpose; prefer ECDHContext.
+func (w *Signer) ECDH(peer *ecdh.PublicKey) ([]byte, error) {
+	return w.ECDHContext(context.Background(), peer)
+}
+
+// ECDHContext does key agreement with the wrapped key (which must have an ECDHContext method, as
+// the card signer has) and records the operation (OpECDH), refused ones included. When the record
+// cannot be written the shared secret is wiped and an error returned.
+func (w *Signer) ECDHContext(ctx context.Context, peer *ecdh.PublicKey) ([]byte, error) {
+	k, ok := w.s.(interface {
+		ECDHContext(context.Context, *ecdh.PublicKey) ([]byte, error)
+	})
+	if !ok {
+		return nil, fmt.Errorf("audit: the %T key does not do key agreement", w.s)
+	}
+	out, err := k.ECDHContext(ctx, peer)
+	return withheld(out, err, w.record(ctx, OpECDH, err), "shared secret")
+}
+
+// withheld returns out and err, unless the record failed (rerr): then out, a secret, is wiped.
+func withheld(out []byte, err, rerr error, what string) ([]byte, error) {
+	if rerr == nil {
+		return out, err
+	}
+	clear(out)
+	if err != nil {
+		return nil, errors.Join(err, rerr)
+	}
+	return nil, fmt.Errorf("%s withheld: %w", what, rerr)
 }

@@ -7,7 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	_ "crypto/sha1"
-	_ "crypto/sha256"
+	"crypto/sha256"
 	_ "crypto/sha3"
 	_ "crypto/sha512"
 	"errors"
@@ -274,6 +274,63 @@ func FuzzDecode(f *testing.F) {
 		_ = DecodePKCS1v15SessionKey(em, make([]byte, 16))
 		if m, err := DecodeOAEP(crypto.SHA256, 0, nil, em); err == nil && len(m) > len(em)-66 {
 			t.Fatalf("OAEP message of %d bytes from a %d-byte block", len(m), len(em))
+		}
+	})
+}
+
+// FuzzDecodeAgainstCryptoRSA checks the decoders against crypto/rsa's own: a block em shaped by
+// the inputs (first two bytes, where the zero separator falls, the message at the end) is raised
+// to the public exponent and decrypted by crypto/rsa, while rsapad decodes em itself, as it does
+// the output of a card's raw private operation. Both must accept the same blocks with the same
+// message, and the session-key forms must leave the same key.
+func FuzzDecodeAgainstCryptoRSA(f *testing.F) {
+	f.Add(byte(0), byte(2), uint16(100), []byte("session key"))
+	f.Add(byte(0), byte(2), uint16(7), []byte("short padding"))
+	f.Add(byte(0), byte(2), uint16(8), []byte("exactly 8"))
+	f.Add(byte(0), byte(1), uint16(100), []byte("block type 1"))
+	f.Add(byte(0), byte(2), uint16(0xffff), []byte{})
+	f.Add(byte(0), byte(2), uint16(238), []byte("0123456789abcdef"))
+	f.Add(byte(0), byte(0), uint16(3), []byte{0, 0, 1, 2})
+	key := testKeys(f)[1]
+	k := key.Size()
+	f.Fuzz(func(t *testing.T, b0, b1 byte, sep uint16, msg []byte) {
+		em := make([]byte, k)
+		em[0], em[1] = b0, b1
+		for i := 2; i < k; i++ {
+			em[i] = 0x5a
+		}
+		if i := 2 + int(sep); i < k {
+			em[i] = 0
+		}
+		if len(msg) <= k-2 {
+			copy(em[k-len(msg):], msg)
+		}
+		m := new(big.Int).SetBytes(em)
+		if m.Cmp(key.N) >= 0 {
+			return // not a block the private operation can produce
+		}
+		ct := new(big.Int).Exp(m, big.NewInt(int64(key.E)), key.N).FillBytes(make([]byte, k))
+
+		want, wantErr := rsa.DecryptPKCS1v15(nil, key, ct)
+		got, err := DecodePKCS1v15(em)
+		if (err == nil) != (wantErr == nil) || !bytes.Equal(got, want) {
+			t.Fatalf("PKCS #1 v1.5: rsapad %x, %v; crypto/rsa %x, %v", got, err, want, wantErr)
+		}
+		if err != nil && err != rsa.ErrDecryption {
+			t.Fatalf("PKCS #1 v1.5 error %v, want rsa.ErrDecryption itself", err)
+		}
+		for _, n := range []int{1, 16, 32} {
+			wantKey, gotKey := bytes.Repeat([]byte{0xaa}, n), bytes.Repeat([]byte{0xaa}, n)
+			wantErr := rsa.DecryptPKCS1v15SessionKey(nil, key, ct, wantKey)
+			err := DecodePKCS1v15SessionKey(em, gotKey)
+			if (err == nil) != (wantErr == nil) || !bytes.Equal(gotKey, wantKey) {
+				t.Fatalf("session key of %d bytes: rsapad %x, %v; crypto/rsa %x, %v", n, gotKey, err, wantKey, wantErr)
+			}
+		}
+		wantOAEP, wantErr := rsa.DecryptOAEP(sha256.New(), nil, key, ct, msg)
+		gotOAEP, err := DecodeOAEP(crypto.SHA256, 0, msg, em)
+		if (err == nil) != (wantErr == nil) || !bytes.Equal(gotOAEP, wantOAEP) {
+			t.Fatalf("OAEP: rsapad %x, %v; crypto/rsa %x, %v", gotOAEP, err, wantOAEP, wantErr)
 		}
 	})
 }

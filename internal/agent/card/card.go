@@ -105,13 +105,16 @@ type key struct {
 func (k *key) Info() agent.KeyInfo { return k.info }
 
 // FromAgent gives an error reply of the agent its card meaning back, for Client.SetRemoteErrors:
-// the lockout guard's refusal matches signer.ErrLastPINTry and a refused PIN is a *signer.PINError
+// the lockout guard's refusal matches signer.ErrLastPINTry, a changed key signer.ErrKeyChanged,
+// and a refused PIN is a *signer.PINError
 // with the tries left (its Reader and Slot left empty: the reply names neither), as when the
 // command uses the card itself. The result wraps re, so the agent's class stays readable.
 func FromAgent(re *agent.RemoteError) error {
 	switch {
 	case re.Class == audit.ResultPINLastTry:
 		return &remoteCardError{RemoteError: re, card: signer.ErrLastPINTry}
+	case re.Class == audit.ResultKeyChanged:
+		return &remoteCardError{RemoteError: re, card: signer.ErrKeyChanged}
 	case re.Class == audit.ResultPINIncorrect && re.Retries > 0:
 		return &remoteCardError{RemoteError: re, card: &signer.PINError{Auth: piv.AuthError{Retries: re.Retries}}}
 	}
@@ -149,6 +152,8 @@ func Classify(err error) string {
 		return audit.ResultOK
 	case errors.Is(err, signer.ErrLastPINTry):
 		return audit.ResultPINLastTry
+	case errors.Is(err, signer.ErrKeyChanged):
+		return audit.ResultKeyChanged
 	case errors.Is(err, piv.ErrPINBlocked):
 		return audit.ResultPINBlocked
 	case errors.As(err, &auth):

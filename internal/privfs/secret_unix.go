@@ -1,0 +1,52 @@
+//go:build unix
+
+package privfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// OpenSecret opens the file at path that holds a secret (a PIN file, a management key file) for
+// reading, and refuses anything but a regular file of the current user's own that group and others
+// can neither read nor write. what names the file in the errors ("PIN file").
+//
+// The file is opened with O_NOFOLLOW, so a symlink is refused rather than followed wherever it
+// leads, and with O_NONBLOCK, so that a FIFO or a device fails the check instead of blocking an
+// unattended job on open; the checks are made on the opened descriptor, so the file cannot be
+// swapped between check and read.
+func OpenSecret(path, what string) (*os.File, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	if errors.Is(err, unix.ELOOP) {
+		return nil, fmt.Errorf("%s %s is a symlink: name the file itself: %w", what, path, ErrNotPrivate)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, &os.PathError{Op: "open", Path: path, Err: err})
+	}
+	f := os.NewFile(uintptr(fd), path)
+	fi, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	st, _ := fi.Sys().(*syscall.Stat_t)
+	switch uid := os.Geteuid(); {
+	case !fi.Mode().IsRegular():
+		err = fmt.Errorf("%s %s is not a regular file (%s): %w", what, path, fi.Mode().Type(), ErrNotPrivate)
+	case st == nil:
+		err = fmt.Errorf("%s %s: cannot read its owner: %w", what, path, ErrNotPrivate)
+	case int(st.Uid) != uid:
+		err = fmt.Errorf("%s %s belongs to uid %d, not to you (uid %d): use a file of your own: %w", what, path, st.Uid, uid, ErrNotPrivate)
+	case fi.Mode().Perm()&0o077 != 0:
+		err = fmt.Errorf("%s %s is open to group or others (mode %04o): run chmod 600 %s: %w", what, path, fi.Mode().Perm(), path, ErrNotPrivate)
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return f, nil
+}
