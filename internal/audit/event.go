@@ -65,7 +65,7 @@ type Purpose struct {
 	// Process is the local process a pivauth endpoint signed for (pivauth serve --managed-identity):
 	// its executable path and pid as read from the connection's socket, when they could be found.
 	Process string `json:"process,omitempty"`
-	Profile       string `json:"profile,omitempty"`     // the token cache profile, for OpTokenGet and OpTokenPut
+	Profile string `json:"profile,omitempty"` // the token cache profile, for OpTokenGet and OpTokenPut
 	// ClientDeclared marks a purpose the requesting process stated over the agent's socket: the
 	// agent cannot check it (a process of the user may say anything); the requester's executable is
 	// what the kernel says.
