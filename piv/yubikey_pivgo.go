@@ -8,8 +8,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	pivgo "github.com/go-piv/piv-go/v2/piv"
+
+	"github.com/pivauth/pivauth/internal/pcsc"
 )
 
 // YubiKey management (generate with attestation, import, management key,
@@ -18,6 +21,11 @@ import (
 // one command: our shared connection is released, piv-go opens the card by
 // our reader's name, runs the command and is closed, and our next
 // transaction reconnects and selects PIV again.
+//
+// piv-go leaves the card as its command left it (it disconnects with
+// SCARD_LEAVE_CARD): authenticated with the management key, the PIN verified
+// (SetRetries). So the card is closed before piv-go lets it go (endAuthority),
+// and reset when that cannot be shown to have worked.
 
 // withYubiKey lends the card to piv-go for fn.
 func (c *Card) withYubiKey(ctx context.Context, what string, fn func(yk *pivgo.YubiKey) error) error {
@@ -34,9 +42,44 @@ func (c *Card) withYubiKey(ctx context.Context, what string, fn func(yk *pivgo.Y
 	if err != nil {
 		return fmt.Errorf("piv: reader %q: %s: %w", c.reader, what, pivgoError(err))
 	}
-	defer yk.Close()
-	if err := fn(yk); err != nil {
+	err = fn(yk)
+	ended := endAuthority(yk)
+	yk.Close()
+	if !ended {
+		slog.Debug("piv: resetting the card after piv-go, so that no other program finds it authenticated", "reader", c.reader, "why", "selecting another application of the card failed")
+		if rerr := c.resetCard(); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("piv: reader %q: %s: %w", c.reader, what, pivgoError(err))
+	}
+	return nil
+}
+
+// endAuthority ends the PIV application's security status (PIN, management
+// key) while piv-go still holds the card exclusively, so that no other
+// application can come between: it selects the YubiKey's management
+// application, which deselects PIV (a YubiKey loses the PIV state to
+// another application, OpenSC's CI_OTHER_AID_LOSE_STATE), then PIV again.
+// piv-go's FormFactor is the one call of its API that does this. It reports
+// whether it worked; a card without that application (a Yubico-compatible
+// applet) is reset instead.
+func endAuthority(yk *pivgo.YubiKey) bool {
+	_, err := yk.FormFactor()
+	return err == nil
+}
+
+// resetCard resets the card (SCARD_RESET_CARD), from a connection of its own
+// (used while the engine's connection is dropped).
+func (c *Card) resetCard() error {
+	if err := c.connect(); err != nil {
+		return err
+	}
+	err := c.h.Disconnect(pcsc.ResetCard)
+	c.h, c.selected = nil, false
+	if err != nil && !isRemoval(err) {
+		return fmt.Errorf("piv: reader %q: resetting the card to end its security status (it may be left authenticated: remove it): %w", c.reader, err)
 	}
 	return nil
 }
