@@ -78,9 +78,13 @@ type Signer struct {
 	// The fields below are guarded by sem.
 	need pinNeed
 	pin  *pinbuf.Buffer // nil until a PIN is needed
-	// pinProven: the card accepted pin in this session, so it is presented
-	// again without reading the tries left first.
-	pinProven bool
+	// pinConn is the connection on which the card accepted pin (0: not
+	// yet). On it the PIN is presented again without reading the tries
+	// left; on any other the tries are read in the VERIFY's transaction.
+	pinConn uint64
+	// pinCard identifies the card that accepted pin (cardKey); on a new
+	// connection the PIN goes only to that card.
+	pinCard string
 	// pinRefused: the last PIN the source gave was refused; the next
 	// request says so.
 	pinRefused bool
@@ -261,5 +265,5 @@ func (s *Signer) dropPIN() {
 		s.pin.Close()
 		s.pin = nil
 	}
-	s.pinProven = false
+	s.pinConn, s.pinCard = 0, ""
 }
