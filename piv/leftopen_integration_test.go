@@ -73,3 +73,33 @@ func TestCardNotLeftOpen(t *testing.T) {
 		})
 	}
 }
+
+// TestPanicEndsTransaction: a caller that recovers from a panic inside a
+// transaction does not leave the card held: another program gets it at once,
+// and the engine's next transaction works.
+func TestPanicEndsTransaction(t *testing.T) {
+	b := benchtest.Start(t, vcard.ProfilePIV)
+	c := openBench(t, b)
+	ctx := testContext(t)
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("the panic did not reach the caller")
+			}
+		}()
+		c.Transaction(ctx, func(tx *piv.Tx) error {
+			if err := tx.Verify(defaultPIN); err != nil {
+				t.Error(err)
+			}
+			panic("a bug in the operation")
+		})
+	}()
+	// Within outsiderTimeout, or the test fails: the transaction ended.
+	o := b.AuthorityFromOutside(t)
+	if o.ManagementAuthenticated() {
+		t.Errorf("outsider: %+v", o)
+	}
+	if _, err := c.PINStatus(ctx); err != nil {
+		t.Errorf("next transaction: %v", err)
+	}
+}
