@@ -90,7 +90,10 @@ func TestNoCommandLeavesCardOpen(t *testing.T) {
 			run(true, "pin", "change", "--pin-file", pin, "--new-pin-file", newPIN)
 			run(true, "pin", "unblock", "--puk-file", puk, "--new-pin-file", pin)
 
-			run(true, "assertion", "--pin-file", pin, "--client-id", "x", "--audience", "https://idp.example/token")
+			r = run(true, "assertion", "--pin-file", pin, "--client-id", "x", "--audience", "https://idp.example/token", "-v")
+			if reset := strings.Contains(r.stderr, "card will be reset"); reset != (kind.quirks != nil) {
+				t.Errorf("assertion -v: says the card is reset: %v, want %v\n%s", reset, kind.quirks != nil, r.stderr)
+			}
 			srv, err := entra.Start(entra.Options{Apps: []entra.App{{
 				ClientID: "app-card", Certificates: []entra.Credential{{Cert: cert}},
 				Roles: map[string][]string{"https://graph.microsoft.com": {"User.Read.All"}},
