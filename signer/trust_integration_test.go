@@ -157,3 +157,42 @@ func TestCachedPINNotOfferedToSwappedCard(t *testing.T) {
 		t.Errorf("PIN asked %d times, want 3", n)
 	}
 }
+
+// TestGuardBetweenPromptAndVerify: while the person types the PIN (no
+// transaction held), another program uses two tries. The signer reads the
+// tries again in the VERIFY's transaction and refuses at one left, without
+// sending the PIN.
+func TestGuardBetweenPromptAndVerify(t *testing.T) {
+	b := benchtest.Start(t, vcard.ProfilePIV)
+	if b.Real() {
+		t.Skip("uses PIN tries behind the signer's back: virtual card only")
+	}
+	type step = struct {
+		apdu []byte
+		sw   uint16
+	}
+	var asked int
+	src := signer.PINFunc(func(_ context.Context, req signer.PINRequest) ([]byte, error) {
+		asked++
+		if asked == 1 {
+			if req.Retries != 3 {
+				t.Errorf("prompt shows %d tries, want 3", req.Retries)
+			}
+			// Another program, between the prompt and the VERIFY.
+			transmit(t, b.Card,
+				step{append([]byte{0x00, 0x20, 0x00, 0x80, 0x08}, padded("000000")...), 0x63C2},
+				step{append([]byte{0x00, 0x20, 0x00, 0x80, 0x08}, padded("000000")...), 0x63C1},
+			)
+		}
+		return []byte("654321"), nil // not the PIN: sending it would block the card
+	})
+	s := openSigner(t, b, signer.Options{PIN: src})
+	b.ResetStats()
+	_, err := s.Sign(rand.Reader, digest(crypto.SHA256, []byte("gap")), crypto.SHA256)
+	if !errors.Is(err, signer.ErrLastPINTry) {
+		t.Errorf("sign: %v, want ErrLastPINTry", err)
+	}
+	if st := b.Stats(); st.PINVerifies != 2 { // the other program's two
+		t.Errorf("card saw %d PIN verifications, want only the other program's 2", st.PINVerifies)
+	}
+}
