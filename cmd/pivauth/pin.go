@@ -196,6 +196,44 @@ func lockoutGuard(what string, retries int, allow bool) error {
 	return nil
 }
 
+// guarded returns a change of the PIN or the PUK (change applied to the current and the new
+// secret) that runs in one transaction with the lockout guard's reading of the tries left of what:
+// a try another program used while the person typed is seen before anything is sent.
+func (a *app) guarded(card *piv.Card, what string, tries func(*piv.Tx) (int, error), change func(tx *piv.Tx, current, next []byte) error) func(ctx context.Context, current, next []byte) error {
+	return func(ctx context.Context, current, next []byte) error {
+		return card.Transaction(ctx, func(tx *piv.Tx) error {
+			n, err := tries(tx)
+			if err != nil {
+				return err
+			}
+			if err := lockoutGuard(what, n, a.opts.allowLastTry); err != nil {
+				return err
+			}
+			return change(tx, current, next)
+		})
+	}
+}
+
+// pinTries reads the PIN's tries left with the empty VERIFY; -1 when the PIN is verified right now
+// (the card does not tell the count then).
+func pinTries(tx *piv.Tx) (int, error) { return tx.PINRetries() }
+
+// pukTries reads the PUK's tries left from a YubiKey's metadata; -1 (not known) on other cards,
+// which do not tell it without a try.
+func pukTries(id piv.Identity) func(*piv.Tx) (int, error) {
+	return func(tx *piv.Tx) (int, error) {
+		if !id.YubiKey {
+			return -1, nil
+		}
+		m, err := tx.Metadata(piv.KeyPUK)
+		if err != nil {
+			// An older YubiKey without metadata: not known, as for readPUK.
+			return -1, metadataUnavailable(err)
+		}
+		return m.RetriesLeft, nil
+	}
+}
+
 // newSecret reads a new PIN or PUK from file or, twice, from the terminal.
 func newSecret(ctx context.Context, file, what string) ([]byte, error) {
 	check := func(b []byte) error {
@@ -275,9 +313,9 @@ change the PUK instead (current PUK from the terminal or --puk-file).`,
 				return err
 			}
 			defer card.Close()
-			what, current, apply := "PIN", func() ([]byte, error) { return a.currentPIN(ctx, card, id) }, card.ChangePIN
+			what, current, apply := "PIN", func() ([]byte, error) { return a.currentPIN(ctx, card, id) }, a.guarded(card, "PIN", pinTries, (*piv.Tx).ChangePIN)
 			if puk {
-				what, current, apply = "PUK", func() ([]byte, error) { return a.readPUK(ctx, card, id, f.pukFile) }, card.ChangePUK
+				what, current, apply = "PUK", func() ([]byte, error) { return a.readPUK(ctx, card, id, f.pukFile) }, a.guarded(card, "PUK", pukTries(id), (*piv.Tx).ChangePUK)
 			}
 			if err := replaceSecret(ctx, current, f.newPINFile, "new "+what, apply); err != nil {
 				return err
@@ -335,7 +373,7 @@ PUK with one try left is protected by the lockout guard like the PIN.`,
 			}
 			defer card.Close()
 			puk := func() ([]byte, error) { return a.readPUK(ctx, card, id, f.pukFile) }
-			if err := replaceSecret(ctx, puk, f.newPINFile, "new PIN", card.UnblockPIN); err != nil {
+			if err := replaceSecret(ctx, puk, f.newPINFile, "new PIN", a.guarded(card, "PUK", pukTries(id), (*piv.Tx).UnblockPIN)); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stderr, "PIN set and unblocked on %s.\n", id)
