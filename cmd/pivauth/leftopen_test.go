@@ -89,6 +89,13 @@ func TestNoCommandLeavesCardOpen(t *testing.T) {
 
 			run(true, "pin", "change", "--pin-file", pin, "--new-pin-file", newPIN)
 			run(true, "pin", "unblock", "--puk-file", puk, "--new-pin-file", pin)
+			r = run(yubiKey, "pin", "retries", "--pin-file", pin, "--management-key-file", mk, "--pin-tries", "5", "--puk-tries", "4")
+			if yubiKey {
+				if st := c.pinStatus(b.Reader); st.PIN.RetriesTotal != 5 || st.PUK == nil || st.PUK.RetriesTotal != 4 {
+					t.Errorf("after pin retries: %+v", st)
+				}
+				b.CheckNotLeftOpen(t, "pivauth pin status")
+			}
 
 			r = run(true, "assertion", "--pin-file", pin, "--client-id", "x", "--audience", "https://idp.example/token", "-v")
 			if reset := strings.Contains(r.stderr, "card will be reset"); reset != (kind.quirks != nil) {

@@ -45,9 +45,10 @@ because a mistake would block it; --allow-last-try overrides this after you have
 the value. A wrong PIN always reports the tries left.`,
 		Example: `  pivauth pin status
   pivauth pin change
-  pivauth pin unblock`,
+  pivauth pin unblock
+  pivauth pin retries --pin-tries 5 --puk-tries 5`,
 	}
-	cmd.AddCommand(a.pinStatusCommand(), a.pinChangeCommand(), a.pinUnblockCommand())
+	cmd.AddCommand(a.pinStatusCommand(), a.pinChangeCommand(), a.pinUnblockCommand(), a.pinRetriesCommand())
 	return cmd
 }
 
@@ -381,5 +382,63 @@ PUK with one try left is protected by the lockout guard like the PIN.`,
 		},
 	}
 	f.register(cmd, "new PIN", true)
+	return cmd
+}
+
+func (a *app) pinRetriesCommand() *cobra.Command {
+	var f setupFlags
+	var pinTries, pukTries int
+	cmd := &cobra.Command{
+		Use:   "retries",
+		Short: "Set how many wrong PINs and PUKs a YubiKey allows (resets both to their factory values)",
+		Long: `Set how many wrong PINs and PUKs a YubiKey allows before it blocks them (1 to 255 each). This needs
+the PIN (usual sources) and the management key (--management-key-file, else the factory key when
+the card still has it, else asked on the terminal). The YubiKey resets the PIN to 123456 and the PUK
+to 12345678 when it does this: change both afterwards.`,
+		Example: `  pivauth pin retries --pin-tries 5 --puk-tries 5
+  pivauth pin change && pivauth pin change --puk`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, n := range []struct {
+				flag  string
+				tries int
+			}{{"--pin-tries", pinTries}, {"--puk-tries", pukTries}} {
+				switch {
+				case !cmd.Flags().Changed(n.flag[2:]):
+					return withCode(ExitUsage, fmt.Errorf("%s is required: give 1 to 255 tries", n.flag))
+				case n.tries < 1 || n.tries > 255:
+					return withCode(ExitUsage, fmt.Errorf("%s %d: give 1 to 255 tries", n.flag, n.tries))
+				}
+			}
+			ctx := cmd.Context()
+			card, id, err := a.openIdentified(ctx)
+			if err != nil {
+				return err
+			}
+			defer card.Close()
+			if !id.YubiKey {
+				return fmt.Errorf("%s is not a YubiKey: the tries of other PIV cards are set by their issuer", id)
+			}
+			pin, err := a.currentPIN(ctx, card, id)
+			if err != nil {
+				return err
+			}
+			defer pinbuf.Wipe(pin)
+			mk, err := a.managementKey(ctx, card, id, f.managementKeyFile)
+			if err != nil {
+				return err
+			}
+			defer clear(mk)
+			if err := card.SetRetries(ctx, mk, pin, pinTries, pukTries); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stderr, "%s now allows %d wrong PINs and %d wrong PUKs. Its PIN is the factory 123456 and its PUK 12345678 again: change both (pivauth pin change; pivauth pin change --puk).\n",
+				id, pinTries, pukTries)
+			return nil
+		},
+	}
+	f.registerManagementKey(cmd)
+	cmd.Flags().IntVar(&pinTries, "pin-tries", 0, "wrong PINs allowed before the PIN blocks, `N` 1-255 (required)")
+	cmd.Flags().IntVar(&pukTries, "puk-tries", 0, "wrong PUKs allowed before the PUK blocks, `N` 1-255 (required)")
 	return cmd
 }

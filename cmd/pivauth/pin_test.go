@@ -134,3 +134,11 @@ func TestPINChangeGuardAfterPrompt(t *testing.T) {
 		t.Errorf("%d tries left, want 1: the PIN went to the card", left)
 	}
 }
+
+// TestPINRetriesUsage: a count out of range is a usage error before any card operation.
+func TestPINRetriesUsage(t *testing.T) {
+	c := newCLI(t)
+	c.fails(ExitUsage, []string{"--pin-tries 0", "1 to 255"}, "pin", "retries", "--reader", "nowhere", "--pin-tries", "0", "--puk-tries", "3")
+	c.fails(ExitUsage, []string{"--puk-tries 256"}, "pin", "retries", "--reader", "nowhere", "--pin-tries", "3", "--puk-tries", "256")
+	c.fails(ExitUsage, []string{"puk-tries"}, "pin", "retries", "--reader", "nowhere", "--pin-tries", "3")
+}
