@@ -59,7 +59,7 @@ const touchDelay = time.Second
 // one PC/SC transaction. Between operations the card is free for other
 // programs and is never left PIN-verified: the PIN, held in protected memory
 // for the session, is presented inside each operation's transaction and the
-// card's PIN status is cleared (VERIFY P1=FF) before the transaction ends.
+// card's PIN status is cleared (tx.ClearVerify) before the transaction ends.
 type Signer struct {
 	sem  chan struct{} // held for one operation; a channel so waiting honours ctx
 	card *piv.Card
