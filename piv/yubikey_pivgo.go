@@ -223,9 +223,21 @@ func (c *Card) SetManagementKey(ctx context.Context, oldKey, newKey []byte) erro
 
 // SetRetries sets how many wrong PINs and PUKs the YubiKey allows (1-255).
 // The YubiKey resets the PIN and PUK to their factory values (123456,
-// 12345678) when it does this: change them afterwards.
-func (c *Card) SetRetries(ctx context.Context, managementKey, pin []byte, pinRetries, pukRetries int) error {
+// 12345678) when it does this: change them afterwards. guard, unless nil, is
+// given the PIN's tries left, read in the same exclusive session just before
+// the PIN is presented, and refuses with an error (the caller's lockout
+// guard): nothing is sent then.
+func (c *Card) SetRetries(ctx context.Context, managementKey, pin []byte, pinRetries, pukRetries int, guard func(retries int) error) error {
 	return c.withYubiKey(ctx, "setting the PIN and PUK retries", func(yk *pivgo.YubiKey) error {
+		if guard != nil {
+			n, err := yk.Retries()
+			if err != nil {
+				return err
+			}
+			if err := guard(n); err != nil {
+				return err
+			}
+		}
 		return yk.SetRetries(managementKey, string(pin), pinRetries, pukRetries)
 	})
 }

@@ -429,7 +429,7 @@ to 12345678 when it does this: change both afterwards.`,
 				return err
 			}
 			defer clear(mk)
-			if err := card.SetRetries(ctx, mk, pin, pinTries, pukTries); err != nil {
+			if err := card.SetRetries(ctx, mk, pin, pinTries, pukTries, func(n int) error { return lockoutGuard("PIN", n, a.opts.allowLastTry) }); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stderr, "%s now allows %d wrong PINs and %d wrong PUKs. Its PIN is the factory 123456 and its PUK 12345678 again: change both (pivauth pin change; pivauth pin change --puk).\n",

@@ -142,3 +142,28 @@ func TestPINRetriesUsage(t *testing.T) {
 	c.fails(ExitUsage, []string{"--puk-tries 256"}, "pin", "retries", "--reader", "nowhere", "--pin-tries", "3", "--puk-tries", "256")
 	c.fails(ExitUsage, []string{"puk-tries"}, "pin", "retries", "--reader", "nowhere", "--pin-tries", "3")
 }
+
+// TestPINRetriesGuardAfterPrompt: pin retries presents the PIN through piv-go; tries another
+// program used while the person typed are read in that session, and one left refuses.
+func TestPINRetriesGuardAfterPrompt(t *testing.T) {
+	b := benchtest.Start(t, vcard.ProfileYubiKey)
+	if b.Real() {
+		t.Skip("uses PIN tries behind pivauth's back: virtual card only")
+	}
+	c := newCLI(t)
+	s := startTmux(t, c, "pin", "retries", "--reader", b.Reader, "--pin-tries", "5", "--puk-tries", "5")
+	s.waitFor("(3 tries left)", 1)
+	for _, want := range []uint16{0x63C2, 0x63C1} { // another program, with a wrong PIN
+		resp := b.Card.Transmit(append([]byte{0x00, 0x20, 0x00, 0x80, 0x08}, "000000\xff\xff"...))
+		if sw := uint16(resp[0])<<8 | uint16(resp[1]); sw != want {
+			t.Fatalf("outsider's VERIFY: %04X, want %04X", sw, want)
+		}
+	}
+	s.typeLine("654321") // wrong too: sending it would block the PIN
+	if scr := s.waitFor("EXIT=", 1); !strings.Contains(scr, "EXIT=4") || !strings.Contains(scr, "lockout guard") {
+		t.Fatalf("pin retries after the tries went down to one:\n%s", scr)
+	}
+	if left := c.pinStatus(b.Reader).PIN.RetriesLeft; left != 1 {
+		t.Errorf("%d tries left, want 1: the PIN went to the card", left)
+	}
+}
