@@ -103,3 +103,55 @@ func TestPanicEndsTransaction(t *testing.T) {
 		t.Errorf("next transaction: %v", err)
 	}
 }
+
+// TestClearVerifyFallback: what ending the PIN status costs. VERIFY P1=FF
+// alone where the card takes it; on a card without it, a re-SELECT that the
+// empty VERIFY shows effective (a YubiKey), or else a reset, which the
+// engine's next transaction sees as a new connection.
+func TestClearVerifyFallback(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		profile vcard.Profile
+		quirks  []vcard.Quirk
+		apdus   int
+		reset   bool
+	}{
+		{"P1=FF", vcard.ProfilePIV, nil, 1, false},
+		{"SELECT ends it", vcard.ProfileYubiKey, []vcard.Quirk{vcard.QuirkNoPINReset}, 4, false},
+		{"status across SELECT", vcard.ProfilePIV, []vcard.Quirk{vcard.QuirkNoPINReset}, 4, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := benchtest.Start(t, tc.profile, benchtest.WithQuirks(tc.quirks...))
+			if b.Real() {
+				t.Skip("card kinds of the virtual card")
+			}
+			c := openBench(t, b)
+			ctx := testContext(t)
+			var conn uint64
+			var apdus int
+			err := c.Transaction(ctx, func(tx *piv.Tx) error {
+				conn = tx.Connection()
+				if err := tx.Verify(defaultPIN); err != nil {
+					return err
+				}
+				b.ResetStats()
+				err := tx.ClearVerify()
+				apdus = b.Stats().APDUs
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if apdus != tc.apdus {
+				t.Errorf("ClearVerify took %d APDUs, want %d", apdus, tc.apdus)
+			}
+			b.CheckNotLeftOpen(t, "ClearVerify")
+			c.Transaction(ctx, func(tx *piv.Tx) error {
+				if reset := tx.Connection() != conn; reset != tc.reset {
+					t.Errorf("card reset: %v, want %v", reset, tc.reset)
+				}
+				return nil
+			})
+		})
+	}
+}
