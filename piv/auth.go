@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 )
 
 // Key references of the PIN, the PUK and the management key, for Metadata.
@@ -102,17 +103,50 @@ func (tx *Tx) PINRetries() (int, error) {
 	return st.Retries, nil
 }
 
-// ClearVerify resets the PIN's security status (VERIFY 00 20 FF 80), so the
-// card is not left verified for other applications. A card that does not
-// know P1=FF has the PIV application selected again instead, which resets
-// the security status too.
+// ClearVerify ends the PIN's security status (VERIFY 00 20 FF 80), so that
+// the card is not left verified for other applications; one APDU on the
+// cards that take P1=FF. On a card that refuses it (6A86, 6B00, 6A81), the
+// PIV application is selected again, which ends the status on a YubiKey but
+// not on SP 800-73-4 cards or Java Card applets, and the empty VERIFY shows
+// whether it did. That answer is trusted only from a card that answered the
+// same empty VERIFY with 9000 just before (many cards never do, OpenSC's
+// CI_VERIFY_LC0_FAIL): three APDUs more. When that does not prove the PIN
+// no longer verified, the transaction ends with a card reset (resetAtEnd).
 func (tx *Tx) ClearVerify() error {
 	_, err := tx.Transmit(Command{Ins: insVerify, P1: 0xFF, P2: KeyPIN})
 	var se *StatusError
-	if errors.As(err, &se) && (se.SW == 0x6A86 || se.SW == 0x6B00 || se.SW == 0x6A81) {
-		return tx.selectPIV()
+	if !errors.As(err, &se) || se.SW != 0x6A86 && se.SW != 0x6B00 && se.SW != 0x6A81 {
+		return err
 	}
-	return err
+	before, err := tx.PINStatus()
+	if errors.Is(err, ErrCardRemoved) {
+		return err
+	}
+	if err == nil && before.Verified {
+		if err := tx.selectPIV(); err != nil {
+			return err
+		}
+		after, err := tx.PINStatus()
+		switch {
+		case err == nil && !after.Verified:
+			return nil
+		case errors.Is(err, ErrCardRemoved):
+			return err
+		}
+	}
+	tx.resetAtEnd("it does not take VERIFY P1=FF, and a SELECT was not shown to end the PIN status")
+	return nil
+}
+
+// resetAtEnd makes the transaction end with a card reset (SCARD_RESET_CARD),
+// for a security status nothing lighter is known to end; why goes to the
+// debug log (pivauth -v). Every application connected to the card then sees
+// it reset, and the engine's own next transaction selects PIV again.
+func (tx *Tx) resetAtEnd(why string) {
+	if !tx.reset {
+		slog.Debug("piv: the card will be reset at the end of the operation, so that no other program finds it authenticated", "reader", tx.c.reader, "why", why)
+	}
+	tx.reset = true
 }
 
 // ChangePIN replaces the PIN (CHANGE REFERENCE DATA 00 24 00 80). A wrong old
@@ -133,6 +167,9 @@ func (tx *Tx) UnblockPIN(puk, newPIN []byte) error {
 	return tx.changeReference(insResetRetry, KeyPIN, puk, newPIN, true)
 }
 
+// changeReference sends CHANGE REFERENCE DATA or RESET RETRY COUNTER. A new
+// PIN set this way is then cleared from the security status (ClearVerify):
+// some cards check the old value as VERIFY does and leave the PIN verified.
 func (tx *Tx) changeReference(ins, key byte, current, next []byte, puk bool) error {
 	data, err := encodePINs(current, next)
 	if err != nil {
@@ -140,7 +177,10 @@ func (tx *Tx) changeReference(ins, key byte, current, next []byte, puk bool) err
 	}
 	defer clear(data)
 	_, err = tx.Transmit(Command{Ins: ins, P2: key, Data: data})
-	return authResult(err, puk)
+	if err != nil || key != KeyPIN {
+		return authResult(err, puk)
+	}
+	return tx.ClearVerify()
 }
 
 // PINStatus reports the PIN state in its own transaction (see Tx.PINStatus).

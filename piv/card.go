@@ -152,15 +152,7 @@ func (c *Card) Transaction(ctx context.Context, fn func(*Tx) error) error {
 		if err := c.begin(); err != nil {
 			return err
 		}
-		tx := &Tx{c: c}
-		err := tx.ensureSelected()
-		if err == nil {
-			err = fn(tx)
-		}
-		tx.done = true
-		if c.h != nil {
-			c.h.EndTransaction(pcsc.LeaveCard)
-		}
+		err := c.run(fn)
 		if errors.Is(err, errCardReset) && attempt == 0 {
 			continue
 		}
@@ -169,6 +161,33 @@ func (c *Card) Transaction(ctx context.Context, fn func(*Tx) error) error {
 		}
 		return err
 	}
+}
+
+// run runs fn in the transaction begun and ends it, also when fn panics (a
+// caller that recovers must not find the card held by a transaction that
+// never ends). A transaction whose Tx asked for a reset (Tx.resetAtEnd) ends
+// with one, in the same PC/SC call, so that no other application gets the
+// card between the end and the reset.
+func (c *Card) run(fn func(*Tx) error) (err error) {
+	tx := &Tx{c: c}
+	defer func() {
+		tx.done = true
+		if c.h == nil {
+			return
+		}
+		if !tx.reset {
+			c.h.EndTransaction(pcsc.LeaveCard)
+			return
+		}
+		c.selected = false
+		if rerr := c.h.EndTransaction(pcsc.ResetCard); rerr != nil && !isRemoval(rerr) {
+			err = errors.Join(err, fmt.Errorf("piv: reader %q: resetting the card to end its security status (it may be left verified: remove it): %w", c.reader, rerr))
+		}
+	}()
+	if err = tx.ensureSelected(); err != nil {
+		return err
+	}
+	return fn(tx)
 }
 
 // begin starts a PC/SC transaction, reconnecting when the card was reset or
@@ -303,6 +322,9 @@ type Tx struct {
 	confirmed bool
 	// done is set when the transaction ended; the Tx is unusable then.
 	done bool
+	// reset is set when only a card reset is known to end the security
+	// status the transaction set (Tx.resetAtEnd).
+	reset bool
 }
 
 // Reader returns the name of the card's reader.

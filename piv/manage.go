@@ -76,23 +76,19 @@ func (tx *Tx) Authenticate(managementKey []byte) error {
 }
 
 // manage runs fn in one transaction after authenticating with the
-// management key. On a YubiKey the PIV application is selected again at the
-// end, which makes it forget the authentication, so that the card is not
-// left open to key and certificate changes by other applications (SP
-// 800-73-4 cards keep their security status across SELECT; only a reset
-// clears it there).
+// management key, and ends the transaction with a card reset once the key
+// was accepted: no command ends the management-key authentication (a
+// YubiKey forgets it on SELECT, SP 800-73-4 cards and Java Card applets keep
+// it), and a card left authenticated lets any other application replace its
+// keys and certificates. Management is rare; the reset costs the next
+// operation a SELECT.
 func (c *Card) manage(ctx context.Context, managementKey []byte, fn func(*Tx) error) error {
 	return c.Transaction(ctx, func(tx *Tx) error {
-		err := tx.Authenticate(managementKey)
-		if err == nil {
-			err = fn(tx)
+		if err := tx.Authenticate(managementKey); err != nil {
+			return err
 		}
-		if tx.c.yk.extensions { // any card with Yubico's extensions, as on a YubiKey
-			if serr := tx.selectPIV(); err == nil {
-				err = serr
-			}
-		}
-		return err
+		tx.resetAtEnd("no command ends the management-key authentication on every card")
+		return fn(tx)
 	})
 }
 

@@ -349,7 +349,7 @@ func TestYubiKeyManagement(t *testing.T) {
 	}
 
 	// Retries: 5 PIN and 4 PUK tries.
-	if err := c.SetRetries(ctx, newMgmt, defaultPIN, 5, 4); err != nil {
+	if err := c.SetRetries(ctx, newMgmt, defaultPIN, 5, 4, nil); err != nil {
 		t.Fatal(err)
 	}
 	if m, err := c.Metadata(ctx, piv.KeyPIN); err != nil || m.RetriesTotal != 5 || m.RetriesLeft != 5 {

@@ -31,7 +31,7 @@ func (c *Card) ImportKey(ctx context.Context, managementKey []byte, slot Slot, p
 func (c *Card) SetManagementKey(ctx context.Context, oldKey, newKey []byte) error { return ErrNoPCSC }
 
 // SetRetries fails with ErrNoPCSC.
-func (c *Card) SetRetries(ctx context.Context, managementKey, pin []byte, pinRetries, pukRetries int) error {
+func (c *Card) SetRetries(ctx context.Context, managementKey, pin []byte, pinRetries, pukRetries int, guard func(retries int) error) error {
 	return ErrNoPCSC
 }
 

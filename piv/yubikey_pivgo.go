@@ -8,8 +8,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	pivgo "github.com/go-piv/piv-go/v2/piv"
+
+	"github.com/pivauth/pivauth/internal/pcsc"
 )
 
 // YubiKey management (import, management key, retries, reset) goes through
@@ -19,6 +22,11 @@ import (
 // one command: our shared connection is released, piv-go opens the card by
 // our reader's name, runs the command and is closed, and our next
 // transaction reconnects and selects PIV again.
+//
+// piv-go leaves the card as its command left it (it disconnects with
+// SCARD_LEAVE_CARD): authenticated with the management key, the PIN verified
+// (SetRetries). So the card is closed before piv-go lets it go (endAuthority),
+// and reset when that cannot be shown to have worked.
 
 // withYubiKey lends the card to piv-go for fn.
 func (c *Card) withYubiKey(ctx context.Context, what string, fn func(yk *pivgo.YubiKey) error) error {
@@ -35,9 +43,44 @@ func (c *Card) withYubiKey(ctx context.Context, what string, fn func(yk *pivgo.Y
 	if err != nil {
 		return fmt.Errorf("piv: reader %q: %s: %w", c.reader, what, pivgoError(err))
 	}
-	defer yk.Close()
-	if err := fn(yk); err != nil {
+	err = fn(yk)
+	ended := endAuthority(yk)
+	yk.Close()
+	if !ended {
+		slog.Debug("piv: resetting the card after piv-go, so that no other program finds it authenticated", "reader", c.reader, "why", "selecting another application of the card failed")
+		if rerr := c.resetCard(); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("piv: reader %q: %s: %w", c.reader, what, pivgoError(err))
+	}
+	return nil
+}
+
+// endAuthority ends the PIV application's security status (PIN, management
+// key) while piv-go still holds the card exclusively, so that no other
+// application can come between: it selects the YubiKey's management
+// application, which deselects PIV (a YubiKey loses the PIV state to
+// another application, OpenSC's CI_OTHER_AID_LOSE_STATE), then PIV again.
+// piv-go's FormFactor is the one call of its API that does this. It reports
+// whether it worked; a card without that application (a Yubico-compatible
+// applet) is reset instead.
+func endAuthority(yk *pivgo.YubiKey) bool {
+	_, err := yk.FormFactor()
+	return err == nil
+}
+
+// resetCard resets the card (SCARD_RESET_CARD), from a connection of its own
+// (used while the engine's connection is dropped).
+func (c *Card) resetCard() error {
+	if err := c.connect(); err != nil {
+		return err
+	}
+	err := c.h.Disconnect(pcsc.ResetCard)
+	c.h, c.selected = nil, false
+	if err != nil && !isRemoval(err) {
+		return fmt.Errorf("piv: reader %q: resetting the card to end its security status (it may be left authenticated: remove it): %w", c.reader, err)
 	}
 	return nil
 }
@@ -229,9 +272,21 @@ func (c *Card) SetManagementKey(ctx context.Context, oldKey, newKey []byte) erro
 
 // SetRetries sets how many wrong PINs and PUKs the YubiKey allows (1-255).
 // The YubiKey resets the PIN and PUK to their factory values (123456,
-// 12345678) when it does this: change them afterwards.
-func (c *Card) SetRetries(ctx context.Context, managementKey, pin []byte, pinRetries, pukRetries int) error {
+// 12345678) when it does this: change them afterwards. guard, unless nil, is
+// given the PIN's tries left, read in the same exclusive session just before
+// the PIN is presented, and refuses with an error (the caller's lockout
+// guard): nothing is sent then.
+func (c *Card) SetRetries(ctx context.Context, managementKey, pin []byte, pinRetries, pukRetries int, guard func(retries int) error) error {
 	return c.withYubiKey(ctx, "setting the PIN and PUK retries", func(yk *pivgo.YubiKey) error {
+		if guard != nil {
+			n, err := yk.Retries()
+			if err != nil {
+				return err
+			}
+			if err := guard(n); err != nil {
+				return err
+			}
+		}
 		return yk.SetRetries(managementKey, string(pin), pinRetries, pukRetries)
 	})
 }

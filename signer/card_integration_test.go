@@ -151,15 +151,18 @@ func TestCardPulledAndSwapped(t *testing.T) {
 	}
 
 	// The same card out and back between two operations: one GET DATA
-	// confirms it, and it signs.
+	// confirms its key; before the PIN it holds goes to it, its identity
+	// (GET DATA CHUID, GET VERSION: 6D00) shows it is the card that accepted
+	// the PIN, and an empty VERIFY gives the lockout guard the tries left in
+	// the VERIFY's transaction. Then it signs.
 	other.detach()
 	b.Insert()
 	b.ResetStats()
 	if err := sign(); err != nil {
 		t.Fatalf("original card back after the unseen swap: %v", err)
 	}
-	if st := b.Stats(); st.APDUs != 5 || st.Instructions["CB"] != 1 || st.PINVerifies != 1 {
-		t.Errorf("same card back: %d APDUs %v, want SELECT, GET DATA, VERIFY, GENERAL AUTHENTICATE, clear", st.APDUs, st.Instructions)
+	if st := b.Stats(); st.APDUs != 8 || st.Instructions["CB"] != 2 || st.Instructions["FD"] != 1 || st.Instructions["20"] != 3 || st.PINVerifies != 1 {
+		t.Errorf("same card back: %d APDUs %v, want SELECT, GET DATA certificate, GET DATA CHUID, GET VERSION, empty VERIFY, VERIFY, GENERAL AUTHENTICATE, clear", st.APDUs, st.Instructions)
 	}
 	b.ResetStats()
 	if err := sign(); err != nil {
@@ -331,8 +334,9 @@ func TestPublicKeyWithoutCertificate(t *testing.T) {
 	if err := sign(s, pubC); err != nil {
 		t.Fatalf("same card back: %v", err)
 	}
-	if st := b.Stats(); st.Instructions["CB"] != 1 || st.Instructions["F7"] != 1 || st.PINVerifies != 1 {
-		t.Errorf("same card back: %v, want GET DATA, GET METADATA, one PIN", st.Instructions)
+	// The identity before the PIN: GET VERSION, GET SERIAL, GET DATA CHUID.
+	if st := b.Stats(); st.Instructions["CB"] != 2 || st.Instructions["F7"] != 1 || st.Instructions["F8"] != 1 || st.PINVerifies != 1 {
+		t.Errorf("same card back: %v, want GET DATA certificate, GET METADATA, the identity, one PIN", st.Instructions)
 	}
 
 	// Another YubiKey in its place: refused before the PIN.

@@ -13,15 +13,19 @@
 // once per session, held in protected memory (internal/pinbuf) and wiped on
 // Close. The card is never left verified between operations: every
 // operation on a PIN-protected key runs in one PC/SC transaction as VERIFY,
-// GENERAL AUTHENTICATE, VERIFY P1=FF (clear), so no other program sharing
-// pcscd can use the card on the strength of our PIN.
+// GENERAL AUTHENTICATE, VERIFY P1=FF (clear; a card without it is selected
+// again and checked, or reset), so no other program sharing pcscd can use
+// the card on the strength of our PIN.
 //
-// Lockout guard: before the first PIN of a session is presented, the tries
-// left are read (empty VERIFY); with one try left the signer refuses
-// (ErrLastPINTry). Options.AllowLastPINTry turns the guard off, and with it
-// that read. A PIN the card has accepted in the session is presented again
-// without the check: it can only fail if another program changed the PIN,
-// which restores the tries. A wrong PIN is a *PINError carrying the tries
+// Lockout guard: before a PIN is presented on a connection where the card
+// has not accepted it yet (the session's first operation, or after the card
+// was out of the reader or reset), the tries left are read in the same
+// transaction as the VERIFY (empty VERIFY); with one try left the signer
+// refuses (ErrLastPINTry) and drops the PIN. The prompt shows the tries read
+// before it. Options.AllowLastPINTry turns the guard off, and with it those
+// reads. On a new connection a PIN held for the session is presented only to
+// the card that accepted it (YubiKey serial, CHUID GUID); another card with
+// the same key gets its PIN asked for. A wrong PIN is a *PINError carrying the tries
 // left; a blocked PIN wraps piv.ErrPINBlocked, whose message says how to
 // unblock it. The guard's messages name no command-line flag: the program
 // built on the signer tells its users how to allow the last try (for

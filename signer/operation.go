@@ -13,11 +13,14 @@ import (
 // do runs one private-key operation: op is the GENERAL AUTHENTICATE, and do
 // wraps it with what the key needs, in one PC/SC transaction:
 //
-//	[GET DATA certificate, only on a new connection]  VERIFY  op  VERIFY P1=FF
+//	[GET DATA certificate, only on a new connection]
+//	[card identity, empty VERIFY: only when the PIN was not accepted on this connection]
+//	VERIFY  op  VERIFY P1=FF
 //
 // The PIN is obtained first, outside any transaction, so that no transaction
 // is held while a person types (see askPIN). A key believed to need no PIN
-// that the card refuses with 6982 is retried once with the PIN.
+// that the card refuses with 6982 is retried once with the PIN; a PIN held for
+// another card than the one now in the reader is dropped and asked again.
 func (s *Signer) do(ctx context.Context, op func(*piv.Tx) ([]byte, error)) ([]byte, error) {
 	if err := s.lock(ctx); err != nil {
 		return nil, err
@@ -35,6 +38,12 @@ func (s *Signer) do(ctx context.Context, op func(*piv.Tx) ([]byte, error)) ([]by
 			s.need = pinRequired
 			continue
 		}
+		if errors.Is(err, errOtherCard) {
+			continue
+		}
+		if errors.Is(err, ErrLastPINTry) {
+			return nil, err // guardPIN's refusal names the signer and the reader already
+		}
 		if err != nil {
 			return nil, fmt.Errorf("signer: slot %s: %w", s.slot, err)
 		}
@@ -45,6 +54,10 @@ func (s *Signer) do(ctx context.Context, op func(*piv.Tx) ([]byte, error)) ([]by
 		return out, nil
 	}
 }
+
+// errOtherCard: the card in the reader is not the one that accepted the PIN
+// the signer holds; the PIN was dropped, to be asked again for this card.
+var errOtherCard = errors.New("the PIN held is another card's")
 
 // lock takes the signer for one operation, waiting for the one in progress as
 // long as ctx allows; unlock releases it. A closed signer is ErrClosed.
@@ -64,7 +77,8 @@ func (s *Signer) lock(ctx context.Context) error {
 func (s *Signer) unlock() { <-s.sem }
 
 // transact runs op in one transaction, with the PIN presented before it and
-// cleared after it when the key needs the PIN.
+// cleared after it when the key needs the PIN. When both the operation and
+// the clearing fail, the error carries both.
 func (s *Signer) transact(ctx context.Context, op func(*piv.Tx) ([]byte, error)) ([]byte, error) {
 	var out []byte
 	err := s.card.Transaction(ctx, func(tx *piv.Tx) (err error) {
@@ -72,35 +86,94 @@ func (s *Signer) transact(ctx context.Context, op func(*piv.Tx) ([]byte, error))
 			return err
 		}
 		if s.need == pinRequired {
+			card, err := s.guardPIN(tx)
+			if err != nil {
+				return err
+			}
 			// Registered before VERIFY is sent, so every path out of
-			// here — a refused PIN, a failed operation — clears the PIN
-			// status. A card that is gone has lost it anyway.
+			// here — a refused PIN, a failed operation, a panic — clears
+			// the PIN status. A card that is gone has lost it anyway.
 			defer func() {
 				cerr := tx.ClearVerify()
-				if cerr != nil && err == nil && !errors.Is(cerr, piv.ErrCardRemoved) {
-					err = fmt.Errorf("clearing the PIN status after the operation (the card may be left verified: remove it to reset it): %w", cerr)
+				if cerr != nil && !errors.Is(cerr, piv.ErrCardRemoved) {
+					err = errors.Join(err, fmt.Errorf("clearing the PIN status after the operation (the card may be left verified: remove it to reset it): %w", cerr))
 				}
 			}()
-			if err := s.verify(tx); err != nil {
+			if err := s.verify(tx, card); err != nil {
 				return err
 			}
 		}
 		stop := s.touchTimer()
+		defer stop()
 		out, err = op(tx)
-		stop()
 		return err
 	})
 	return out, err
 }
 
+// guardPIN decides whether the PIN the signer holds may go to the card, on a
+// connection where the card has not accepted it yet (the session's first
+// operation, or the card was out of the reader or reset since): the card
+// must be the one that accepted it (its YubiKey serial or CHUID GUID), and
+// the lockout guard reads the tries left in this very transaction, so that
+// no try another program used since the PIN was asked (or since it was last
+// accepted, when the PIN was changed elsewhere) is missed. On the connection
+// the PIN was accepted on it sends nothing. It returns the card's identity
+// (cardKey), which the PIN is bound to once accepted; it is read before
+// VERIFY, since a PIN-always key takes only the command right after it.
+func (s *Signer) guardPIN(tx *piv.Tx) (string, error) {
+	if s.pinConn != 0 && s.pinConn == tx.Connection() {
+		return s.pinCard, nil
+	}
+	id, err := tx.Identity()
+	if err != nil {
+		return "", fmt.Errorf("identifying the card before presenting the PIN: %w", err)
+	}
+	card := cardKey(id)
+	if s.pinCard != "" && card != s.pinCard {
+		s.dropPIN()
+		s.pinRefused = false
+		return "", errOtherCard
+	}
+	if s.opts.AllowLastPINTry {
+		// Nothing to decide: a blocked PIN is refused by VERIFY itself
+		// without using a try.
+		return card, nil
+	}
+	retries, err := tx.PINRetries()
+	if err != nil {
+		return "", fmt.Errorf("reading the PIN tries left: %w", err)
+	}
+	if err := s.lockoutGuard(retries); err != nil {
+		// The PIN may be stale (changed elsewhere): ask again next time.
+		s.dropPIN()
+		return "", err
+	}
+	return card, nil
+}
+
+// cardKey identifies a card for guardPIN: the YubiKey serial, else the
+// CHUID's GUID, else the whole identity as text.
+func cardKey(id piv.Identity) string {
+	switch {
+	case id.YubiKey && id.Serial != 0:
+		return fmt.Sprintf("yubikey:%d", id.Serial)
+	case id.GUID != "":
+		return "guid:" + id.GUID
+	}
+	return id.String()
+}
+
 // verify presents the session's PIN. A refused PIN is dropped, so the next
-// operation asks the source again (with PINRequest.Retry set).
-func (s *Signer) verify(tx *piv.Tx) error {
+// operation asks the source again (with PINRequest.Retry set). An accepted one
+// is bound to this connection and to card, the card's identity (guardPIN).
+func (s *Signer) verify(tx *piv.Tx, card string) error {
 	err := s.pin.Use(func(pin []byte) error { return tx.Verify(pin) })
 	var ae piv.AuthError
 	switch {
 	case err == nil:
-		s.pinProven, s.pinRefused = true, false
+		s.pinRefused = false
+		s.pinConn, s.pinCard = tx.Connection(), card
 		return nil
 	case errors.As(err, &ae):
 		s.dropPIN()
@@ -136,14 +209,8 @@ func (s *Signer) askPIN(ctx context.Context) error {
 			return fmt.Errorf("signer: reading the PIN tries left: %w", err)
 		}
 	}
-	switch {
-	case retries == 0:
-		return s.blocked()
-	case retries == 1 && !s.opts.AllowLastPINTry:
-		// "allow the last try explicitly" ends the message: a program built on the signer may
-		// add how its users do that.
-		return fmt.Errorf("signer: the lockout guard refused: the card in %q has %w before the PIN blocks, and no PIN was sent; unblock the PIN with the PUK to restore its tries, or make sure of the PIN and allow the last try explicitly to go on",
-			s.card.Reader(), ErrLastPINTry)
+	if err := s.lockoutGuard(retries); err != nil {
+		return err
 	}
 	// retries is -1 when it was not read, or when another program left the
 	// card verified: the card does not tell the count then, and the
@@ -168,7 +235,22 @@ func (s *Signer) askPIN(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("signer: %w", err)
 	}
-	s.pin, s.pinProven = buf, false
+	s.pin = buf
+	return nil
+}
+
+// lockoutGuard refuses a PIN for a card with no try left, or with one
+// unless the last try is allowed; retries is -1 when not known.
+func (s *Signer) lockoutGuard(retries int) error {
+	switch {
+	case retries == 0:
+		return s.blocked()
+	case retries == 1 && !s.opts.AllowLastPINTry:
+		// "allow the last try explicitly" ends the message: a program built on the signer may
+		// add how its users do that.
+		return fmt.Errorf("signer: the lockout guard refused: the card in %q has %w before the PIN blocks, and no PIN was sent; unblock the PIN with the PUK to restore its tries, or make sure of the PIN and allow the last try explicitly to go on",
+			s.card.Reader(), ErrLastPINTry)
+	}
 	return nil
 }
 

@@ -65,7 +65,7 @@ const touchDelay = time.Second
 // one PC/SC transaction. Between operations the card is free for other
 // programs and is never left PIN-verified: the PIN, held in protected memory
 // for the session, is presented inside each operation's transaction and the
-// card's PIN status is cleared (VERIFY P1=FF) before the transaction ends.
+// card's PIN status is cleared (tx.ClearVerify) before the transaction ends.
 type Signer struct {
 	sem  chan struct{} // held for one operation; a channel so waiting honours ctx
 	card *piv.Card
@@ -84,9 +84,13 @@ type Signer struct {
 	// The fields below are guarded by sem.
 	need pinNeed
 	pin  *pinbuf.Buffer // nil until a PIN is needed
-	// pinProven: the card accepted pin in this session, so it is presented
-	// again without reading the tries left first.
-	pinProven bool
+	// pinConn is the connection on which the card accepted pin (0: not
+	// yet). On it the PIN is presented again without reading the tries
+	// left; on any other the tries are read in the VERIFY's transaction.
+	pinConn uint64
+	// pinCard identifies the card that accepted pin (cardKey); on a new
+	// connection the PIN goes only to that card.
+	pinCard string
 	// pinRefused: the last PIN the source gave was refused; the next
 	// request says so.
 	pinRefused bool
@@ -270,5 +274,5 @@ func (s *Signer) dropPIN() {
 		s.pin.Close()
 		s.pin = nil
 	}
-	s.pinProven = false
+	s.pinConn, s.pinCard = 0, ""
 }

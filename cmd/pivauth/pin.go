@@ -45,9 +45,10 @@ because a mistake would block it; --allow-last-try overrides this after you have
 the value. A wrong PIN always reports the tries left.`,
 		Example: `  pivauth pin status
   pivauth pin change
-  pivauth pin unblock`,
+  pivauth pin unblock
+  pivauth pin retries --pin-tries 5 --puk-tries 5`,
 	}
-	cmd.AddCommand(a.pinStatusCommand(), a.pinChangeCommand(), a.pinUnblockCommand())
+	cmd.AddCommand(a.pinStatusCommand(), a.pinChangeCommand(), a.pinUnblockCommand(), a.pinRetriesCommand())
 	return cmd
 }
 
@@ -196,6 +197,44 @@ func lockoutGuard(what string, retries int, allow bool) error {
 	return nil
 }
 
+// guarded returns a change of the PIN or the PUK (change applied to the current and the new
+// secret) that runs in one transaction with the lockout guard's reading of the tries left of what:
+// a try another program used while the person typed is seen before anything is sent.
+func (a *app) guarded(card *piv.Card, what string, tries func(*piv.Tx) (int, error), change func(tx *piv.Tx, current, next []byte) error) func(ctx context.Context, current, next []byte) error {
+	return func(ctx context.Context, current, next []byte) error {
+		return card.Transaction(ctx, func(tx *piv.Tx) error {
+			n, err := tries(tx)
+			if err != nil {
+				return err
+			}
+			if err := lockoutGuard(what, n, a.opts.allowLastTry); err != nil {
+				return err
+			}
+			return change(tx, current, next)
+		})
+	}
+}
+
+// pinTries reads the PIN's tries left with the empty VERIFY; -1 when the PIN is verified right now
+// (the card does not tell the count then).
+func pinTries(tx *piv.Tx) (int, error) { return tx.PINRetries() }
+
+// pukTries reads the PUK's tries left from a YubiKey's metadata; -1 (not known) on other cards,
+// which do not tell it without a try.
+func pukTries(id piv.Identity) func(*piv.Tx) (int, error) {
+	return func(tx *piv.Tx) (int, error) {
+		if !id.YubiKey {
+			return -1, nil
+		}
+		m, err := tx.Metadata(piv.KeyPUK)
+		if err != nil {
+			// An older YubiKey without metadata: not known, as for readPUK.
+			return -1, metadataUnavailable(err)
+		}
+		return m.RetriesLeft, nil
+	}
+}
+
 // newSecret reads a new PIN or PUK from file or, twice, from the terminal.
 func newSecret(ctx context.Context, file, what string) ([]byte, error) {
 	check := func(b []byte) error {
@@ -275,9 +314,9 @@ change the PUK instead (current PUK from the terminal or --puk-file).`,
 				return err
 			}
 			defer card.Close()
-			what, current, apply := "PIN", func() ([]byte, error) { return a.currentPIN(ctx, card, id) }, card.ChangePIN
+			what, current, apply := "PIN", func() ([]byte, error) { return a.currentPIN(ctx, card, id) }, a.guarded(card, "PIN", pinTries, (*piv.Tx).ChangePIN)
 			if puk {
-				what, current, apply = "PUK", func() ([]byte, error) { return a.readPUK(ctx, card, id, f.pukFile) }, card.ChangePUK
+				what, current, apply = "PUK", func() ([]byte, error) { return a.readPUK(ctx, card, id, f.pukFile) }, a.guarded(card, "PUK", pukTries(id), (*piv.Tx).ChangePUK)
 			}
 			if err := replaceSecret(ctx, current, f.newPINFile, "new "+what, apply); err != nil {
 				return err
@@ -335,7 +374,7 @@ PUK with one try left is protected by the lockout guard like the PIN.`,
 			}
 			defer card.Close()
 			puk := func() ([]byte, error) { return a.readPUK(ctx, card, id, f.pukFile) }
-			if err := replaceSecret(ctx, puk, f.newPINFile, "new PIN", card.UnblockPIN); err != nil {
+			if err := replaceSecret(ctx, puk, f.newPINFile, "new PIN", a.guarded(card, "PUK", pukTries(id), (*piv.Tx).UnblockPIN)); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stderr, "PIN set and unblocked on %s.\n", id)
@@ -343,5 +382,63 @@ PUK with one try left is protected by the lockout guard like the PIN.`,
 		},
 	}
 	f.register(cmd, "new PIN", true)
+	return cmd
+}
+
+func (a *app) pinRetriesCommand() *cobra.Command {
+	var f setupFlags
+	var pinTries, pukTries int
+	cmd := &cobra.Command{
+		Use:   "retries",
+		Short: "Set how many wrong PINs and PUKs a YubiKey allows (resets both to their factory values)",
+		Long: `Set how many wrong PINs and PUKs a YubiKey allows before it blocks them (1 to 255 each). This needs
+the PIN (usual sources) and the management key (--management-key-file, else the factory key when
+the card still has it, else asked on the terminal). The YubiKey resets the PIN to 123456 and the PUK
+to 12345678 when it does this: change both afterwards.`,
+		Example: `  pivauth pin retries --pin-tries 5 --puk-tries 5
+  pivauth pin change && pivauth pin change --puk`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, n := range []struct {
+				flag  string
+				tries int
+			}{{"--pin-tries", pinTries}, {"--puk-tries", pukTries}} {
+				switch {
+				case !cmd.Flags().Changed(n.flag[2:]):
+					return withCode(ExitUsage, fmt.Errorf("%s is required: give 1 to 255 tries", n.flag))
+				case n.tries < 1 || n.tries > 255:
+					return withCode(ExitUsage, fmt.Errorf("%s %d: give 1 to 255 tries", n.flag, n.tries))
+				}
+			}
+			ctx := cmd.Context()
+			card, id, err := a.openIdentified(ctx)
+			if err != nil {
+				return err
+			}
+			defer card.Close()
+			if !id.YubiKey {
+				return fmt.Errorf("%s is not a YubiKey: the tries of other PIV cards are set by their issuer", id)
+			}
+			pin, err := a.currentPIN(ctx, card, id)
+			if err != nil {
+				return err
+			}
+			defer pinbuf.Wipe(pin)
+			mk, err := a.managementKey(ctx, card, id, f.managementKeyFile)
+			if err != nil {
+				return err
+			}
+			defer clear(mk)
+			if err := card.SetRetries(ctx, mk, pin, pinTries, pukTries, func(n int) error { return lockoutGuard("PIN", n, a.opts.allowLastTry) }); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stderr, "%s now allows %d wrong PINs and %d wrong PUKs. Its PIN is the factory 123456 and its PUK 12345678 again: change both (pivauth pin change; pivauth pin change --puk).\n",
+				id, pinTries, pukTries)
+			return nil
+		},
+	}
+	f.registerManagementKey(cmd)
+	cmd.Flags().IntVar(&pinTries, "pin-tries", 0, "wrong PINs allowed before the PIN blocks, `N` 1-255 (required)")
+	cmd.Flags().IntVar(&pukTries, "puk-tries", 0, "wrong PUKs allowed before the PUK blocks, `N` 1-255 (required)")
 	return cmd
 }

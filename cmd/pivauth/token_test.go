@@ -121,11 +121,12 @@ func TestTokenEntra(t *testing.T) {
 		tj.Scope != graphDefault || jwtClaims(t, tj.AccessToken)["appid"] != e.clientID {
 		t.Errorf("token --output json: %+v (expiry %v)", tj, err)
 	}
-	// SELECT, GET DATA certificate; empty VERIFY (tries left), VERIFY, GENERAL AUTHENTICATE,
-	// VERIFY P1=FF; then, for the audit record, GET DATA CHUID and GET VERSION (6D00) on the
-	// same connection.
-	if st := b.Stats(); st.Signatures != 1 || st.PINVerifies != 1 || st.APDUs != 8 {
-		t.Errorf("first token: %d signatures, %d PIN verifications, %d APDUs %v; want 1, 1 and 8", st.Signatures, st.PINVerifies, st.APDUs, st.Instructions)
+	// SELECT, GET DATA certificate; empty VERIFY (tries left, for the prompt); then in the
+	// signature's transaction the card's identity (GET DATA CHUID, GET VERSION: 6D00, which the
+	// audit record reuses), the empty VERIFY again (the lockout guard reads the tries in the
+	// VERIFY's transaction), VERIFY, GENERAL AUTHENTICATE, VERIFY P1=FF.
+	if st := b.Stats(); st.Signatures != 1 || st.PINVerifies != 1 || st.APDUs != 9 {
+		t.Errorf("first token: %d signatures, %d PIN verifications, %d APDUs %v; want 1, 1 and 9", st.Signatures, st.PINVerifies, st.APDUs, st.Instructions)
 	}
 
 	// The second token comes from the cache: same token, no card signature, no PIN.

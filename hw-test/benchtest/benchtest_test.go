@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/des"
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -418,4 +419,43 @@ func BenchmarkAPDU(b *testing.B) {
 			b.Fatalf("SELECT: %04X %v", sw, err)
 		}
 	}
+}
+
+// TestAuthorityFromOutside checks the outsider's two commands: neither
+// succeeds on a card left closed, each shows what a connection left open.
+func TestAuthorityFromOutside(t *testing.T) {
+	b := benchtest.Start(t, vcard.ProfileYubiKey)
+	if b.Real() {
+		t.Skip("authenticates with the factory management key: virtual card only")
+	}
+	h := connect(t, b.Reader)
+	h.command(0xA4, 0x04, 0x00, pivAID, 0x9000)
+	if o := b.AuthorityFromOutside(t); o.PINVerified() || o.ManagementAuthenticated() || o.VerifySW != 0x63C3 || o.GenerateSW != 0x6982 {
+		t.Errorf("closed card: outsider got %+v, want 63C3 and 6982", o)
+	}
+	h.command(0x20, 0x00, 0x80, pin(factoryPIN), 0x9000)
+	if o := b.AuthorityFromOutside(t); !o.PINVerified() || o.ManagementAuthenticated() {
+		t.Errorf("PIN left verified: outsider got %+v", o)
+	}
+	h.mgmtAuth(t)
+	if o := b.AuthorityFromOutside(t); !o.ManagementAuthenticated() {
+		t.Errorf("management key left authenticated: outsider got %+v", o)
+	}
+}
+
+// mgmtAuth authenticates with the factory 3DES management key (external
+// authentication: the card's challenge, encrypted).
+func (h *host) mgmtAuth(t testing.TB) {
+	t.Helper()
+	resp := h.command(0x87, 0x03, 0x9B, []byte{0x7C, 0x02, 0x81, 0x00}, 0x9000)
+	if len(resp) != 12 || resp[0] != 0x7C || resp[2] != 0x81 {
+		t.Fatalf("management-key challenge: %X", resp)
+	}
+	block, err := des.NewTripleDESCipher(bytes.Repeat([]byte{1, 2, 3, 4, 5, 6, 7, 8}, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]byte, 8)
+	block.Encrypt(out, resp[4:])
+	h.command(0x87, 0x03, 0x9B, append([]byte{0x7C, 0x0A, 0x82, 0x08}, out...), 0x9000)
 }

@@ -148,7 +148,11 @@ func (c *Card) cmdSelect(cmd command) ([]byte, int) {
 	// SP 800-73-4 keeps the security status when the PIV application is
 	// selected again; a YubiKey resets it (yubico-piv-tool relies on that to
 	// read the PIN tries, OpenSC knows it as CI_PIV_AID_LOSE_STATE).
-	if c.vol.app != appPIV || c.st.Profile == ProfileYubiKey {
+	// QuirkStatusAcrossSelect makes a YubiKey-like card keep it too, as a
+	// Java Card applet does (a re-selected applet is not deselected, so its
+	// CLEAR_ON_DESELECT state survives: PivApplet).
+	resets := c.st.Profile == ProfileYubiKey && !c.has(QuirkStatusAcrossSelect)
+	if c.vol.app != appPIV || resets {
 		c.vol = volatile{app: appPIV, lastTouch: c.vol.lastTouch}
 	}
 	if cmd.p2 == 0x0C {

@@ -60,6 +60,12 @@ func (c *Card) cmdVerify(cmd command) ([]byte, int) {
 		return nil, swReferenceNotFound
 	}
 	if cmd.p1 == 0xFF {
+		if c.has(QuirkNoPINReset) {
+			// A card that implements only P1=00, as ISO 7816-4 allows (the
+			// reset form is SP 800-73-4's): wrong parameters, and the
+			// security status stays as it is.
+			return nil, swIncorrectP1P2
+		}
 		if len(cmd.data) != 0 {
 			return nil, swWrongLength
 		}
@@ -156,7 +162,22 @@ func (c *Card) cmdChangeReference(cmd command) ([]byte, int) {
 	}
 	value, _, _ := c.reference(cmd.p2)
 	*value = append([]byte(nil), cmd.data[8:]...)
+	if cmd.p2 == refPIN {
+		c.referenceVerifies()
+	}
 	return nil, c.commit()
+}
+
+// referenceVerifies is what a successful CHANGE REFERENCE DATA of the PIN or
+// RESET RETRY COUNTER does to the PIN's security status with
+// QuirkChangeRefVerifies: an applet that checks the old value with the same
+// routine as VERIFY (Java Card's OwnerPIN.check sets the validated flag) and
+// never clears it leaves the PIN verified. Without the quirk the status is
+// left as it was, as SP 800-73-4 specifies nothing else.
+func (c *Card) referenceVerifies() {
+	if c.has(QuirkChangeRefVerifies) {
+		c.vol.pinVerified = true
+	}
 }
 
 // cmdResetRetry is RESET RETRY COUNTER (00 2C 00 80, PUK || new PIN):
@@ -182,5 +203,6 @@ func (c *Card) cmdResetRetry(cmd command) ([]byte, int) {
 	}
 	c.st.PIN = append([]byte(nil), cmd.data[8:]...)
 	c.st.PINTries = c.st.PINMaxTries
+	c.referenceVerifies()
 	return nil, c.commit()
 }

@@ -55,7 +55,9 @@ const (
 	QuirkNoPINReset Quirk = "no-pin-reset"
 	// QuirkStatusAcrossSelect: SELECT of the PIV application, while it is
 	// already selected, keeps the security status (PIN verified, management
-	// key authenticated) instead of resetting it.
+	// key authenticated) instead of resetting it. The piv profile does so
+	// anyway (SP 800-73-4); the quirk gives it to the yubikey profile, as a
+	// Yubico-compatible Java Card applet (PivApplet) behaves.
 	QuirkStatusAcrossSelect Quirk = "status-across-select"
 	// QuirkChangeRefVerifies: a successful CHANGE REFERENCE DATA or RESET
 	// RETRY COUNTER leaves the PIN verified.
