@@ -1,0 +1,108 @@
+//go:build linux
+
+package main
+
+import (
+	"crypto/tls"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pivauth/pivauth/hw-test/oidc/tlstest"
+)
+
+// seen is what a recording server saw of one request.
+type seen struct {
+	path, authorization string
+	clientCert          bool
+}
+
+// recorder is a loopback server that records the requests it gets; handle answers them.
+type recorder struct {
+	srv    *httptest.Server
+	mu     sync.Mutex
+	got    []seen
+	handle func(w http.ResponseWriter, r *http.Request)
+}
+
+// startRecorder starts a recorder: with ca, over TLS asking for (not requiring) a client
+// certificate, so that a card presented to it shows; without, plain http.
+func startRecorder(t *testing.T, ca *tlstest.CA, handle func(w http.ResponseWriter, r *http.Request)) *recorder {
+	t.Helper()
+	rec := &recorder{handle: handle}
+	rec.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec.mu.Lock()
+		rec.got = append(rec.got, seen{path: r.URL.Path, authorization: r.Header.Get("Authorization"),
+			clientCert: r.TLS != nil && len(r.TLS.PeerCertificates) > 0})
+		rec.mu.Unlock()
+		if rec.handle != nil {
+			rec.handle(w, r)
+			return
+		}
+		_, _ = w.Write([]byte("recorded\n"))
+	}))
+	if ca != nil {
+		rec.srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Server(t, "127.0.0.1")}, ClientAuth: tls.RequestClientCert}
+		rec.srv.StartTLS()
+	} else {
+		rec.srv.Start()
+	}
+	t.Cleanup(rec.srv.Close)
+	return rec
+}
+
+func (r *recorder) requests() []seen {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]seen(nil), r.got...)
+}
+
+// TestRequestBearerRedirects: `request --bearer` sends the token, and the card's TLS identity, to
+// the origin it was asked for only. A same-origin redirect keeps both; a redirect to another origin
+// is followed without either (curl's rule for the Authorization header, extended to the client
+// certificate); a redirect from https to http is refused and nothing reaches the http server.
+func TestRequestBearerRedirects(t *testing.T) {
+	o := startOIDCBench(t)
+	ca := tlstest.NewCA(t, "hostile CA")
+	trust := writeFile(t, o.c.dir, "hostile-ca.pem", string(tlstest.PEM(ca.Cert)), 0o644)
+	c := o.c.with("SSL_CERT_FILE=" + trust)
+
+	other := startRecorder(t, ca, nil)
+	clear := startRecorder(t, nil, nil)
+	hostile := startRecorder(t, ca, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/same":
+			http.Redirect(w, r, "/landing", http.StatusFound)
+		case "/cross":
+			http.Redirect(w, r, other.srv.URL+"/stolen", http.StatusTemporaryRedirect)
+		case "/clear":
+			http.Redirect(w, r, clear.srv.URL+"/stolen", http.StatusFound)
+		default:
+			_, _ = w.Write([]byte("landed\n"))
+		}
+	})
+	bearer := append([]string{"request", "--bearer"}, o.args("pkjwt", "--resource", apiIndicator, "--scope", "api:read")...)
+
+	if r := c.ok(append(bearer, hostile.srv.URL+"/same")...); r.stdout != "landed\n" {
+		t.Errorf("same-origin redirect: %q", r.stdout)
+	}
+	for _, s := range hostile.requests() {
+		if !strings.HasPrefix(s.authorization, "Bearer ") || !s.clientCert {
+			t.Errorf("the origin asked for got %+v, want the token and the card's certificate on every hop", s)
+		}
+	}
+
+	if r := c.ok(append(bearer, "-X", "POST", "-d", "x=1", hostile.srv.URL+"/cross")...); r.stdout != "recorded\n" {
+		t.Errorf("cross-origin redirect: %q", r.stdout)
+	}
+	if got := other.requests(); len(got) != 1 || got[0].authorization != "" || got[0].clientCert {
+		t.Errorf("another origin got %+v, want one request without the token or the card's certificate", got)
+	}
+
+	c.fails(ExitNetwork, []string{"https to http"}, append(bearer, hostile.srv.URL+"/clear")...)
+	if got := clear.requests(); len(got) != 0 {
+		t.Errorf("the http server got %+v after a redirect from https", got)
+	}
+}
