@@ -4,6 +4,7 @@ package main
 
 import (
 	"crypto/tls"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -105,4 +106,90 @@ func TestRequestBearerRedirects(t *testing.T) {
 	if got := clear.requests(); len(got) != 0 {
 		t.Errorf("the http server got %+v after a redirect from https", got)
 	}
+}
+
+// noSuchReader names a reader that does not exist: a command that touched the card before failing
+// would exit with ExitNoCard, not with the code asserted.
+const noSuchReader = "pivauth test: no such reader"
+
+// serveMetadata answers discovery with meta (issuer filled in with the server's URL) and passes
+// other paths to next.
+func serveMetadata(meta map[string]string, next http.HandlerFunc) func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/.well-known/openid-configuration" {
+			if next != nil {
+				next(w, r)
+			}
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(meta)
+	}
+}
+
+// TestProviderURLsHTTPSOnly: an issuer, authority or discovered endpoint in clear (other than on a
+// loopback address), and a discovery that redirects, are refused with exit code 2 before the card
+// is touched.
+func TestProviderURLsHTTPSOnly(t *testing.T) {
+	c := newCLI(t)
+	ca := tlstest.NewCA(t, "provider CA")
+	trust := writeFile(t, c.dir, "provider-ca.pem", string(tlstest.PEM(ca.Cert)), 0o644)
+	c = c.with("SSL_CERT_FILE=" + trust)
+	base := []string{"token", "--reader", noSuchReader, "--client-id", "app", "--scope", "api", "--no-cache"}
+	args := func(extra ...string) []string { return append(append([]string(nil), base...), extra...) }
+
+	c.fails(ExitUsage, []string{"--issuer http://idp.example.com is not an https URL"}, args("--issuer", "http://idp.example.com")...)
+	c.fails(ExitUsage, []string{"--authority", "not an https URL"}, args("--authority", "http://login.example.com/contoso.example")...)
+	c.fails(ExitUsage, []string{"--issuer", "not an https URL"}, "login", "--device", "--reader", noSuchReader, "--client-id", "app", "--issuer", "http://idp.example.com")
+
+	// Discovered endpoints in clear.
+	for _, endpoint := range []string{"token_endpoint", "device_authorization_endpoint", "authorization_endpoint"} {
+		var idp *recorder
+		idp = startRecorder(t, ca, func(w http.ResponseWriter, r *http.Request) {
+			meta := map[string]string{"issuer": idp.srv.URL, "token_endpoint": idp.srv.URL + "/token", endpoint: "http://idp.example.com/" + endpoint}
+			serveMetadata(meta, nil)(w, r)
+		})
+		c.fails(ExitUsage, []string{endpoint + " http://idp.example.com/" + endpoint + " is not an https URL"}, args("--issuer", idp.srv.URL)...)
+	}
+
+	// Discovery redirected, to http and to another https server: not followed.
+	clear := startRecorder(t, nil, nil)
+	elsewhere := startRecorder(t, ca, nil)
+	for _, target := range []string{clear.srv.URL, elsewhere.srv.URL} {
+		idp := startRecorder(t, ca, func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, target+r.URL.Path, http.StatusFound)
+		})
+		c.fails(ExitUsage, []string{"redirect refused"}, args("--issuer", idp.srv.URL)...)
+	}
+	if n := len(clear.requests()) + len(elsewhere.requests()); n != 0 {
+		t.Errorf("discovery followed a redirect: %d requests reached its target", n)
+	}
+
+	// A local provider in clear on a loopback address is accepted: discovery passes, and the
+	// command goes on to the card (there is none).
+	var local *recorder
+	local = startRecorder(t, nil, func(w http.ResponseWriter, r *http.Request) {
+		serveMetadata(map[string]string{"issuer": local.srv.URL, "token_endpoint": local.srv.URL + "/token"}, nil)(w, r)
+	})
+	c.fails(ExitNoCard, nil, args("--issuer", local.srv.URL)...)
+}
+
+// TestHTTPTimeout: a provider that accepts the connection and never answers fails the command
+// after --http-timeout with the network exit code, naming the flag; the card is never touched.
+func TestHTTPTimeout(t *testing.T) {
+	c := newCLI(t)
+	ca := tlstest.NewCA(t, "provider CA")
+	c = c.with("SSL_CERT_FILE=" + writeFile(t, c.dir, "provider-ca.pem", string(tlstest.PEM(ca.Cert)), 0o644))
+	stalled := make(chan struct{})
+	t.Cleanup(func() { close(stalled) })
+	idp := startRecorder(t, ca, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-stalled:
+		}
+	})
+	c.fails(ExitNetwork, []string{"--http-timeout 1s"}, "token", "--reader", noSuchReader, "--issuer", idp.srv.URL,
+		"--client-id", "app", "--scope", "api", "--http-timeout", "1s")
+	c.fails(ExitUsage, []string{"--http-timeout 0s"}, "token", "--reader", noSuchReader, "--issuer", idp.srv.URL,
+		"--client-id", "app", "--scope", "api", "--http-timeout", "0")
 }
