@@ -287,8 +287,10 @@ func (c *Client) send(ctx context.Context, endpoint string, transport http.Round
 		if err == nil {
 			return resp, cancel, nil
 		}
+		var netErr net.Error // the transport's ResponseHeaderTimeout
+		timedOut := errors.Is(exchange.Err(), context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout())
 		cancel()
-		if exchange.Err() != nil && ctx.Err() == nil {
+		if timedOut && ctx.Err() == nil {
 			return nil, nil, &netsafe.TimeoutError{URL: endpoint, After: c.cfg.HTTPTimeout, Err: err}
 		}
 		stale := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
