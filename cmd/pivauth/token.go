@@ -283,10 +283,11 @@ func (c *client) Token(ctx context.Context, scopes ...string) (cache.Token, erro
 	return tok, nil
 }
 
-// agentTokenName is the name a token is kept under in the agent: a digest of its cache key, so
-// that equal requests meet and the name itself tells nothing about tenant, client or scope.
+// agentTokenName is the name a token is kept under in the agent: a digest of its normalized cache
+// key, so that equal requests meet (as on disk) and the name itself tells nothing about tenant,
+// client or scope.
 func agentTokenName(k cache.Key) string {
-	b, _ := json.Marshal(k) // a struct of strings always marshals
+	b, _ := json.Marshal(k.Normalize()) // a struct of strings always marshals
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
