@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -192,4 +194,47 @@ func TestHTTPTimeout(t *testing.T) {
 		"--client-id", "app", "--scope", "api", "--http-timeout", "1s")
 	c.fails(ExitUsage, []string{"--http-timeout 0s"}, "token", "--reader", noSuchReader, "--issuer", idp.srv.URL,
 		"--client-id", "app", "--scope", "api", "--http-timeout", "0")
+}
+
+// TestConfigFileTrust: a configuration file (it names the pinentry program that gets the PIN) that
+// others could write, in a directory others could write, or that belongs to another user, is
+// refused with exit code 2 and the command that fixes it, as ssh refuses its configuration.
+func TestConfigFileTrust(t *testing.T) {
+	c := newCLI(t)
+	dir := filepath.Join(c.dir, "config", "pivauth")
+	config := writeFile(t, dir, "config.json", `{"profiles": {"p": {"issuer": "https://idp.example.com", "client_id": "app"}}}`, 0o600)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c.ok("profile", "list") // a private file in a directory only its owner can write
+
+	chmod := func(path string, mode os.FileMode) {
+		t.Helper()
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	chmod(config, 0o664)
+	c.fails(ExitUsage, []string{"chmod go-w " + config}, "profile", "list")
+	c.fails(ExitUsage, []string{"chmod go-w " + config}, "token", "--reader", noSuchReader, "--scope", "api")
+	chmod(config, 0o644)
+	chmod(dir, 0o777)
+	c.fails(ExitUsage, []string{"chmod go-w " + dir}, "profile", "list")
+	chmod(dir, 0o755)
+
+	// Through a symlink (a dotfiles checkout): the file it leads to is checked.
+	elsewhere := writeFile(t, filepath.Join(c.dir, "dotfiles"), "pivauth.json", `{"profiles": {}}`, 0o600)
+	chmod(elsewhere, 0o666)
+	link := filepath.Join(c.dir, "link.json")
+	if err := os.Symlink(elsewhere, link); err != nil {
+		t.Fatal(err)
+	}
+	c.fails(ExitUsage, []string{"chmod go-w " + elsewhere}, "--config", link, "profile", "list")
+
+	if os.Geteuid() == 0 {
+		if err := os.Chown(config, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		c.fails(ExitUsage, []string{"belongs to uid 65534", "chown 0 " + config}, "profile", "list")
+	}
 }
