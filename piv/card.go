@@ -152,15 +152,7 @@ func (c *Card) Transaction(ctx context.Context, fn func(*Tx) error) error {
 		if err := c.begin(); err != nil {
 			return err
 		}
-		tx := &Tx{c: c}
-		err := tx.ensureSelected()
-		if err == nil {
-			err = fn(tx)
-		}
-		tx.done = true
-		if c.h != nil {
-			c.h.EndTransaction(pcsc.LeaveCard)
-		}
+		err := c.run(fn)
 		if errors.Is(err, errCardReset) && attempt == 0 {
 			continue
 		}
@@ -169,6 +161,22 @@ func (c *Card) Transaction(ctx context.Context, fn func(*Tx) error) error {
 		}
 		return err
 	}
+}
+
+// run runs fn in the transaction begin started and ends the transaction, also when fn panics: a
+// caller that recovers must not leave the card locked to every other program.
+func (c *Card) run(fn func(*Tx) error) error {
+	tx := &Tx{c: c}
+	defer func() {
+		tx.done = true
+		if c.h != nil {
+			c.h.EndTransaction(pcsc.LeaveCard)
+		}
+	}()
+	if err := tx.ensureSelected(); err != nil {
+		return err
+	}
+	return fn(tx)
 }
 
 // begin starts a PC/SC transaction, reconnecting when the card was reset or

@@ -75,10 +75,16 @@ func (s *Signer) transact(ctx context.Context, op func(*piv.Tx) ([]byte, error))
 			// Registered before VERIFY is sent, so every path out of
 			// here — a refused PIN, a failed operation — clears the PIN
 			// status. A card that is gone has lost it anyway.
+			// When the operation failed too, both errors are reported: the
+			// caller must learn the card may be left verified either way.
 			defer func() {
 				cerr := tx.ClearVerify()
-				if cerr != nil && err == nil && !errors.Is(cerr, piv.ErrCardRemoved) {
+				switch {
+				case cerr == nil || errors.Is(cerr, piv.ErrCardRemoved):
+				case err == nil:
 					err = fmt.Errorf("clearing the PIN status after the operation (the card may be left verified: remove it to reset it): %w", cerr)
+				default:
+					err = fmt.Errorf("%w; clearing the PIN status after it failed too (the card may be left verified: remove it to reset it): %w", err, cerr)
 				}
 			}()
 			if err := s.verify(tx); err != nil {
