@@ -14,6 +14,7 @@ import (
 
 	"github.com/pivauth/pivauth/flows/assertion"
 	"github.com/pivauth/pivauth/flows/cache"
+	"github.com/pivauth/pivauth/flows/mtls"
 )
 
 // Token is an access token with its expiry, scopes and, for sign-in, the user.
@@ -49,8 +50,9 @@ type Options struct {
 	// SendX5C sends the certificate chain in each assertion, for subject name + issuer
 	// authentication (apps configured with trustedCertificateSubjects).
 	SendX5C bool
-	// HTTPClient carries the requests; nil means http.DefaultClient's transport (system roots,
-	// SSL_CERT_FILE honoured).
+	// HTTPClient carries the requests; nil means mtls.NewClient without a client certificate:
+	// system roots and SSL_CERT_FILE, https only, no redirect to http, a 30 s deadline per
+	// exchange. A client given here is used as it is: give it the same properties.
 	HTTPClient *http.Client
 	// Cache keeps tokens across processes; nil keeps them only in this Client's memory.
 	Cache *cache.Store
@@ -103,10 +105,15 @@ func New(opts Options) (*Client, error) {
 	if err := c.checkValidity(); err != nil {
 		return nil, err
 	}
-	mopts := []confidential.Option{confidential.WithInstanceDiscovery(false)}
-	if opts.HTTPClient != nil {
-		mopts = append(mopts, confidential.WithHTTPClient(opts.HTTPClient))
+	httpClient := opts.HTTPClient
+	if httpClient == nil {
+		// https only (a discovered endpoint in clear is refused), no redirect from https to
+		// http, and a deadline on every exchange: MSAL's own default client has neither check.
+		if httpClient, err = mtls.NewClient(mtls.Identity{}, mtls.Options{}); err != nil {
+			return nil, fmt.Errorf("entra: %w", err)
+		}
 	}
+	mopts := []confidential.Option{confidential.WithInstanceDiscovery(false), confidential.WithHTTPClient(httpClient)}
 	c.msal, err = confidential.New(authority, opts.ClientID, confidential.NewCredFromAssertionCallback(c.assertionFor), mopts...)
 	if err != nil {
 		return nil, fmt.Errorf("entra: %w", err)

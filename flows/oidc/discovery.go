@@ -56,8 +56,8 @@ func (m *Metadata) mtlsEndpoint(name, plain string) string {
 // (OpenID Connect Discovery 1.0 section 4.3), so a typo cannot swap providers. The issuer and
 // every endpoint the flows use must be https (plain http only on a loopback address:
 // *netsafe.InsecureURLError), and no redirect is followed (netsafe.ErrRedirect): the metadata
-// comes from the issuer's own URL or not at all. client carries the request (nil:
-// http.DefaultClient); its redirect policy is overridden.
+// comes from the issuer's own URL or not at all. client carries the request (nil: the default
+// transport with a netsafe.DefaultTimeout deadline); its redirect policy is overridden.
 func Discover(ctx context.Context, client *http.Client, issuer string) (*Metadata, error) {
 	if err := netsafe.CheckURL("oidc: issuer", issuer); err != nil {
 		return nil, err
@@ -70,7 +70,7 @@ func Discover(ctx context.Context, client *http.Client, issuer string) (*Metadat
 	}
 	req.Header.Set("Accept", "application/json")
 	if client == nil {
-		client = http.DefaultClient
+		client = &http.Client{Timeout: netsafe.DefaultTimeout}
 	}
 	noRedirects := *client
 	noRedirects.CheckRedirect = netsafe.NoRedirects
