@@ -13,7 +13,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/pivauth/pivauth/hw-test/benchtest"
 	"github.com/pivauth/pivauth/hw-test/oidc/tlstest"
+	"github.com/pivauth/pivauth/hw-test/vcard"
 )
 
 // seen is what a recording server saw of one request.
@@ -236,5 +238,29 @@ func TestConfigFileTrust(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.fails(ExitUsage, []string{"belongs to uid 65534", "chown 0 " + config}, "profile", "list")
+	}
+}
+
+// TestServerTextPrintable: an identity provider's error text reaches stderr without control
+// characters: an ESC sequence cannot retitle or clear the terminal, a newline cannot forge a line
+// of pivauth's own.
+func TestServerTextPrintable(t *testing.T) {
+	b := benchtest.Start(t, vcard.ProfilePIV)
+	c := newCLI(t)
+	ca := tlstest.NewCA(t, "provider CA")
+	c = c.with("SSL_CERT_FILE=" + writeFile(t, c.dir, "provider-ca.pem", string(tlstest.PEM(ca.Cert)), 0o644))
+	pin := writeFile(t, c.dir, "pin", factoryPIN+"\n", 0o600)
+	var idp *recorder
+	idp = startRecorder(t, ca, serveMetadata(nil, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": "invalid_request",
+			"error_description": "bad request\x1b]0;pwned\x07\x1b[2J\npivauth: forged line\u202e"})
+	}))
+	idp.handle = serveMetadata(map[string]string{"issuer": idp.srv.URL, "token_endpoint": idp.srv.URL + "/token"}, idp.handle)
+	r := c.fails(ExitRejected, []string{"invalid_request", "bad request", "forged line"}, "token", "--reader", b.Reader, "--pin-file", pin,
+		"--issuer", idp.srv.URL, "--client-id", "app", "--scope", "api", "--no-cache")
+	if strings.ContainsAny(r.stderr, "\x1b\x07\u202e") || strings.Contains(r.stderr, "\npivauth: forged") {
+		t.Errorf("stderr keeps the server's control characters: %q", r.stderr)
 	}
 }
