@@ -627,9 +627,10 @@ func (a *app) oidcLogin(ctx context.Context, c *oidc.Client, f *idpFlags, device
 	var err error
 	if device {
 		tok, err = c.Device(ctx, req, func(d oidc.DeviceCode) error {
-			fmt.Fprintf(a.stderr, "To sign in, open %s and enter the code %s", d.VerificationURI, d.UserCode)
+			// The provider chose these strings: printed without control characters.
+			fmt.Fprintf(a.stderr, "To sign in, open %s and enter the code %s", netsafe.Printable(d.VerificationURI), netsafe.Printable(d.UserCode))
 			if d.VerificationURIComplete != "" {
-				fmt.Fprintf(a.stderr, "\n(or open %s)", d.VerificationURIComplete)
+				fmt.Fprintf(a.stderr, "\n(or open %s)", netsafe.Printable(d.VerificationURIComplete))
 			}
 			fmt.Fprintln(a.stderr, "\nWaiting for the sign-in to finish…")
 			return nil
