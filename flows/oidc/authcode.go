@@ -157,8 +157,8 @@ func (c *Client) AuthorizationCode(ctx context.Context, req AuthCodeRequest) (*o
 }
 
 // loopbackHeaderTimeout bounds how long the redirect listener waits for a request's headers: a
-// connection that sends nothing cannot hold it.
-const loopbackHeaderTimeout = 10 * time.Second
+// connection that sends nothing cannot hold it. A variable for the tests only.
+var loopbackHeaderTimeout = 10 * time.Second
 
 // checkNonce checks that an ID token in the token answer carries the nonce of the authorization
 // request (OpenID Connect Core 1.0 section 3.1.3.7, step 11): a code injected from another sign-in

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -186,4 +187,46 @@ func redirectBack(t *testing.T, redirectURI string, params url.Values) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// TestLoopbackListenerHeaderDeadline: a connection to the redirect listener that never finishes its
+// request headers is closed by the listener (ReadHeaderTimeout) rather than held open, and the
+// sign-in still completes.
+func TestLoopbackListenerHeaderDeadline(t *testing.T) {
+	defer oidc.SetLoopbackHeaderTimeout(100 * time.Millisecond)()
+	k := newKey(t, assertiontest.P256)
+	srv, ca := hostileProvider(t, func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, map[string]any{"access_token": "at", "token_type": "Bearer", "expires_in": 60})
+	}, nil)
+	c, err := oidc.New(context.Background(), oidc.Config{Issuer: srv.URL, ClientID: "app", Identity: k.identity(), TLS: mtls.Options{RootCAs: ca.Pool()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	closed := make(chan error, 1)
+	_, err = c.AuthorizationCode(ctx, oidc.AuthCodeRequest{Open: func(authURL string) error {
+		u, _ := url.Parse(authURL)
+		q := u.Query()
+		redirect, _ := url.Parse(q.Get("redirect_uri"))
+		go func() {
+			conn, err := net.Dial("tcp", redirect.Host)
+			if err != nil {
+				closed <- err
+				return
+			}
+			defer conn.Close()
+			_, _ = conn.Write([]byte("GET " + redirect.Path + " HTTP/1.1\r\nHost: " + redirect.Host + "\r\n"))
+			_, err = io.ReadAll(conn) // returns once the listener closes the connection
+			closed <- err
+			redirectBack(t, redirect.String(), url.Values{"code": {"c"}, "state": {q.Get("state")}})
+		}()
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-closed; err != nil {
+		t.Errorf("the stalled connection: %v", err)
+	}
 }
