@@ -217,7 +217,7 @@ func (a *app) newClient(ctx context.Context, f *idpFlags, s cardKey) (*client, e
 	}
 	tlsOpts := mtls.Options{ExtraRoots: roots, Timeout: a.opts.httpTimeout}
 	if kind == "entra" {
-		httpClient, err := mtls.NewClient(mtls.Identity{}, tlsOpts)
+		httpClient, err := entra.SafeHTTPClient(tlsOpts)
 		if err != nil {
 			return nil, err
 		}

@@ -264,3 +264,34 @@ func TestServerTextPrintable(t *testing.T) {
 		t.Errorf("stderr keeps the server's control characters: %q", r.stderr)
 	}
 }
+
+// TestEntraTokenRequestNotRedirected: a token request to an Entra authority that answers with a
+// redirect (307 keeps the method and body: the client assertion would go along) is not followed.
+func TestEntraTokenRequestNotRedirected(t *testing.T) {
+	b := benchtest.Start(t, vcard.ProfilePIV)
+	c := newCLI(t)
+	ca := tlstest.NewCA(t, "authority CA")
+	c = c.with("SSL_CERT_FILE=" + writeFile(t, c.dir, "authority-ca.pem", string(tlstest.PEM(ca.Cert)), 0o644))
+	pin := writeFile(t, c.dir, "pin", factoryPIN+"\n", 0o600)
+	other := startRecorder(t, ca, nil)
+	var authority *recorder
+	authority = startRecorder(t, ca, func(w http.ResponseWriter, r *http.Request) {
+		base := authority.srv.URL + "/contoso.test"
+		switch r.URL.Path {
+		case "/contoso.test/v2.0/.well-known/openid-configuration":
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(map[string]any{"issuer": base + "/v2.0", "authorization_endpoint": base + "/oauth2/v2.0/authorize",
+				"token_endpoint": base + "/oauth2/v2.0/token", "jwks_uri": base + "/discovery/v2.0/keys"})
+		default:
+			http.Redirect(w, r, other.srv.URL+"/stolen", http.StatusTemporaryRedirect)
+		}
+	})
+	r := c.run("token", "--reader", b.Reader, "--pin-file", pin, "--authority", authority.srv.URL+"/contoso.test",
+		"--client-id", "11111111-2222-3333-4444-555555555555", "--scope", "https://graph.microsoft.com/.default", "--no-cache")
+	if r.code == ExitOK || !strings.Contains(r.stderr, "redirect refused") {
+		t.Errorf("exit %d, stderr:\n%s\nwant a refused redirect", r.code, r.stderr)
+	}
+	if got := other.requests(); len(got) != 0 {
+		t.Errorf("the redirect's target got %+v", got)
+	}
+}
