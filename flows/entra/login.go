@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
@@ -17,11 +16,11 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 
+	"github.com/pivauth/pivauth/flows/oidc"
 	"github.com/pivauth/pivauth/internal/netsafe"
 )
 
@@ -85,8 +84,9 @@ func (c *Client) Login(ctx context.Context, o LoginOptions) (Token, error) {
 	if err != nil {
 		return Token{}, c.explain(err)
 	}
-	if err := checkNonce(res.IDToken.RawToken, nonce); err != nil {
-		return Token{}, err
+	// MSAL checks no nonce for a confidential client's sign-in.
+	if err := oidc.CheckNonce(res.IDToken.RawToken, nonce); err != nil {
+		return Token{}, fmt.Errorf("entra: %w", err)
 	}
 	return Token{
 		AccessToken: res.AccessToken,
@@ -211,34 +211,6 @@ func (lb *loopback) wait(ctx context.Context) (string, error) {
 	}
 }
 
-// checkNonce checks that the ID token of the sign-in carries the nonce of its authorization
-// request (OpenID Connect Core 1.0 section 3.1.3.7): a code injected from another sign-in brings
-// an ID token minted for another nonce. MSAL checks no nonce of a confidential client's sign-in.
-// The token came from the token endpoint over TLS, which the section accepts in place of its
-// signature.
-func checkNonce(idToken, nonce string) error {
-	if idToken == "" {
-		return nil
-	}
-	parts := strings.Split(idToken, ".")
-	var claims struct {
-		Nonce string `json:"nonce"`
-	}
-	if len(parts) != 3 {
-		return errors.New("entra: the ID token is not a JWT")
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err == nil {
-		err = json.Unmarshal(payload, &claims)
-	}
-	if err != nil {
-		return fmt.Errorf("entra: the ID token's claims: %w", err)
-	}
-	if subtle.ConstantTimeCompare([]byte(claims.Nonce), []byte(nonce)) != 1 {
-		return errors.New("entra: the ID token carries another nonce than this sign-in sent: the code is not from this sign-in (injected or replayed); sign in again")
-	}
-	return nil
-}
 
 func (lb *loopback) close() {
 	for _, s := range lb.servers {

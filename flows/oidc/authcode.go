@@ -150,7 +150,8 @@ func (c *Client) AuthorizationCode(ctx context.Context, req AuthCodeRequest) (*o
 	if err != nil {
 		return nil, err
 	}
-	if err := checkNonce(tok, nonce); err != nil {
+	idToken, _ := tok.Extra("id_token").(string)
+	if err := CheckNonce(idToken, nonce); err != nil {
 		return nil, fmt.Errorf("oidc: token endpoint %s: %w", c.meta.TokenEndpoint, err)
 	}
 	return tok, nil
@@ -160,12 +161,12 @@ func (c *Client) AuthorizationCode(ctx context.Context, req AuthCodeRequest) (*o
 // connection that sends nothing cannot hold it. A variable for the tests only.
 var loopbackHeaderTimeout = 10 * time.Second
 
-// checkNonce checks that an ID token in the token answer carries the nonce of the authorization
-// request (OpenID Connect Core 1.0 section 3.1.3.7, step 11): a code injected from another sign-in
-// brings an ID token minted for another nonce. The token came straight from the token endpoint
-// over TLS, which section 3.1.3.7 accepts in place of checking its signature.
-func checkNonce(tok *oauth2.Token, nonce string) error {
-	idToken, _ := tok.Extra("id_token").(string)
+// CheckNonce checks that idToken, an ID token from a token endpoint's answer, carries nonce, the one
+// the authorization request sent (OpenID Connect Core 1.0 section 3.1.3.7, step 11): a code
+// injected from another sign-in brings an ID token minted for another nonce. Nothing is checked
+// when either is empty. The ID token came straight from the token endpoint over TLS, which that
+// section accepts in place of checking its signature.
+func CheckNonce(idToken, nonce string) error {
 	if nonce == "" || idToken == "" {
 		return nil
 	}
