@@ -211,7 +211,6 @@ func (lb *loopback) wait(ctx context.Context) (string, error) {
 	}
 }
 
-
 func (lb *loopback) close() {
 	for _, s := range lb.servers {
 		_ = s.Close()
