@@ -295,3 +295,33 @@ func TestEntraTokenRequestNotRedirected(t *testing.T) {
 		t.Errorf("the redirect's target got %+v", got)
 	}
 }
+
+// TestEntraNonEntraAnswerPrintable: an authority whose token endpoint answers with a body that is
+// not an Entra error (a proxy's page, say) is quoted on stderr without its control characters.
+func TestEntraNonEntraAnswerPrintable(t *testing.T) {
+	b := benchtest.Start(t, vcard.ProfilePIV)
+	c := newCLI(t)
+	ca := tlstest.NewCA(t, "authority CA")
+	c = c.with("SSL_CERT_FILE=" + writeFile(t, c.dir, "authority-ca.pem", string(tlstest.PEM(ca.Cert)), 0o644))
+	pin := writeFile(t, c.dir, "pin", factoryPIN+"\n", 0o600)
+	var authority *recorder
+	authority = startRecorder(t, ca, func(w http.ResponseWriter, r *http.Request) {
+		base := authority.srv.URL + "/contoso.test"
+		if r.URL.Path == "/contoso.test/v2.0/.well-known/openid-configuration" {
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(map[string]any{"issuer": base + "/v2.0", "authorization_endpoint": base + "/oauth2/v2.0/authorize",
+				"token_endpoint": base + "/oauth2/v2.0/token", "jwks_uri": base + "/discovery/v2.0/keys"})
+			return
+		}
+		w.WriteHeader(http.StatusBadGateway)
+		_, _ = w.Write([]byte("bad gateway\x1b]0;pwned\x07\x1b[2J\npivauth: forged line"))
+	})
+	r := c.run("token", "--reader", b.Reader, "--pin-file", pin, "--authority", authority.srv.URL+"/contoso.test",
+		"--client-id", "11111111-2222-3333-4444-555555555555", "--scope", "https://graph.microsoft.com/.default", "--no-cache")
+	if r.code == ExitOK || !strings.Contains(r.stderr, "bad gateway") {
+		t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	if strings.ContainsAny(r.stderr, "\x1b\x07") || strings.Contains(r.stderr, "\npivauth: forged") {
+		t.Errorf("stderr keeps the server's control characters: %q", r.stderr)
+	}
+}

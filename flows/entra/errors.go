@@ -74,7 +74,8 @@ func (c *Client) explain(err error) error {
 	data, rerr := io.ReadAll(ce.Resp.Body)
 	var r errorResponse
 	if rerr != nil || json.Unmarshal(data, &r) != nil || (r.Error == "" && len(r.ErrorCodes) == 0) {
-		return fmt.Errorf("entra: %s answered HTTP %d without an Entra error: %w", c.authority, ce.Resp.StatusCode, err)
+		// MSAL's message quotes the answer's body: printed without control characters.
+		return fmt.Errorf("entra: %s answered HTTP %d without an Entra error: %w", c.authority, ce.Resp.StatusCode, netsafe.PrintableError(err))
 	}
 	// Entra's words are printed: without control characters.
 	e := &Error{

@@ -220,3 +220,18 @@ func (e *TimeoutError) Unwrap() error { return e.Err }
 
 // Timeout reports true, as net.Error timeouts do.
 func (e *TimeoutError) Timeout() bool { return true }
+
+// PrintableError returns err with its message made Printable, for an error whose text quotes a
+// server (a library's error that carries a response body); errors.Is and errors.As still reach
+// err. nil stays nil.
+func PrintableError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &printableError{err}
+}
+
+type printableError struct{ err error }
+
+func (e *printableError) Error() string { return Printable(e.err.Error()) }
+func (e *printableError) Unwrap() error { return e.err }

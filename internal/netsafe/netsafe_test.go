@@ -79,3 +79,14 @@ func TestPrintable(t *testing.T) {
 		}
 	}
 }
+
+func TestPrintableError(t *testing.T) {
+	base := errors.New("body:\n\x1b[2Jforged")
+	err := PrintableError(base)
+	if err.Error() != "body: [2Jforged" || !errors.Is(err, base) {
+		t.Errorf("PrintableError = %q (Is base: %v)", err, errors.Is(err, base))
+	}
+	if PrintableError(nil) != nil {
+		t.Error("PrintableError(nil) is not nil")
+	}
+}
