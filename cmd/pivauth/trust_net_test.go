@@ -106,6 +106,14 @@ func TestRequestBearerRedirects(t *testing.T) {
 		t.Errorf("another origin got %+v, want one request without the token or the card's certificate", got)
 	}
 
+	// An Authorization header given with -H is the caller's token: it stays with the origin too.
+	if r := c.ok("request", "--reader", o.b.Reader, "--pin-file", o.pin, "-H", "Authorization: Bearer given", hostile.srv.URL+"/cross"); r.stdout != "recorded\n" {
+		t.Errorf("cross-origin redirect with -H: %q", r.stdout)
+	}
+	if got := other.requests(); len(got) != 2 || got[1].authorization != "" || got[1].clientCert {
+		t.Errorf("another origin got %+v, want a second request without the header or the card's certificate", got)
+	}
+
 	c.fails(ExitNetwork, []string{"https to http"}, append(bearer, hostile.srv.URL+"/clear")...)
 	if got := clear.requests(); len(got) != 0 {
 		t.Errorf("the http server got %+v after a redirect from https", got)
