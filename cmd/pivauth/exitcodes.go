@@ -34,11 +34,11 @@ var exitCodeTable = []struct {
 }{
 	{ExitOK, "success"},
 	{ExitError, "error not covered below"},
-	{ExitUsage, "usage: unknown command or flag, bad argument, unknown profile, bad configuration file"},
+	{ExitUsage, "usage: unknown command or flag, bad argument, unknown profile, bad or unsafe configuration file, identity provider URL not https"},
 	{ExitNoCard, "no card: none present (or not the selected one) before --timeout, card removed, PC/SC unavailable"},
 	{ExitPIN, "PIN: wrong (tries left are shown), blocked, refused by the lockout guard, no terminal and no PIN source"},
 	{ExitRejected, "rejected: the identity provider or server refused the request (AADSTS…, invalid_client, HTTP 4xx/5xx with -f)"},
-	{ExitNetwork, "network: DNS, connection or TLS failure, server certificate not trusted"},
+	{ExitNetwork, "network: DNS, connection or TLS failure, server certificate not trusted, no answer within --http-timeout, redirect to http refused"},
 	{ExitUnattested, "unattested: setup key generated the key (it is in the slot, its public key is printed) but could not verify " +
 		"its attestation, on a YubiKey or with --attestation-roots"},
 	{ExitInterrupted, "interrupted by Ctrl-C or SIGTERM"},

@@ -13,6 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/pivauth/pivauth/internal/privfs"
 )
 
 // Config is the configuration file: named profiles and the one used when none is named.
@@ -108,16 +110,25 @@ func (a *app) configPath() (path string, explicit bool, err error) {
 	return filepath.Join(dir, "pivauth", "config.json"), false, nil
 }
 
-// readConfig loads the configuration file. A missing default file is an empty configuration.
+// readConfig loads the configuration file. A missing default file is an empty configuration. A
+// file that others could change (privfs.CheckSteering) is refused: it names the pinentry program
+// that gets the PIN, the CAs trusted and the identity providers tokens come from.
 func (a *app) readConfig() (Config, string, error) {
 	path, explicit, err := a.configPath()
 	if err != nil {
 		// No home directory (a service account, say): behave as without a configuration file.
 		return Config{}, "", nil
 	}
-	data, err := os.ReadFile(path)
+	err = privfs.CheckSteering(path)
 	if errors.Is(err, fs.ErrNotExist) && !explicit {
 		return Config{}, path, nil
+	}
+	if errors.Is(err, privfs.ErrNotPrivate) {
+		return Config{}, path, withCode(ExitUsage, fmt.Errorf("configuration file refused: %w", err))
+	}
+	var data []byte
+	if err == nil {
+		data, err = os.ReadFile(path)
 	}
 	if err != nil {
 		return Config{}, path, withCode(ExitUsage, fmt.Errorf("read configuration: %w", err))
@@ -312,7 +323,12 @@ the command line replaces the whole group from the profile. Unknown keys are an 
   }
 
 Keys: tenant, authority, issuer, client_id, scopes, client_auth, reader, serial, guid, slot,
-pin_file, pinentry, ca_file. The file holds no secret: never put a PIN in it (use pin_file).`,
+pin_file, pinentry, ca_file. The file holds no secret: never put a PIN in it (use pin_file).
+
+The file steers where the PIN and tokens go (pinentry, ca_file, issuer), so, as ssh does with its
+configuration, pivauth refuses it when it, or its directory, is writable by group or others or
+belongs to another user than you or root (a symlink is followed and the file it leads to checked
+too); the message says what to run (chmod go-w …, chown …).`,
 	}
 }
 

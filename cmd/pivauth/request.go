@@ -15,6 +15,7 @@ import (
 
 	"github.com/pivauth/pivauth/flows/adapters"
 	"github.com/pivauth/pivauth/flows/mtls"
+	"github.com/pivauth/pivauth/internal/netsafe"
 )
 
 // httpStatusError is an HTTP error status with --fail: the server refused the request.
@@ -50,6 +51,11 @@ access token got as 'pivauth token' does (the token flags or a profile name the 
 Trust: the system roots, plus SSL_CERT_FILE, plus --ca-file. There is no switch to skip server
 certificate verification.
 
+Redirects: followed within the origin (scheme, host and port) of URL with the token and the card's
+certificate. A redirect to another origin is followed without them: no Authorization header (as
+curl does), no client certificate. A redirect from https to http is refused (exit code 6). Each
+exchange, redirects and body included, must finish within --http-timeout (default 30s).
+
 The response body goes to stdout (or -o FILE); -i adds the status line and headers; -f makes an
 HTTP status of 400 or more exit with code 5.`,
 		Example: `  pivauth request https://api.internal.example/v1/status
@@ -76,7 +82,7 @@ HTTP status of 400 or more exit with code 5.`,
 					return err
 				}
 				defer s.Close()
-				httpClient, err = mtlsClient(s, &f)
+				httpClient, err = a.mtlsClient(s, &f, nil)
 			}
 			if err != nil {
 				return err
@@ -184,19 +190,34 @@ func (r *requestFlags) write(a *app, resp *http.Response) error {
 	return nil
 }
 
-// mtlsClient is an HTTP client presenting the card's certificate, trusting the system roots,
-// SSL_CERT_FILE and --ca-file. Each handshake the card signs is recorded with the server's name.
-func mtlsClient(s cardKey, f *idpFlags) (*http.Client, error) {
+// mtlsClient is an HTTP client presenting the card's certificate (and with src a bearer token) to
+// the origin of the request only, trusting the system roots, SSL_CERT_FILE and --ca-file. A
+// redirect to another origin is followed without the token or the card; one from https to http is
+// refused (netsafe.OriginClient). Each handshake the card signs is recorded with the server's name.
+func (a *app) mtlsClient(s cardKey, f *idpFlags, src oauth2.TokenSource) (*http.Client, error) {
 	roots, err := f.extraRoots()
 	if err != nil {
 		return nil, err
 	}
-	return mtls.NewClient(keyIdentity(s), mtls.Options{ExtraRoots: roots})
+	opts := mtls.Options{ExtraRoots: roots, Timeout: a.opts.httpTimeout}
+	card, err := mtls.NewTransport(keyIdentity(s), opts)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := mtls.NewTransport(mtls.Identity{}, opts)
+	if err != nil {
+		return nil, err
+	}
+	var own http.RoundTripper = card
+	if src != nil {
+		own = &oauth2.Transport{Source: src, Base: card}
+	}
+	return netsafe.OriginClient(own, plain, a.opts.httpTimeout), nil
 }
 
 // bearerClient opens the card and the token client of the flags.
 func (a *app) bearerClient(ctx context.Context, f *idpFlags) (cardKey, *client, error) {
-	if _, err := f.kind(); err != nil {
+	if _, err := a.preflight(ctx, f); err != nil {
 		return nil, nil, err
 	}
 	s, err := a.openSigner(ctx)
@@ -218,9 +239,5 @@ func (a *app) resourceClient(ctx context.Context, c *client, f *idpFlags) (*http
 	if c.oidc != nil {
 		return c.oidc.ResourceClient(src), nil
 	}
-	base, err := mtlsClient(c.signer, f)
-	if err != nil {
-		return nil, err
-	}
-	return &http.Client{Transport: &oauth2.Transport{Source: src, Base: base.Transport}}, nil
+	return a.mtlsClient(c.signer, f, src)
 }

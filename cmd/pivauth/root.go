@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
 	"github.com/pivauth/pivauth/internal/audit"
+	"github.com/pivauth/pivauth/internal/netsafe"
 )
 
 // globalOptions are the flags every command accepts (persistent flags of the root command).
@@ -27,6 +30,8 @@ type globalOptions struct {
 	config   string        // configuration file path (default: XDG config dir)
 	verbose  bool          // debug log to stderr
 	timeout  time.Duration // how long to wait for a card to be inserted
+	// httpTimeout bounds each HTTP exchange (identity provider, request).
+	httpTimeout time.Duration
 	// allowLastTry lets pivauth present a PIN (or PUK) when the card has one try left.
 	allowLastTry bool
 }
@@ -101,6 +106,9 @@ func (a *app) rootCommand() *cobra.Command {
 				return err
 			}
 			a.format = format
+			if a.opts.httpTimeout <= 0 {
+				return usageErrorf("--http-timeout %s: give a duration above zero, e.g. 30s", a.opts.httpTimeout)
+			}
 			if skipsProfile(cmd) {
 				return nil
 			}
@@ -126,6 +134,7 @@ func (a *app) rootCommand() *cobra.Command {
 	f.BoolVarP(&a.opts.verbose, "verbose", "v", false, "log what happens to stderr (never a PIN or a token)")
 	f.DurationVar(&a.opts.timeout, "timeout", 0, "how long to wait for a card to be inserted (`DURATION`, e.g. 30s); "+
 		"0: until Ctrl-C on a terminal, not at all without one")
+	f.DurationVar(&a.opts.httpTimeout, "http-timeout", netsafe.DefaultTimeout, "how long one HTTP exchange (identity provider, 'request') may take before it fails (`DURATION`)")
 	f.BoolVar(&a.opts.allowLastTry, "allow-last-try", false, "present the PIN (or PUK) even when the card has only one try left (lockout guard off; uses the card directly, not the agent)")
 	_ = root.RegisterFlagCompletionFunc("slot", completeSlots)
 	_ = root.RegisterFlagCompletionFunc("output", completeOutput)
@@ -236,7 +245,7 @@ func (a *app) report(ctx context.Context, err error) int {
 		fmt.Fprintln(a.stderr, "pivauth: interrupted")
 		return code
 	}
-	fmt.Fprintf(a.stderr, "pivauth: %v%s\n", err, lastTryHint(err))
+	fmt.Fprintf(a.stderr, "pivauth: %s%s%s\n", terminalSafe(err.Error()), lastTryHint(err), a.timeoutHint(err))
 	if code == ExitUsage && !a.started {
 		fmt.Fprintln(a.stderr, "Run 'pivauth --help' for usage.")
 	}
@@ -291,4 +300,26 @@ func (a *app) outputFormat(cmd *cobra.Command) (string, error) {
 		}
 	}
 	return "", usageErrorf("%s: --output %q is not offered; choose one of: %s", cmd.CommandPath(), a.opts.output, strings.Join(formats, ", "))
+}
+
+// timeoutHint points at --http-timeout when err is an HTTP exchange that ran out of time.
+func (a *app) timeoutHint(err error) string {
+	var te *netsafe.TimeoutError
+	var ue *url.Error
+	if errors.As(err, &te) || (errors.As(err, &ue) && ue.Timeout()) {
+		return fmt.Sprintf(" (no answer within --http-timeout %s: raise it for a slow server)", a.opts.httpTimeout)
+	}
+	return ""
+}
+
+// terminalSafe removes from an error message the control characters other than newline and tab:
+// a message quoting a server (an error description, a status line) must not steer the terminal.
+// The libraries clean what servers say (netsafe.Printable); this catches whatever they miss.
+func terminalSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\t' || !(unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)) {
+			return r
+		}
+		return -1
+	}, s)
 }

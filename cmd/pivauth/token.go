@@ -26,6 +26,7 @@ import (
 	"github.com/pivauth/pivauth/flows/mtls"
 	"github.com/pivauth/pivauth/flows/oidc"
 	"github.com/pivauth/pivauth/internal/agent"
+	"github.com/pivauth/pivauth/internal/netsafe"
 )
 
 func init() {
@@ -43,6 +44,12 @@ func init() {
 		if errors.As(err, &hs) {
 			return ExitNetwork, true
 		}
+		// A provider URL that is not https, or discovery redirected elsewhere: the issuer or
+		// authority given is not one to use as it is.
+		var insecure *netsafe.InsecureURLError
+		if errors.As(err, &insecure) || errors.Is(err, netsafe.ErrRedirect) {
+			return ExitUsage, true
+		}
 		return 0, false
 	})
 }
@@ -59,6 +66,8 @@ type idpFlags struct {
 	x5c                       bool
 	bound                     bool
 	resources                 []string
+	// meta is the OpenID provider's metadata, discovered by preflight before the card is used.
+	meta *oidc.Metadata
 }
 
 func (f *idpFlags) register(cmd *cobra.Command, withScopes bool) {
@@ -100,6 +109,40 @@ func (f *idpFlags) kind() (string, error) {
 		return "", usageErrorf("--client-auth %q: a card backs %s, %s or %s", f.clientAuth, oidc.PrivateKeyJWT, oidc.TLSClientAuth, oidc.SelfSignedTLSClientAuth)
 	}
 	return "", usageErrorf("name the identity provider: --tenant or --authority for Entra ID, --issuer for an OpenID provider (or a profile)")
+}
+
+// preflight checks what the flags name before the card is touched and returns the provider kind:
+// the provider's URL must be https (plain http only on a loopback address), and an OpenID
+// provider's metadata is discovered now, with the same checks on its endpoints. A provider pivauth
+// would refuse is thus refused without a card operation or a PIN prompt, with exit code 2.
+func (a *app) preflight(ctx context.Context, f *idpFlags) (string, error) {
+	kind, err := f.kind()
+	if err != nil {
+		return "", err
+	}
+	if kind == "entra" {
+		if f.authority != "" {
+			if err := entra.CheckAuthority(f.authority); err != nil {
+				return "", withCode(ExitUsage, fmt.Errorf("--authority: %w", err))
+			}
+		}
+		return kind, nil
+	}
+	if err := netsafe.CheckURL("--issuer", f.issuer); err != nil {
+		return "", withCode(ExitUsage, err)
+	}
+	roots, err := f.extraRoots()
+	if err != nil {
+		return "", err
+	}
+	discovery, err := mtls.NewClient(mtls.Identity{}, mtls.Options{ExtraRoots: roots, Timeout: a.opts.httpTimeout})
+	if err != nil {
+		return "", err
+	}
+	if f.meta, err = oidc.Discover(ctx, discovery, f.issuer); err != nil {
+		return "", err
+	}
+	return kind, nil
 }
 
 // extraRoots reads --ca-file.
@@ -172,9 +215,9 @@ func (a *app) newClient(ctx context.Context, f *idpFlags, s cardKey) (*client, e
 	} else if store, err = f.tokenCache(); err != nil {
 		return nil, err
 	}
-	tlsOpts := mtls.Options{ExtraRoots: roots}
+	tlsOpts := mtls.Options{ExtraRoots: roots, Timeout: a.opts.httpTimeout}
 	if kind == "entra" {
-		httpClient, err := mtls.NewClient(mtls.Identity{}, tlsOpts)
+		httpClient, err := entra.SafeHTTPClient(tlsOpts)
 		if err != nil {
 			return nil, err
 		}
@@ -193,6 +236,7 @@ func (a *app) newClient(ctx context.Context, f *idpFlags, s cardKey) (*client, e
 	c.oidc, err = oidc.New(ctx, oidc.Config{
 		Issuer: f.issuer, ClientID: f.clientID, AuthMethod: oidc.AuthMethod(f.clientAuth),
 		Identity: keyIdentity(s), TLS: tlsOpts, CertificateBound: f.bound, Resources: f.resources, Cache: store,
+		HTTPTimeout: a.opts.httpTimeout, Metadata: f.meta,
 	})
 	if err != nil {
 		return nil, err
@@ -239,10 +283,11 @@ func (c *client) Token(ctx context.Context, scopes ...string) (cache.Token, erro
 	return tok, nil
 }
 
-// agentTokenName is the name a token is kept under in the agent: a digest of its cache key, so
-// that equal requests meet and the name itself tells nothing about tenant, client or scope.
+// agentTokenName is the name a token is kept under in the agent: a digest of its normalized cache
+// key, so that equal requests meet (as on disk) and the name itself tells nothing about tenant,
+// client or scope.
 func agentTokenName(k cache.Key) string {
-	b, _ := json.Marshal(k) // a struct of strings always marshals
+	b, _ := json.Marshal(k.Normalize()) // a struct of strings always marshals
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
@@ -347,7 +392,7 @@ func jwtPayload(token string) (map[string]any, error) {
 
 // getToken opens the card and gets an app-only (client credentials) token.
 func (a *app) getToken(ctx context.Context, f *idpFlags) (cardKey, cache.Token, error) {
-	if _, err := f.kind(); err != nil {
+	if _, err := a.preflight(ctx, f); err != nil {
 		return nil, cache.Token{}, err
 	}
 	s, err := a.openSigner(ctx)
@@ -453,7 +498,7 @@ The audience is the token endpoint: Entra's for --tenant/--authority, the discov
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			if audience == "" {
-				if _, err := f.kind(); err != nil {
+				if _, err := a.preflight(ctx, &f); err != nil {
 					return err
 				}
 			} else if f.clientID == "" {
@@ -543,6 +588,9 @@ printed on stderr, for machines without a browser. Redirect: a loopback address 
 			if device && kind != "oidc" {
 				return usageErrorf("--device works with --issuer (OpenID providers)")
 			}
+			if _, err := a.preflight(ctx, &f); err != nil {
+				return err
+			}
 			f.noCache = true // a person's token is not shared through the app-only cache
 			s, err := a.openSigner(ctx)
 			if err != nil {
@@ -579,9 +627,10 @@ func (a *app) oidcLogin(ctx context.Context, c *oidc.Client, f *idpFlags, device
 	var err error
 	if device {
 		tok, err = c.Device(ctx, req, func(d oidc.DeviceCode) error {
-			fmt.Fprintf(a.stderr, "To sign in, open %s and enter the code %s", d.VerificationURI, d.UserCode)
+			// The provider chose these strings: printed without control characters.
+			fmt.Fprintf(a.stderr, "To sign in, open %s and enter the code %s", netsafe.Printable(d.VerificationURI), netsafe.Printable(d.UserCode))
 			if d.VerificationURIComplete != "" {
-				fmt.Fprintf(a.stderr, "\n(or open %s)", d.VerificationURIComplete)
+				fmt.Fprintf(a.stderr, "\n(or open %s)", netsafe.Printable(d.VerificationURIComplete))
 			}
 			fmt.Fprintln(a.stderr, "\nWaiting for the sign-in to finish…")
 			return nil

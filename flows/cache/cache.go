@@ -51,37 +51,52 @@ func (t Token) ValidFor(now time.Time, d time.Duration) bool {
 
 // Key identifies a cache entry.
 type Key struct {
-	Authority  string   `json:"authority"`  // authority or issuer URL
-	ClientID   string   `json:"client_id"`  // OAuth client id
-	Scopes     []string `json:"scopes"`     // order and case do not matter
+	Authority  string   `json:"authority"`  // authority or issuer URL; case matters in its path
+	ClientID   string   `json:"client_id"`  // OAuth client id; case matters
+	Scopes     []string `json:"scopes"`     // order does not matter, case does
 	Thumbprint string   `json:"thumbprint"` // SHA-256 hex of the client certificate
 }
 
-// normalize makes equal requests produce equal keys.
-func (k Key) normalize() Key {
+// Normalize makes equal requests produce equal keys: the authority's scheme and host in lower
+// case and without a trailing slash, the scopes sorted and without duplicates, the thumbprint in
+// upper case. Nothing else is folded: OAuth client ids and scopes, and the paths of issuer URLs,
+// are case-sensitive, so two that differ only in case name different clients, rights or tenants.
+func (k Key) Normalize() Key {
 	n := Key{
-		Authority:  strings.ToLower(strings.TrimSuffix(k.Authority, "/")),
-		ClientID:   strings.ToLower(k.ClientID),
+		Authority:  normalizeURL(strings.TrimSuffix(k.Authority, "/")),
+		ClientID:   k.ClientID,
 		Thumbprint: strings.ToUpper(k.Thumbprint),
 	}
-	for _, s := range k.Scopes {
-		n.Scopes = append(n.Scopes, strings.ToLower(s))
-	}
+	n.Scopes = append(n.Scopes, k.Scopes...)
 	slices.Sort(n.Scopes)
 	n.Scopes = slices.Compact(n.Scopes)
 	return n
 }
 
+// normalizeURL lowers the case of a URL's scheme and host, which RFC 3986 section 6.2.2.1 says
+// do not matter; the rest is kept as it is. Anything not a URL with a host is kept as it is.
+func normalizeURL(raw string) string {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return raw
+	}
+	host, path, _ := strings.Cut(rest, "/")
+	if path != "" || strings.HasSuffix(rest, "/") {
+		path = "/" + path
+	}
+	return strings.ToLower(scheme) + "://" + strings.ToLower(host) + path
+}
+
 // same reports whether two keys name the same entry.
 func (k Key) same(o Key) bool {
-	a, b := k.normalize(), o.normalize()
+	a, b := k.Normalize(), o.Normalize()
 	return a.Authority == b.Authority && a.ClientID == b.ClientID && a.Thumbprint == b.Thumbprint && slices.Equal(a.Scopes, b.Scopes)
 }
 
 // name is the entry's file name: a digest of the normalized key, so no key material (tenant,
 // client id) shows in directory listings.
 func (k Key) name() string {
-	b, _ := json.Marshal(k.normalize()) // a struct of strings always marshals
+	b, _ := json.Marshal(k.Normalize()) // a struct of strings always marshals
 	d := sha256.Sum256(b)
 	return hex.EncodeToString(d[:16])
 }
@@ -155,7 +170,7 @@ func (s *Store) Get(k Key) (Token, bool, error) {
 // Put stores t under k, replacing any entry atomically.
 func (s *Store) Put(k Key, t Token) error {
 	t.Cached = false
-	data, err := json.Marshal(entry{Key: k.normalize(), Token: t})
+	data, err := json.Marshal(entry{Key: k.Normalize(), Token: t})
 	if err != nil {
 		return fmt.Errorf("token cache: %w", err)
 	}

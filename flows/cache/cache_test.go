@@ -81,23 +81,30 @@ func TestGetNeedsFiveMinutesLeft(t *testing.T) {
 	}
 }
 
+// TestKeyNormalizationAndSeparation: what names the same entry (scheme and host case, trailing
+// slash, scope order and duplicates, thumbprint case) meets; what OAuth treats as case-sensitive
+// (the issuer's path, the client id, scopes) keeps tokens apart.
 func TestKeyNormalizationAndSeparation(t *testing.T) {
 	now := time.Now()
 	s := openAt(t, now)
 	k := key
-	k.Scopes = []string{"B", "a", "a"}
+	k.ClientID = "build-Bot"
+	k.Scopes = []string{"b", "a", "a"}
 	if err := s.Put(k, Token{AccessToken: "x", ExpiresOn: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	same := Key{Authority: "HTTPS://login.example.test/tenant", ClientID: strings.ToUpper(key.ClientID), Scopes: []string{"A", "b"}, Thumbprint: "AB12"}
+	same := Key{Authority: "HTTPS://LOGIN.example.test/Tenant", ClientID: k.ClientID, Scopes: []string{"a", "b"}, Thumbprint: "AB12"}
 	if _, ok, _ := s.Get(same); !ok {
-		t.Error("an equivalent key (case, order, trailing slash, duplicates) missed")
+		t.Error("an equivalent key (scheme and host case, order, trailing slash, duplicates) missed")
 	}
 	for name, other := range map[string]Key{
 		"another certificate": {Authority: k.Authority, ClientID: k.ClientID, Scopes: k.Scopes, Thumbprint: "cd34"},
 		"another client":      {Authority: k.Authority, ClientID: "other", Scopes: k.Scopes, Thumbprint: k.Thumbprint},
 		"another authority":   {Authority: "https://login.example.test/other", ClientID: k.ClientID, Scopes: k.Scopes, Thumbprint: k.Thumbprint},
 		"other scopes":        {Authority: k.Authority, ClientID: k.ClientID, Scopes: []string{"a"}, Thumbprint: k.Thumbprint},
+		"issuer path case":    {Authority: "https://login.example.test/tenant/", ClientID: k.ClientID, Scopes: k.Scopes, Thumbprint: k.Thumbprint},
+		"client id case":      {Authority: k.Authority, ClientID: strings.ToUpper(k.ClientID), Scopes: k.Scopes, Thumbprint: k.Thumbprint},
+		"scope case":          {Authority: k.Authority, ClientID: k.ClientID, Scopes: []string{"A", "b"}, Thumbprint: k.Thumbprint},
 	} {
 		if _, ok, _ := s.Get(other); ok {
 			t.Errorf("%s: served a token cached for a different key", name)

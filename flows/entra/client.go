@@ -14,6 +14,8 @@ import (
 
 	"github.com/pivauth/pivauth/flows/assertion"
 	"github.com/pivauth/pivauth/flows/cache"
+	"github.com/pivauth/pivauth/flows/mtls"
+	"github.com/pivauth/pivauth/internal/netsafe"
 )
 
 // Token is an access token with its expiry, scopes and, for sign-in, the user.
@@ -49,8 +51,9 @@ type Options struct {
 	// SendX5C sends the certificate chain in each assertion, for subject name + issuer
 	// authentication (apps configured with trustedCertificateSubjects).
 	SendX5C bool
-	// HTTPClient carries the requests; nil means http.DefaultClient's transport (system roots,
-	// SSL_CERT_FILE honoured).
+	// HTTPClient carries the requests; nil means SafeHTTPClient(mtls.Options{}): system roots
+	// and SSL_CERT_FILE, https only, no redirect, a 30 s deadline per exchange. A client given
+	// here is used as it is: give it the same properties (SafeHTTPClient makes one).
 	HTTPClient *http.Client
 	// Cache keeps tokens across processes; nil keeps them only in this Client's memory.
 	Cache *cache.Store
@@ -103,14 +106,31 @@ func New(opts Options) (*Client, error) {
 	if err := c.checkValidity(); err != nil {
 		return nil, err
 	}
-	mopts := []confidential.Option{confidential.WithInstanceDiscovery(false)}
-	if opts.HTTPClient != nil {
-		mopts = append(mopts, confidential.WithHTTPClient(opts.HTTPClient))
+	httpClient := opts.HTTPClient
+	if httpClient == nil {
+		if httpClient, err = SafeHTTPClient(mtls.Options{}); err != nil {
+			return nil, fmt.Errorf("entra: %w", err)
+		}
 	}
+	mopts := []confidential.Option{confidential.WithInstanceDiscovery(false), confidential.WithHTTPClient(httpClient)}
 	c.msal, err = confidential.New(authority, opts.ClientID, confidential.NewCredFromAssertionCallback(c.assertionFor), mopts...)
 	if err != nil {
 		return nil, fmt.Errorf("entra: %w", err)
 	}
+	return c, nil
+}
+
+// SafeHTTPClient returns the HTTP client New uses when Options.HTTPClient is nil, with the trust
+// and deadline of opts: https only (a discovered endpoint in clear is refused), a deadline on every
+// exchange (opts.Timeout), and no redirect followed at all: Entra's endpoints answer where they
+// are, and a followed 307 would send a token request, client assertion included, elsewhere.
+// MSAL's own default client has none of these.
+func SafeHTTPClient(opts mtls.Options) (*http.Client, error) {
+	c, err := mtls.NewClient(mtls.Identity{}, opts)
+	if err != nil {
+		return nil, err
+	}
+	c.CheckRedirect = netsafe.NoRedirects
 	return c, nil
 }
 

@@ -36,6 +36,13 @@ func AuthorityURL(cloud, tenant string) string {
 	return strings.TrimSuffix(cloud, "/") + "/" + tenant
 }
 
+// CheckAuthority returns an error unless authority is an https URL naming a tenant, as New
+// requires: callers check it before they open a card.
+func CheckAuthority(authority string) error {
+	_, err := checkAuthority(authority)
+	return err
+}
+
 // checkAuthority makes sure the authority is an https URL naming a tenant, as MSAL requires.
 func checkAuthority(authority string) (string, error) {
 	a := strings.TrimSuffix(authority, "/")

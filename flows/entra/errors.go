@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	msalerrors "github.com/AzureAD/microsoft-authentication-library-for-go/apps/errors"
+
+	"github.com/pivauth/pivauth/internal/netsafe"
 )
 
 // Error is an error answer from Entra ID, with its AADSTS code and what to do about it.
@@ -72,13 +74,15 @@ func (c *Client) explain(err error) error {
 	data, rerr := io.ReadAll(ce.Resp.Body)
 	var r errorResponse
 	if rerr != nil || json.Unmarshal(data, &r) != nil || (r.Error == "" && len(r.ErrorCodes) == 0) {
-		return fmt.Errorf("entra: %s answered HTTP %d without an Entra error: %w", c.authority, ce.Resp.StatusCode, err)
+		// MSAL's message quotes the answer's body: printed without control characters.
+		return fmt.Errorf("entra: %s answered HTTP %d without an Entra error: %w", c.authority, ce.Resp.StatusCode, netsafe.PrintableError(err))
 	}
+	// Entra's words are printed: without control characters.
 	e := &Error{
-		OAuthError:    r.Error,
-		Description:   firstLine(r.ErrorDescription),
-		TraceID:       r.TraceID,
-		CorrelationID: r.CorrelationID,
+		OAuthError:    netsafe.Printable(r.Error),
+		Description:   netsafe.Printable(firstLine(r.ErrorDescription)),
+		TraceID:       netsafe.Printable(r.TraceID),
+		CorrelationID: netsafe.Printable(r.CorrelationID),
 		StatusCode:    ce.Resp.StatusCode,
 		Err:           err,
 	}

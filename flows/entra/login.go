@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -18,6 +19,9 @@ import (
 	"time"
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
+
+	"github.com/pivauth/pivauth/flows/oidc"
+	"github.com/pivauth/pivauth/internal/netsafe"
 )
 
 // LoginOptions configure an interactive sign-in.
@@ -58,8 +62,9 @@ func (c *Client) Login(ctx context.Context, o LoginOptions) (Token, error) {
 	}
 	defer lb.close()
 	verifier, challenge := pkce()
-	state := randomString()
-	authURL, err := c.authorizeURL(ctx, lb.redirectURI, state, challenge, o)
+	state, nonce := randomString(), randomString()
+	lb.state = state
+	authURL, err := c.authorizeURL(ctx, lb.redirectURI, state, nonce, challenge, o)
 	if err != nil {
 		return Token{}, err
 	}
@@ -71,13 +76,17 @@ func (c *Client) Login(ctx context.Context, o LoginOptions) (Token, error) {
 	if err := open(ctx, authURL); err != nil {
 		fmt.Fprintf(out, "(could not open a browser: %v)\n", err)
 	}
-	code, err := lb.wait(ctx, state)
+	code, err := lb.wait(ctx)
 	if err != nil {
 		return Token{}, err
 	}
 	res, err := c.msal.AcquireTokenByAuthCode(ctx, code, lb.redirectURI, o.Scopes, confidential.WithChallenge(verifier))
 	if err != nil {
 		return Token{}, c.explain(err)
+	}
+	// MSAL checks no nonce for a confidential client's sign-in.
+	if err := oidc.CheckNonce(res.IDToken.RawToken, nonce); err != nil {
+		return Token{}, fmt.Errorf("entra: %w", err)
 	}
 	return Token{
 		AccessToken: res.AccessToken,
@@ -89,9 +98,9 @@ func (c *Client) Login(ctx context.Context, o LoginOptions) (Token, error) {
 }
 
 // authorizeURL asks MSAL for the authorize URL (it resolves the endpoint) and adds what MSAL's
-// confidential client does not: PKCE, state, prompt and the OpenID scopes that bring back an ID
-// token and refresh token.
-func (c *Client) authorizeURL(ctx context.Context, redirectURI, state, challenge string, o LoginOptions) (string, error) {
+// confidential client does not: PKCE, state, nonce, prompt and the OpenID scopes that bring back
+// an ID token and refresh token.
+func (c *Client) authorizeURL(ctx context.Context, redirectURI, state, nonce, challenge string, o LoginOptions) (string, error) {
 	scopes := slices.Clone(o.Scopes)
 	for _, s := range []string{"openid", "profile", "offline_access"} {
 		if !slices.Contains(scopes, s) {
@@ -114,6 +123,7 @@ func (c *Client) authorizeURL(ctx context.Context, redirectURI, state, challenge
 	q.Set("code_challenge", challenge)
 	q.Set("code_challenge_method", "S256")
 	q.Set("state", state)
+	q.Set("nonce", nonce)
 	if o.Prompt != "" {
 		q.Set("prompt", o.Prompt)
 	}
@@ -125,6 +135,7 @@ func (c *Client) authorizeURL(ctx context.Context, redirectURI, state, challenge
 // browsers may resolve "localhost" to either.
 type loopback struct {
 	redirectURI string
+	state       string // the sign-in's; a redirect with another is not its answer
 	servers     []*http.Server
 	results     chan callback
 }
@@ -168,6 +179,13 @@ func (lb *loopback) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if subtle.ConstantTimeCompare([]byte(cb.state), []byte(lb.state)) != 1 {
+		// A stale tab, another program or a forgery: answering it must not end the sign-in, or
+		// anyone who can reach the port could abort it (or, with an error, put words in it).
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, "<!DOCTYPE html><title>pivauth</title><p>This redirect does not answer the sign-in pivauth is waiting for (its state differs). pivauth keeps waiting.</p>")
+		return
+	}
 	if cb.err != "" {
 		fmt.Fprintf(w, "<!DOCTYPE html><title>pivauth</title><p>Sign-in failed: %s</p>", html.EscapeString(firstLine(cb.desc)))
 	} else {
@@ -179,17 +197,15 @@ func (lb *loopback) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// wait returns the authorization code once the browser comes back with the expected state.
-func (lb *loopback) wait(ctx context.Context, state string) (string, error) {
+// wait returns the authorization code once the browser comes back with the sign-in's state
+// (serve passes on no other redirect).
+func (lb *loopback) wait(ctx context.Context) (string, error) {
 	select {
 	case <-ctx.Done():
 		return "", fmt.Errorf("entra: gave up waiting for the browser sign-in: %w", ctx.Err())
 	case cb := <-lb.results:
 		if cb.err != "" {
-			return "", fmt.Errorf("entra: sign-in failed: %s: %s", cb.err, firstLine(cb.desc))
-		}
-		if cb.state != state {
-			return "", errors.New("entra: the sign-in redirect carried another state than was sent (a stale or forged redirect); sign in again")
+			return "", fmt.Errorf("entra: sign-in failed: %s: %s", netsafe.Printable(cb.err), netsafe.Printable(firstLine(cb.desc)))
 		}
 		return cb.code, nil
 	}

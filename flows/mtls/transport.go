@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pivauth/pivauth/internal/audit"
+	"github.com/pivauth/pivauth/internal/netsafe"
 )
 
 // DefaultSessionCacheSize is the number of TLS sessions kept when Options.SessionCache is nil.
@@ -33,6 +34,17 @@ type Options struct {
 	// transports: entries are keyed by the identity's certificate, so one identity never resumes
 	// another's session.
 	SessionCache tls.ClientSessionCache
+	// Timeout bounds the wait for a server's answer headers (ResponseHeaderTimeout) and, with
+	// NewClient, each whole request; 0 means netsafe.DefaultTimeout (30 s).
+	Timeout time.Duration
+}
+
+// timeout returns Options.Timeout or the default.
+func (o Options) timeout() time.Duration {
+	if o.Timeout > 0 {
+		return o.Timeout
+	}
+	return netsafe.DefaultTimeout
 }
 
 // Transport is an http.RoundTripper presenting one Identity in every TLS handshake. It wraps an
@@ -80,17 +92,22 @@ func NewTransport(id Identity, opts Options) (*Transport, error) {
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.TLSClientConfig = t.config
 	base.ForceAttemptHTTP2 = true
+	// A server that accepts the connection and never answers would hold the caller forever.
+	base.ResponseHeaderTimeout = opts.timeout()
 	t.base = base
 	return t, nil
 }
 
-// NewClient returns an *http.Client using NewTransport(id, opts).
+// NewClient returns an *http.Client using NewTransport(id, opts): each request bounded by
+// Options.Timeout, redirects from https to http refused (netsafe.NoDowngrade). A redirect keeps
+// the identity: for a client that must present it to one origin only, use netsafe.OriginClient
+// with a transport of the zero Identity for the other origins.
 func NewClient(id Identity, opts Options) (*http.Client, error) {
 	t, err := NewTransport(id, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &http.Client{Transport: t}, nil
+	return &http.Client{Transport: t, CheckRedirect: netsafe.NoDowngrade, Timeout: opts.timeout()}, nil
 }
 
 // Identity returns the identity the transport presents.
@@ -104,8 +121,16 @@ func (t *Transport) TLSConfig() *tls.Config { return t.config.Clone() }
 // their TLS session from the cache.
 func (t *Transport) CloseIdleConnections() { t.base.CloseIdleConnections() }
 
-// RoundTrip sends the request. TLS failures are returned as *HandshakeError.
+// RoundTrip sends the request. TLS failures are returned as *HandshakeError. A plain http URL
+// to a host that is not a loopback address is refused (*netsafe.InsecureURLError) before any
+// connection: whatever reaches this transport (a discovered endpoint, a redirect) is sent over TLS.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := netsafe.CheckRequest(req); err != nil {
+		if req.Body != nil {
+			_ = req.Body.Close() // a RoundTripper closes the body, even on error
+		}
+		return nil, fmt.Errorf("mtls: %w", err)
+	}
 	rec := &handshakeRecord{}
 	// The dial context of http.Transport keeps the request context's values, so the handshake
 	// this request starts reports to rec, and its signature is recorded in the audit log as one

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
@@ -13,8 +14,11 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/pivauth/pivauth/internal/netsafe"
 )
 
 // DefaultRedirectURI is the loopback redirect of the authorization code flow; its port is
@@ -35,8 +39,10 @@ type AuthCodeRequest struct {
 }
 
 // AuthorizationCode signs a person in with the authorization code grant and PKCE (S256) on a
-// loopback redirect, then redeems the code authenticated by the card. It checks the state and,
-// where the provider sends it, the iss parameter (RFC 9207) of the redirect.
+// loopback redirect, then redeems the code authenticated by the card. A redirect with another
+// state is answered with an error page and otherwise ignored: the sign-in goes on waiting for its
+// own. It checks, where the provider sends it, the iss parameter (RFC 9207) of the redirect, and
+// the nonce of an ID token in the answer (when "openid" is asked for).
 func (c *Client) AuthorizationCode(ctx context.Context, req AuthCodeRequest) (*oauth2.Token, error) {
 	if req.Open == nil {
 		return nil, errors.New("oidc: AuthCodeRequest.Open is required to show the sign-in page")
@@ -72,9 +78,9 @@ func (c *Client) AuthorizationCode(ctx context.Context, req AuthCodeRequest) (*o
 	if len(req.Scopes) > 0 {
 		q.Set("scope", strings.Join(req.Scopes, " "))
 	}
+	var nonce string
 	if slices.Contains(req.Scopes, "openid") {
-		nonce, err := randomString()
-		if err != nil {
+		if nonce, err = randomString(); err != nil {
 			return nil, err
 		}
 		q.Set("nonce", nonce)
@@ -90,13 +96,21 @@ func (c *Client) AuthorizationCode(ctx context.Context, req AuthCodeRequest) (*o
 	authURL.RawQuery = q.Encode()
 
 	results := make(chan callbackResult, 1)
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := &http.Server{ReadHeaderTimeout: loopbackHeaderTimeout, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != redirect.Path {
 			http.NotFound(w, r)
 			return
 		}
-		res := c.readCallback(r.URL.Query(), state)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		q := r.URL.Query()
+		if subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(state)) != 1 {
+			// Not the answer to this sign-in (a stale tab, another program, a forgery): it
+			// must not end the sign-in, or anyone who can reach the port could abort it.
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, "<!DOCTYPE html><title>Not this sign-in</title><p>This redirect does not answer the sign-in pivauth is waiting for (its state differs). pivauth keeps waiting.</p>")
+			return
+		}
+		res := c.readCallback(q)
 		if res.err != nil {
 			w.WriteHeader(http.StatusBadRequest)
 			fmt.Fprintf(w, "<!DOCTYPE html><title>Sign-in failed</title><p>Sign-in failed: %s</p>", html.EscapeString(res.err.Error()))
@@ -132,7 +146,48 @@ func (c *Client) AuthorizationCode(ctx context.Context, req AuthCodeRequest) (*o
 	for _, r := range req.Resources {
 		form.Add("resource", r)
 	}
-	return c.requestToken(ctx, form)
+	tok, err := c.requestToken(ctx, form)
+	if err != nil {
+		return nil, err
+	}
+	idToken, _ := tok.Extra("id_token").(string)
+	if err := CheckNonce(idToken, nonce); err != nil {
+		return nil, fmt.Errorf("oidc: token endpoint %s: %w", c.meta.TokenEndpoint, err)
+	}
+	return tok, nil
+}
+
+// loopbackHeaderTimeout bounds how long the redirect listener waits for a request's headers: a
+// connection that sends nothing cannot hold it. A variable for the tests only.
+var loopbackHeaderTimeout = 10 * time.Second
+
+// CheckNonce checks that idToken, an ID token from a token endpoint's answer, carries nonce, the one
+// the authorization request sent (OpenID Connect Core 1.0 section 3.1.3.7, step 11): a code
+// injected from another sign-in brings an ID token minted for another nonce. Nothing is checked
+// when either is empty. The ID token came straight from the token endpoint over TLS, which that
+// section accepts in place of checking its signature.
+func CheckNonce(idToken, nonce string) error {
+	if nonce == "" || idToken == "" {
+		return nil
+	}
+	parts := strings.Split(idToken, ".")
+	if len(parts) != 3 {
+		return errors.New("the ID token is not a JWT")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return fmt.Errorf("the ID token's claims: %w", err)
+	}
+	var claims struct {
+		Nonce string `json:"nonce"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return fmt.Errorf("the ID token's claims: %w", err)
+	}
+	if subtle.ConstantTimeCompare([]byte(claims.Nonce), []byte(nonce)) != 1 {
+		return errors.New("the ID token carries another nonce than this sign-in sent: the code is not from this sign-in (injected or replayed); sign in again")
+	}
+	return nil
 }
 
 // callbackResult is what the redirect brought: a code or an error.
@@ -141,13 +196,10 @@ type callbackResult struct {
 	err  error
 }
 
-// readCallback checks the redirect's parameters.
-func (c *Client) readCallback(q url.Values, state string) callbackResult {
-	if subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(state)) != 1 {
-		return callbackResult{err: errors.New("oidc: the sign-in redirect carries another state: it is not the answer to this request; start again")}
-	}
+// readCallback checks the parameters of the redirect that carries this sign-in's state.
+func (c *Client) readCallback(q url.Values) callbackResult {
 	if iss := q.Get("iss"); (iss != "" || c.meta.AuthorizationResponseISSParameterSupported) && iss != c.meta.Issuer {
-		return callbackResult{err: fmt.Errorf("oidc: the sign-in redirect comes from issuer %q, not %q (RFC 9207 mix-up defence)", iss, c.meta.Issuer)}
+		return callbackResult{err: fmt.Errorf("oidc: the sign-in redirect comes from issuer %q, not %q (RFC 9207 mix-up defence)", netsafe.Printable(iss), c.meta.Issuer)}
 	}
 	if code := q.Get("error"); code != "" {
 		return callbackResult{err: &Error{Endpoint: c.meta.AuthorizationEndpoint, Code: code,

@@ -22,6 +22,7 @@ import (
 	"github.com/pivauth/pivauth/flows/cache"
 	"github.com/pivauth/pivauth/flows/mtls"
 	"github.com/pivauth/pivauth/internal/audit"
+	"github.com/pivauth/pivauth/internal/netsafe"
 )
 
 // AuthMethod is a token endpoint client authentication method.
@@ -64,6 +65,13 @@ type Config struct {
 	Resources []string
 	// Cache, when set, keeps Token's tokens across calls and processes.
 	Cache *cache.Store
+	// HTTPTimeout bounds each exchange with the provider (discovery, token, device
+	// authorization) and each request of ResourceClient; 0 means netsafe.DefaultTimeout (30 s).
+	HTTPTimeout time.Duration
+	// Metadata, when set, is the provider's metadata already discovered (Discover) for Issuer:
+	// New then asks the provider nothing. A caller discovers first to refuse a provider before it
+	// touches a card.
+	Metadata *Metadata
 }
 
 // Client gets tokens from one provider for one client. Safe for concurrent use.
@@ -82,6 +90,13 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.Issuer == "" || cfg.ClientID == "" {
 		return nil, errors.New("oidc: an issuer and a client id are required")
 	}
+	if err := netsafe.CheckURL("oidc: issuer", cfg.Issuer); err != nil {
+		return nil, err
+	}
+	if cfg.HTTPTimeout <= 0 {
+		cfg.HTTPTimeout = netsafe.DefaultTimeout
+	}
+	cfg.TLS.Timeout = cfg.HTTPTimeout
 	if cfg.AuthMethod == "" {
 		cfg.AuthMethod = PrivateKeyJWT
 	}
@@ -102,7 +117,11 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if c.card, err = mtls.NewTransport(cfg.Identity, cfg.TLS); err != nil {
 		return nil, err
 	}
-	if c.meta, err = Discover(ctx, &http.Client{Transport: c.plain}, cfg.Issuer); err != nil {
+	if c.meta = cfg.Metadata; c.meta == nil {
+		if c.meta, err = Discover(ctx, &http.Client{Transport: c.plain, Timeout: cfg.HTTPTimeout}, cfg.Issuer); err != nil {
+			return nil, err
+		}
+	} else if err := c.meta.check(cfg.Issuer); err != nil {
 		return nil, err
 	}
 	if m := c.meta.TokenEndpointAuthMethodsSupported; len(m) > 0 && !slices.Contains(m, string(cfg.AuthMethod)) {
@@ -136,9 +155,11 @@ func (c *Client) Algorithm() string { return c.alg }
 func (c *Client) Transport() *mtls.Transport { return c.card }
 
 // ResourceClient returns an HTTP client that calls a resource server with tokens from src over
-// the card's TLS identity, as certificate-bound tokens require (RFC 8705 section 3).
+// the card's TLS identity, as certificate-bound tokens require (RFC 8705 section 3). The token and
+// the identity go only to the origin of the request made: a redirect to another origin is followed
+// without either, one from https to http is refused (netsafe.OriginClient).
 func (c *Client) ResourceClient(src oauth2.TokenSource) *http.Client {
-	return &http.Client{Transport: &oauth2.Transport{Source: src, Base: c.card}}
+	return netsafe.OriginClient(&oauth2.Transport{Source: src, Base: c.card}, c.plain, c.cfg.HTTPTimeout)
 }
 
 // TokenRequest is what a token is asked for.
@@ -214,13 +235,17 @@ func (c *Client) post(ctx context.Context, name, plainURL string, form url.Value
 		return fmt.Errorf("oidc: %s does not advertise a %s", c.cfg.Issuer, what)
 	}
 	endpoint, transport := c.endpoint(name, plainURL)
-	resp, err := c.send(ctx, endpoint, transport, form)
+	resp, cancel, err := c.send(ctx, endpoint, transport, form)
 	if err != nil {
 		return fmt.Errorf("oidc: %s %s: %w", what, endpoint, err)
 	}
+	defer cancel()
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			err = &netsafe.TimeoutError{URL: endpoint, After: c.cfg.HTTPTimeout, Err: err}
+		}
 		return fmt.Errorf("oidc: %s %s: %w", what, endpoint, err)
 	}
 	if resp.StatusCode == http.StatusOK {
@@ -235,7 +260,10 @@ func (c *Client) post(ctx context.Context, name, plainURL string, form url.Value
 // send authenticates and posts the form. A keep-alive connection the server closed just as the
 // request went out (EOF or reset before any answer) is retried once on a new connection with a
 // fresh authentication: net/http retries only idempotent requests, and a token request is a POST.
-func (c *Client) send(ctx context.Context, endpoint string, transport http.RoundTripper, form url.Values) (*http.Response, error) {
+// Each attempt, from the connection to the end of the answer's body, is bounded by
+// Config.HTTPTimeout (the card's signature for the assertion is made before the clock starts);
+// cancel releases the answer's deadline once its body is read.
+func (c *Client) send(ctx context.Context, endpoint string, transport http.RoundTripper, form url.Values) (resp *http.Response, cancel context.CancelFunc, err error) {
 	// Whatever the card signs for this request (the assertion, or the TLS handshake that
 	// authenticates the client) is recorded as being for this client at this endpoint.
 	p := audit.PurposeFrom(ctx)
@@ -243,20 +271,31 @@ func (c *Client) send(ctx context.Context, endpoint string, transport http.Round
 	ctx = audit.WithPurpose(ctx, p)
 	for attempt := 0; ; attempt++ {
 		if err := c.authenticate(ctx, form); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		var reused bool
 		trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) { reused = info.Reused }}
-		req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+		exchange, cancel := context.WithTimeout(ctx, c.cfg.HTTPTimeout)
+		req, err := http.NewRequestWithContext(httptrace.WithClientTrace(exchange, trace), http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 		if err != nil {
-			return nil, err
+			cancel()
+			return nil, nil, err
 		}
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("Accept", "application/json")
 		resp, err := transport.RoundTrip(req)
+		if err == nil {
+			return resp, cancel, nil
+		}
+		var netErr net.Error // the transport's ResponseHeaderTimeout
+		timedOut := errors.Is(exchange.Err(), context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout())
+		cancel()
+		if timedOut && ctx.Err() == nil {
+			return nil, nil, &netsafe.TimeoutError{URL: endpoint, After: c.cfg.HTTPTimeout, Err: err}
+		}
 		stale := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
-		if err == nil || attempt > 0 || !reused || !stale {
-			return resp, err
+		if attempt > 0 || !reused || !stale {
+			return nil, nil, err
 		}
 	}
 }
@@ -279,11 +318,11 @@ func (c *Client) responseError(resp *http.Response, transport *mtls.Transport, g
 	if err := transport.Explain(resp); err != nil {
 		return fmt.Errorf("oidc: %s: %w", endpoint, err)
 	}
-	snippet := strings.TrimSpace(string(body))
+	snippet := strings.TrimSpace(netsafe.Printable(string(body)))
 	if len(snippet) > 200 {
-		snippet = snippet[:200] + "…"
+		snippet = strings.ToValidUTF8(snippet[:200], "") + "…"
 	}
-	return fmt.Errorf("oidc: %s answered %s: %s", endpoint, resp.Status, snippet)
+	return fmt.Errorf("oidc: %s answered %s: %s", endpoint, netsafe.Printable(resp.Status), snippet)
 }
 
 // hostPort adds the https default port to a URL host without one.

@@ -32,16 +32,22 @@ type deviceAnswer struct {
 	DeviceCodeValue string `json:"device_code"`
 }
 
-// The RFC 8628 polling interval default and the back-off added on "slow_down".
+// The RFC 8628 polling interval default and the back-off added on "slow_down"; the lifetime of a
+// device code whose answer states none (expires_in is required, 1800 s is the RFC's example), and
+// the longest pivauth waits whatever the provider says (device codes live 10 to 30 minutes).
 const (
 	defaultDeviceInterval = 5 * time.Second
 	slowDownStep          = 5 * time.Second
+	defaultDeviceLifetime = 30 * time.Minute
+	maxDeviceLifetime     = time.Hour
 )
 
 // Device runs the device authorization grant (RFC 8628): it asks for a device code, hands it to
 // show (print the URI and user code; an error from show aborts), then polls the token endpoint
 // at the announced interval, backing off by 5 s on "slow_down", until the person has signed in,
-// declined (access_denied) or the code expired (expired_token), or ctx ends.
+// declined (access_denied) or the code expired (expired_token), or ctx ends. The wait, a poll in
+// flight included, ends when the code expires (expires_in; 30 minutes when the provider states
+// none, an hour at most).
 func (c *Client) Device(ctx context.Context, req TokenRequest, show func(DeviceCode) error) (*oauth2.Token, error) {
 	form := url.Values{}
 	req.apply(form)
@@ -61,33 +67,38 @@ func (c *Client) Device(ctx context.Context, req TokenRequest, show func(DeviceC
 	if code.Interval > 0 {
 		interval = time.Duration(code.Interval) * time.Second
 	}
-	var deadline <-chan time.Time
+	lifetime := defaultDeviceLifetime
 	if code.ExpiresIn > 0 {
-		timer := time.NewTimer(time.Duration(code.ExpiresIn) * time.Second)
-		defer timer.Stop()
-		deadline = timer.C
+		lifetime = min(time.Duration(code.ExpiresIn)*time.Second, maxDeviceLifetime)
 	}
+	pollCtx, cancel := context.WithTimeout(ctx, lifetime)
+	defer cancel()
 	poll := url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {code.deviceCode}}
 	for _, res := range req.Resources {
 		poll.Add("resource", res)
 	}
+	expired := func() error {
+		return &Error{Endpoint: c.meta.TokenEndpoint, Code: ErrCodeExpiredToken,
+			Description: "the device code expired while polling", grant: poll.Get("grant_type"), client: c}
+	}
 	for {
 		wait := time.NewTimer(interval)
 		select {
-		case <-ctx.Done():
+		case <-pollCtx.Done():
 			wait.Stop()
-			return nil, fmt.Errorf("oidc: waiting for the device sign-in: %w", ctx.Err())
-		case <-deadline:
-			wait.Stop()
-			return nil, &Error{Endpoint: c.meta.TokenEndpoint, Code: ErrCodeExpiredToken,
-				Description: "the device code expired while polling", grant: poll.Get("grant_type"), client: c}
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("oidc: waiting for the device sign-in: %w", ctx.Err())
+			}
+			return nil, expired()
 		case <-wait.C:
 		}
-		tok, err := c.requestToken(ctx, cloneValues(poll))
+		tok, err := c.requestToken(pollCtx, cloneValues(poll))
 		var oe *Error
 		switch {
 		case err == nil:
 			return tok, nil
+		case pollCtx.Err() != nil && ctx.Err() == nil:
+			return nil, expired()
 		case errors.As(err, &oe) && oe.Code == ErrCodeAuthorizationPending:
 		case errors.As(err, &oe) && oe.Code == ErrCodeSlowDown:
 			interval += slowDownStep

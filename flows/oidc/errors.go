@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/pivauth/pivauth/flows/assertion"
+	"github.com/pivauth/pivauth/internal/netsafe"
 )
 
 // OAuth error codes (RFC 6749 section 5.2, RFC 8628 section 3.5, RFC 8707) the flows explain.
@@ -45,16 +46,17 @@ type Error struct {
 // Error returns "oidc: ENDPOINT: CODE (DESCRIPTION): what to do".
 func (e *Error) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "oidc: %s: %s", e.Endpoint, e.Code)
+	// Code, description and URI are the provider's words: printed without control characters.
+	fmt.Fprintf(&b, "oidc: %s: %s", e.Endpoint, netsafe.Printable(e.Code))
 	if e.Description != "" {
-		fmt.Fprintf(&b, " (%s)", e.Description)
+		fmt.Fprintf(&b, " (%s)", netsafe.Printable(e.Description))
 	}
 	if hint := e.hint(); hint != "" {
 		b.WriteString(": ")
 		b.WriteString(hint)
 	}
 	if e.URI != "" {
-		fmt.Fprintf(&b, "; see %s", e.URI)
+		fmt.Fprintf(&b, "; see %s", netsafe.Printable(e.URI))
 	}
 	return b.String()
 }

@@ -63,6 +63,44 @@ func CheckFile(path string) error {
 	return checkPrivate(path, fi, false)
 }
 
+// CheckSteering checks a file that steers pivauth (the configuration file, which names the
+// pinentry program that receives the PIN, CA files and identity providers) the way ssh checks its
+// configuration: path must be a regular file, and it, the file a symlink at path leads to, and the
+// directories holding either must belong to the current user (or to root) and be writable by nobody
+// else. Anyone who could write one of them could make pivauth hand the PIN or a token to them.
+// Errors wrap ErrNotPrivate and say what to run (chmod go-w, chown); a missing file is an
+// fs.ErrNotExist error.
+func CheckSteering(path string) error {
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return err
+	}
+	fi, err := os.Stat(real)
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file: %w", path, ErrNotPrivate)
+	}
+	if err := checkNotWritable(real, fi); err != nil {
+		return err
+	}
+	dirs := []string{filepath.Dir(real)}
+	if d := filepath.Dir(path); d != dirs[0] {
+		dirs = append(dirs, d)
+	}
+	for _, d := range dirs {
+		di, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		if err := checkNotWritable(d, di); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Lock takes an exclusive lock on the file at path (created 0600 if missing), waiting for other
 // holders, and returns the function that releases it.
 func Lock(path string) (unlock func(), err error) {

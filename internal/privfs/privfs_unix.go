@@ -34,6 +34,23 @@ func checkPrivate(path string, fi fs.FileInfo, dir bool) error {
 	return nil
 }
 
+// checkNotWritable refuses a file or directory that belongs to someone other than the user or
+// root, or that group or others can write.
+func checkNotWritable(path string, fi fs.FileInfo) error {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fmt.Errorf("%s: cannot read its owner: %w", path, ErrNotPrivate)
+	}
+	if uid := os.Geteuid(); int(st.Uid) != uid && st.Uid != 0 {
+		return fmt.Errorf("%s belongs to uid %d, not to you (uid %d) or root; run `chown %d %s` if it is yours: %w",
+			path, st.Uid, uid, uid, path, ErrNotPrivate)
+	}
+	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
+		return fmt.Errorf("%s has mode %04o, writable by other users; run `chmod go-w %s`: %w", path, perm, path, ErrNotPrivate)
+	}
+	return nil
+}
+
 func lock(path string, exclusive, wait bool) (func(), error) {
 	how := unix.LOCK_SH
 	if exclusive {

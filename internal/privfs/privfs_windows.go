@@ -116,6 +116,13 @@ func sidName(sid *windows.SID) string {
 	return sid.String()
 }
 
+// checkNotWritable refuses a file or directory that belongs to someone else or grants a right to
+// change it to anyone but the user, SYSTEM, Administrators and CREATOR OWNER: the file check of
+// checkPrivate, applied to directories too: what others may read is not checked here.
+func checkNotWritable(path string, fi fs.FileInfo) error {
+	return checkPrivate(path, fi, false)
+}
+
 func lock(path string, exclusive, wait bool) (func(), error) {
 	name, err := windows.UTF16PtrFromString(path)
 	if err != nil {
