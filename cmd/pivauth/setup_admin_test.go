@@ -4,6 +4,7 @@ package main
 
 import (
 	"encoding/hex"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -77,6 +78,7 @@ func TestCardAdminYubiKey(t *testing.T) {
 		t.Fatalf("piv-go reads a management key of %d bytes from PRINTED", len(stored))
 	}
 	b.Card.Reset() // piv-go leaves the card PIN-verified; end that before the next outsider check
+	yubicoPIVToolReadsProtectedKey(t, b, stored)
 
 	// Later setup commands need only the PIN: no key file, no terminal.
 	b.ResetStats()
@@ -143,6 +145,38 @@ func pivgoProtectedKey(t *testing.T, b *benchtest.Bench) []byte {
 		t.Fatal("piv-go finds no management key in PRINTED")
 	}
 	return append([]byte(nil), *m.ManagementKey...)
+}
+
+// yubicoPIVToolReadsProtectedKey has yubico-piv-tool, the other independent reader of the format,
+// read ADMIN DATA (5FFF00: 80{81 flags} with flag 02, "management key stored") and, after the PIN,
+// PRINTED (5FC109: 88{89 key}), and checks that it finds the key piv-go found. (yubico-piv-tool
+// 2.2 does not itself authenticate with a stored key, nor know AES management keys.)
+func yubicoPIVToolReadsProtectedKey(t *testing.T, b *benchtest.Bench, want []byte) {
+	t.Helper()
+	tool, err := exec.LookPath("yubico-piv-tool")
+	if err != nil {
+		t.Log("yubico-piv-tool not installed: its reading of the stored key is not checked")
+		return
+	}
+	read := func(id string, pin bool) string {
+		args := []string{"-r", b.Reader, "-a", "read-object", "--id", id, "-f", "hex"}
+		if pin {
+			args = append([]string{"-r", b.Reader, "-P", factoryPIN, "-a", "verify-pin"}, args[2:]...)
+		}
+		out, err := exec.Command(tool, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("yubico-piv-tool read-object %s: %v\n%s", id, err, out)
+		}
+		lines := strings.Fields(string(out))
+		return strings.ToLower(lines[len(lines)-1])
+	}
+	if got := read("0x5fff00", false); got != "8003810102" {
+		t.Errorf("yubico-piv-tool reads ADMIN DATA %s, want 8003810102 (flag 02: management key stored)", got)
+	}
+	if got, wantHex := read("0x5fc109", true), "881a8918"+hex.EncodeToString(want); got != wantHex {
+		t.Errorf("yubico-piv-tool reads PRINTED as %d hex digits that are not 88 1A 89 18 and the key piv-go read", len(got))
+	}
+	b.Card.Reset() // yubico-piv-tool leaves the PIN verified
 }
 
 // TestCardAdminRefusedOnPIV: management-key, delete, retries and reset are refused on a
