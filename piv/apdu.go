@@ -234,7 +234,7 @@ func redactCommand(apdu []byte) []byte {
 	if len(out) <= 5 {
 		return out
 	}
-	if !secretIns(out[1]) {
+	if !secretIns(out[1]) && !putsPrinted(out) {
 		return out
 	}
 	start, n := 5, int(out[4])
@@ -245,6 +245,12 @@ func redactCommand(apdu []byte) []byte {
 		out[i] = '*'
 	}
 	return out
+}
+
+// putsPrinted reports a PUT DATA of the PRINTED object (5C 03 5F C1 09 in
+// a short APDU), which holds a PIN-protected management key (pivman.go).
+func putsPrinted(apdu []byte) bool {
+	return len(apdu) >= 10 && apdu[1] == insPutData && string(apdu[5:10]) == "\x5C\x03\x5F\xC1\x09"
 }
 
 // redactResponse keeps only the status word of a secret response.

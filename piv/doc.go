@@ -29,12 +29,14 @@
 //     probed once per connection and only when asked for; other cards are
 //     ErrNotYubiKey without another APDU.
 //   - Certificates are written and deleted by the engine on every card
-//     (Card.PutCertificate, Card.DeleteCertificate): management-key
+//     (Card.PutCertificate, Card.DeleteCertificate, Card.DeleteSlot) and the
+//     management key (Card.SetManagementKey, optionally stored under the PIN
+//     as ykman does: Card.ReadProtectedManagementKey): management-key
 //     authentication (Tx.Authenticate, which finds the key's type in the
 //     YubiKey metadata or by trying 3DES, then AES) and PUT DATA in one
 //     transaction. DefaultManagementKey is the factory key.
 //   - YubiKey management (GenerateKey with a verified attestation,
-//     ImportKey, SetManagementKey, SetRetries, Reset) is lent to
+//     ImportKey, SetRetries, Reset) is lent to
 //     github.com/go-piv/piv-go for one command, since piv-go holds the card
 //     exclusively. PIN change and unblock use the engine, so they work on
 //     every card.

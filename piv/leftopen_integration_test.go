@@ -69,7 +69,7 @@ func TestCardNotLeftOpen(t *testing.T) {
 			step("ImportKey (piv-go)", c.ImportKey(ctx, defaultMgmtKey, piv.SlotSignature, key, nil, piv.KeyOptions{}))
 			step("SetRetries (piv-go)", c.SetRetries(ctx, defaultMgmtKey, defaultPIN, 5, 5, nil))
 			newMgmt := bytes.Repeat([]byte{0x5A}, 24)
-			step("SetManagementKey (piv-go)", c.SetManagementKey(ctx, defaultMgmtKey, newMgmt))
+			step("SetManagementKey", c.SetManagementKey(ctx, defaultMgmtKey, newMgmt, piv.AlgAES192, piv.ProtectedKeyOptions{}))
 		})
 	}
 }

@@ -108,7 +108,7 @@ func TestManageCertificatesYubiKey(t *testing.T) {
 	// the metadata too; a key of a length AES-192 cannot have is refused
 	// without a try.
 	aesKey := bytes.Repeat([]byte{0x5A}, 24)
-	if err := c.SetManagementKey(ctx, defaultMgmtKey, aesKey); err != nil {
+	if err := c.SetManagementKey(ctx, defaultMgmtKey, aesKey, piv.AlgAES192, piv.ProtectedKeyOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.PutCertificate(ctx, aesKey, piv.SlotAuthentication, plain, false); err != nil {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// The YubiKey management methods (ImportKey, SetManagementKey, SetRetries,
+// The YubiKey management methods (ImportKey, SetRetries,
 // Reset) and VerifyAttestation, which GenerateKey uses, need piv-go, which needs cgo
 // except on Windows: yubikey_pivgo.go has them, yubikey_nocgo.go the stubs
 // that fail with ErrNoPCSC. The types they share live here.

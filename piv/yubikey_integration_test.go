@@ -290,7 +290,7 @@ func TestYubiKeyManagement(t *testing.T) {
 
 	// A new management key (AES-192 on firmware 5.4+), then the old one fails.
 	newMgmt := bytes.Repeat([]byte{0x5A}, 24)
-	if err := c.SetManagementKey(ctx, defaultMgmtKey, newMgmt); err != nil {
+	if err := c.SetManagementKey(ctx, defaultMgmtKey, newMgmt, piv.AlgAES192, piv.ProtectedKeyOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	err = c.Transaction(ctx, func(tx *piv.Tx) error {

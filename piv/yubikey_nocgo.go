@@ -27,9 +27,6 @@ func (c *Card) ImportKey(ctx context.Context, managementKey []byte, slot Slot, p
 	return ErrNoPCSC
 }
 
-// SetManagementKey fails with ErrNoPCSC.
-func (c *Card) SetManagementKey(ctx context.Context, oldKey, newKey []byte) error { return ErrNoPCSC }
-
 // SetRetries fails with ErrNoPCSC.
 func (c *Card) SetRetries(ctx context.Context, managementKey, pin []byte, pinRetries, pukRetries int, guard func(retries int) error) error {
 	return ErrNoPCSC

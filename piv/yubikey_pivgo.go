@@ -15,7 +15,7 @@ import (
 	"github.com/pivauth/pivauth/internal/pcsc"
 )
 
-// YubiKey management (import, management key, retries, reset) goes through
+// YubiKey management (import, retries, reset) goes through
 // piv-go; key generation goes through our engine and only the attestation's
 // verification through piv-go's verifier. piv-go connects exclusively and holds
 // a transaction for the life of its handle, so the card is lent to it for
@@ -257,16 +257,6 @@ func (c *Card) ImportKey(ctx context.Context, managementKey []byte, slot Slot, p
 			return nil
 		}
 		return yk.SetCertificate(managementKey, pivgoSlot(slot), cert)
-	})
-}
-
-// SetManagementKey replaces the management key. On firmware 5.4 and later
-// piv-go stores the new key as AES, its length choosing AES-128, -192 or
-// -256 (a 24-byte key becomes AES-192, not 3DES); older YubiKeys take a
-// 24-byte 3DES key.
-func (c *Card) SetManagementKey(ctx context.Context, oldKey, newKey []byte) error {
-	return c.withYubiKey(ctx, "setting the management key", func(yk *pivgo.YubiKey) error {
-		return yk.SetManagementKey(oldKey, newKey)
 	})
 }
 

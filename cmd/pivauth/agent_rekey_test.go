@@ -73,7 +73,7 @@ func TestAgentAfterRekey(t *testing.T) {
 	mk := writeFile(t, c.dir, "mk.hex", hex.EncodeToString(piv.DefaultManagementKey())+"\n", 0o600)
 	roots := benchRootsFile(t, b, c.dir)
 	setupKey := func(cn string) {
-		c.ok("setup", "key", "--reader", b.Reader, "--attestation-roots", roots, "--management-key-file", mk)
+		c.ok("setup", "key", "--force", "--reader", b.Reader, "--attestation-roots", roots, "--management-key-file", mk)
 		c.ok("setup", "selfsign", "--reader", b.Reader, "--pin-file", pin, "--management-key-file", mk, "--subject", "CN="+cn)
 	}
 	setupKey("first")

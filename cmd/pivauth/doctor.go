@@ -324,7 +324,7 @@ func checkCard(ctx context.Context, rep *doctorReport, card *piv.Card, slot piv.
 		c := doctorCheck{Check: "management_key", Status: checkOK, Reader: reader, Message: st.ManagementKey.Algorithm + ", not the factory default"}
 		if st.ManagementKey.Default {
 			c.Status, c.Message = checkWarn, st.ManagementKey.Algorithm+" management key is the factory default, which anyone can look up: anyone with the card can replace its keys"
-			c.Fix = "set a random one: ykman piv access change-management-key --generate --protect"
+			c.Fix = "set a random one, kept on the card under the PIN: pivauth setup management-key"
 		}
 		rep.add(c)
 	}

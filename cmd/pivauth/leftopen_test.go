@@ -137,6 +137,17 @@ func TestNoCommandLeavesCardOpen(t *testing.T) {
 				}
 				b.CheckNotLeftOpen(t, "a signature by the agent")
 			}
+
+			// Card management last: a random management key kept under the PIN, then a slot deleted
+			// with it, then the PIV application reset (through the agent's environment, which is told
+			// to let the card go).
+			run(yubiKey, "setup", "management-key", "--pin-file", pin, "--management-key-file", mk)
+			run(yubiKey, "setup", "delete", "--slot", "9c", "--pin-file", pin)
+			r = agentCLI.run(append([]string{"reset", "--yes"}, reader...)...)
+			if (r.code == ExitOK) != yubiKey {
+				t.Errorf("pivauth reset --yes on a %s card: exit %d\n%s", kind.name, r.code, r.stderr)
+			}
+			b.CheckNotLeftOpen(t, "pivauth reset --yes")
 		})
 	}
 }

@@ -314,7 +314,7 @@ change the PUK instead (current PUK from the terminal or --puk-file).`,
 				return err
 			}
 			defer card.Close()
-			what, current, apply := "PIN", func() ([]byte, error) { return a.currentPIN(ctx, card, id) }, a.guarded(card, "PIN", pinTries, (*piv.Tx).ChangePIN)
+			what, current, apply := "PIN", func() ([]byte, error) { return a.currentPIN(ctx, card, id) }, a.forgetPINFirst(id, a.guarded(card, "PIN", pinTries, (*piv.Tx).ChangePIN))
 			if puk {
 				what, current, apply = "PUK", func() ([]byte, error) { return a.readPUK(ctx, card, id, f.pukFile) }, a.guarded(card, "PUK", pukTries(id), (*piv.Tx).ChangePUK)
 			}
@@ -328,6 +328,16 @@ change the PUK instead (current PUK from the terminal or --puk-file).`,
 	f.register(cmd, "new PIN (or PUK)", true)
 	cmd.Flags().BoolVar(&puk, "puk", false, "change the PUK instead of the PIN")
 	return cmd
+}
+
+// forgetPINFirst tells a running agent to close its sessions of the card just before apply sets a
+// new PIN: the PIN they hold would then be wrong, and the agent's next signature would spend one
+// of the card's tries with it.
+func (a *app) forgetPINFirst(id piv.Identity, apply func(ctx context.Context, current, next []byte) error) func(ctx context.Context, current, next []byte) error {
+	return func(ctx context.Context, current, next []byte) error {
+		a.agentForgetSlot(ctx, id, "")
+		return apply(ctx, current, next)
+	}
 }
 
 // readPUK reads the PUK from --puk-file or the terminal, after the lockout guard (which knows
@@ -374,7 +384,7 @@ PUK with one try left is protected by the lockout guard like the PIN.`,
 			}
 			defer card.Close()
 			puk := func() ([]byte, error) { return a.readPUK(ctx, card, id, f.pukFile) }
-			if err := replaceSecret(ctx, puk, f.newPINFile, "new PIN", a.guarded(card, "PUK", pukTries(id), (*piv.Tx).UnblockPIN)); err != nil {
+			if err := replaceSecret(ctx, puk, f.newPINFile, "new PIN", a.forgetPINFirst(id, a.guarded(card, "PUK", pukTries(id), (*piv.Tx).UnblockPIN))); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stderr, "PIN set and unblocked on %s.\n", id)
@@ -419,17 +429,19 @@ to 12345678 when it does this: change both afterwards.`,
 			if !id.YubiKey {
 				return fmt.Errorf("%s is not a YubiKey: the tries of other PIV cards are set by their issuer", id)
 			}
-			pin, err := a.currentPIN(ctx, card, id)
+			cp := a.newCardPIN(card, id)
+			defer cp.wipe()
+			pin, err := cp.get(ctx)
 			if err != nil {
 				return err
 			}
-			defer pinbuf.Wipe(pin)
-			mk, err := a.managementKey(ctx, card, id, f.managementKeyFile)
+			mk, err := a.managementKey(ctx, card, id, f.managementKeyFile, cp)
 			if err != nil {
 				return err
 			}
 			defer clear(mk)
-			if err := card.SetRetries(ctx, mk, pin, pinTries, pukTries, func(n int) error { return lockoutGuard("PIN", n, a.opts.allowLastTry) }); err != nil {
+			a.agentForgetSlot(ctx, id, "") // the PIN it holds is no longer the card's
+			if err := card.SetRetries(ctx, mk, pin, pinTries, pukTries, a.pinGuard); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stderr, "%s now allows %d wrong PINs and %d wrong PUKs. Its PIN is the factory 123456 and its PUK 12345678 again: change both (pivauth pin change; pivauth pin change --puk).\n",

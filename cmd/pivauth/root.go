@@ -156,6 +156,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.certsCommand(),
 		a.pinCommand(),
 		a.setupCommand(),
+		a.resetCommand(),
 		a.tokenCommand(),
 		a.assertionCommand(),
 		a.loginCommand(),

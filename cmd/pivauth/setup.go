@@ -75,13 +75,20 @@ app-only guides do by hand, without the key ever leaving the card:
 
 Every step prints the certificate's SHA-1 thumbprint (what Entra shows) and SHA-256 thumbprint.
 Writing to a card needs its management key: --management-key-file, else the factory default
-when the card still has it (with a warning), else a prompt on the terminal.`,
+when the card still has it (with a warning), else the key the card keeps under the PIN (after
+'pivauth setup management-key'), else a prompt on the terminal.
+
+Card management (YubiKey):
+  pivauth setup management-key   a random management key, kept on the card under the PIN
+  pivauth setup delete --slot S  delete a slot's key (firmware 5.7+) and certificate
+  pivauth reset                  erase the PIV application (after blocking PIN and PUK)`,
 		Example: `  pivauth setup key --slot 9a --algorithm rsa2048 --touch-policy cached
   pivauth setup selfsign --subject "CN=exo-automation" --days 365 --cer exo.cer
   pivauth setup csr --subject "CN=build-bot,O=Contoso" > bot.csr
   pivauth setup import bot.pem`,
 	}
-	cmd.AddCommand(a.setupKeyCommand(), a.setupSelfsignCommand(), a.setupCSRCommand(), a.setupImportCommand())
+	cmd.AddCommand(a.setupKeyCommand(), a.setupSelfsignCommand(), a.setupCSRCommand(), a.setupImportCommand(),
+		a.setupManagementKeyCommand(), a.setupDeleteCommand())
 	return cmd
 }
 
@@ -112,6 +119,7 @@ type attestationJSON struct {
 func (a *app) setupKeyCommand() *cobra.Command {
 	var f setupFlags
 	var alg, rootsFile, pubOut string
+	var force bool
 	cmd := &cobra.Command{
 		Use:   "key",
 		Short: "Generate a key pair on the card (YubiKey: with verified attestation, exit 7 without)",
@@ -130,8 +138,11 @@ An algorithm the card does not have is refused before anything changes: from a Y
 firmware version, else from the card's refusal to generate it (the slot keeps its old key).
 
 Entra ID accepts only RSA keys for certificate credentials: keep the default rsa2048 for Entra.
-Generating replaces any key in the slot; its certificate no longer matches and must be replaced
-too (setup selfsign or setup import).`,
+A slot that holds a key or a certificate is refused (exit 2, nothing changed) with what it holds:
+the certificate's subject and SHA-1 and SHA-256 thumbprints. --force replaces the key for good;
+its certificate then no longer matches and must be replaced too (setup selfsign or setup import).
+A YubiKey before firmware 5.3 cannot tell whether a slot holds a key: it needs --force unless the
+slot has a certificate pivauth can show.`,
 		Example: `  pivauth setup key
   pivauth setup key --slot 9c --algorithm eccp256 --pin-policy always --touch-policy always
   pivauth setup key --algorithm rsa2048 --pin-policy never --management-key-file mk.hex   # unattended job`,
@@ -164,7 +175,12 @@ too (setup selfsign or setup import).`,
 				return fmt.Errorf("%s has no Yubico PIV extensions (it is not a YubiKey): pivauth generates keys through them; "+
 					"government PIV cards get their keys from their issuer", id)
 			}
-			mk, err := a.managementKey(ctx, card, id, f.managementKeyFile)
+			cp := a.newCardPIN(card, id)
+			defer cp.wipe()
+			if err := a.confirmReplace(ctx, card, id, slot, force); err != nil {
+				return err
+			}
+			mk, err := a.managementKey(ctx, card, id, f.managementKeyFile, cp)
 			if err != nil {
 				return err
 			}
@@ -206,11 +222,29 @@ too (setup selfsign or setup import).`,
 	cmd.Flags().StringVar(&alg, "algorithm", "rsa2048", "key `ALGORITHM`: rsa2048|rsa3072|rsa4096|rsa1024|eccp256|eccp384|ed25519|x25519")
 	cmd.Flags().StringVar(&rootsFile, "attestation-roots", "", "verify the attestation against the CA certificates in `FILE` (PEM) instead of Yubico's roots")
 	cmd.Flags().StringVar(&pubOut, "public-key", "", "also write the public key (PEM) to `FILE`")
+	cmd.Flags().BoolVar(&force, "force", false, "replace the key of a slot that holds one (or a certificate)")
 	_ = cmd.RegisterFlagCompletionFunc("algorithm", cobra.FixedCompletions([]string{"rsa2048", "rsa3072", "rsa4096", "eccp256", "eccp384", "ed25519"}, cobra.ShellCompDirectiveNoFileComp))
 	f.registerManagementKey(cmd)
 	f.registerPolicies(cmd)
 	setOutputFormats(cmd, "text", "json")
 	return cmd
+}
+
+// confirmReplace refuses, with a usage error and before anything changes, to generate a key in a
+// slot that holds a key or a certificate (or may: a card that cannot tell) unless force; with
+// force it says what is destroyed.
+func (a *app) confirmReplace(ctx context.Context, card *piv.Card, id piv.Identity, slot piv.Slot, force bool) error {
+	sc, err := readSlot(ctx, card, id, slot)
+	if err != nil || !sc.occupied() {
+		return err
+	}
+	what := sc.describe(slot)
+	if !force {
+		return usageErrorf("slot %s of %s holds %s: a new key would replace the key for good (and its certificate would no longer match). "+
+			"Nothing was changed; run again with --force to replace it", slot, id, what)
+	}
+	fmt.Fprintf(a.stderr, "Replacing the key of slot %s of %s (--force); it holds %s.\n", slot, id, what)
+	return nil
 }
 
 // unattestedResult decides what an unverified attestation means (see piv.Identity): on a
@@ -336,7 +370,9 @@ Delete the PFX once it is on the card.`,
 					return err
 				}
 			}
-			mk, err := a.managementKey(ctx, card, id, f.managementKeyFile)
+			cp := a.newCardPIN(card, id)
+			defer cp.wipe()
+			mk, err := a.managementKey(ctx, card, id, f.managementKeyFile, cp)
 			if err != nil {
 				return err
 			}

@@ -87,7 +87,7 @@ func TestSetupKeyAttestationChecked(t *testing.T) {
 		t.Errorf("setup key output does not show the key in the slot:\n%s", r.stdout)
 	}
 	var k setupKeyJSON
-	decodeJSON(t, c.fails(ExitUnattested, nil, "setup", "key", "--reader", b.Reader, "--algorithm", "eccp256", "--slot", "9e", "--output", "json"), &k)
+	decodeJSON(t, c.fails(ExitUnattested, nil, "setup", "key", "--reader", b.Reader, "--algorithm", "eccp256", "--slot", "9e", "--force", "--output", "json"), &k)
 	checkReportedKey(t, b, piv.SlotCardAuthentication, k)
 	if k.Attestation != nil || !strings.Contains(k.AttestationError, "unknown authority") {
 		t.Errorf("JSON attestation %+v, error %q", k.Attestation, k.AttestationError)
@@ -163,7 +163,7 @@ func TestSetupKeyUnsupportedAlgorithm(t *testing.T) {
 			before := slotKey(t, b, piv.SlotAuthentication)
 			for alg, name := range map[string]string{"ed25519": "Ed25519", "rsa4096": "RSA-4096"} {
 				c.fails(ExitError, []string{"this card does not support " + name + " keys", "GENERATE answered 6A80", "nothing on the card was changed"},
-					"setup", "key", "--reader", b.Reader, "--algorithm", alg)
+					"setup", "key", "--reader", b.Reader, "--algorithm", alg, "--force")
 				if after := slotKey(t, b, piv.SlotAuthentication); !publicKeysEqual(before, after) {
 					t.Fatalf("%s refused, but slot 9a changed", alg)
 				}

@@ -213,7 +213,9 @@ client-authentication extended key usage, and is valid for --days days from now.
 			}
 			// The management key is asked only now, with the certificate made: a signature that
 			// fails leaves the slot as it was without it.
-			mk, err := a.managementKey(ctx, ks.card, ks.id, f.managementKeyFile)
+			cp := a.newCardPIN(ks.card, ks.id)
+			defer cp.wipe()
+			mk, err := a.managementKey(ctx, ks.card, ks.id, f.managementKeyFile, cp)
 			if err != nil {
 				return err
 			}

@@ -132,7 +132,7 @@ func TestSetupKeyAndImport(t *testing.T) {
 	// Usage errors and an unsafe key file.
 	c.fails(ExitUsage, []string{"--algorithm \"rsa512\""}, "setup", "key", "--reader", b.Reader, "--algorithm", "rsa512")
 	c.fails(ExitUsage, []string{"--touch-policy \"sometimes\""}, "setup", "key", "--reader", b.Reader, "--touch-policy", "sometimes")
-	c.fails(ExitPIN, []string{"open to group or others"}, "setup", "key", "--reader", b.Reader, "--management-key-file", writeFile(t, c.dir, "open.hex", "00", 0o644))
+	c.fails(ExitPIN, []string{"open to group or others"}, "setup", "key", "--reader", b.Reader, "--force", "--management-key-file", writeFile(t, c.dir, "open.hex", "00", 0o644))
 }
 
 // TestSetupOnPIVCard: a government-style card gets its keys from its issuer.
