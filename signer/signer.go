@@ -77,6 +77,9 @@ type Signer struct {
 	// cardName names the card in prompts when the selector did ("YubiKey
 	// serial N"); empty otherwise, to spare the APDUs of identifying it.
 	cardName string
+	// label names the card as CardName does, once the PIN's transaction
+	// identified it; guarded by sem.
+	label string
 	// yubiKey: the ATR says YubiKey, so the key may have any PIN policy and
 	// a touch policy.
 	yubiKey bool

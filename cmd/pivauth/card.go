@@ -36,7 +36,7 @@ func classifyCardError(err error) (int, bool) {
 func lastTryHint(err error) string {
 	var pe *signer.PINError
 	if errors.Is(err, signer.ErrLastPINTry) || errors.As(err, &pe) && pe.Auth.Retries == 1 {
-		return " (run again with --allow-last-try)"
+		return " (run again with --allow-last-try, once sure of the PIN; or restore the tries with `pivauth pin unblock`)"
 	}
 	return ""
 }

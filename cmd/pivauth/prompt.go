@@ -34,15 +34,23 @@ func (a *app) pinSource() signer.PINSource {
 	if a.opts.pinentry == "" {
 		sources = append(sources, signer.Pinentry())
 	}
-	chain := signer.Chain(sources...)
-	return signer.PINFunc(func(ctx context.Context, req signer.PINRequest) ([]byte, error) {
-		pin, err := chain.PIN(ctx, req)
-		if err != nil {
-			return nil, &pinSourceError{err}
-		}
-		return pin, nil
-	})
+	return cliPINSource{signer.Chain(sources...).(signer.Interactive)}
 }
+
+// cliPINSource is pivauth's chain of PIN sources, its failures marked as pinSourceError. It is
+// signer.Interactive as the chain is: a PIN typed at the terminal or in pinentry that the card
+// refused is asked again in the same run, a PIN from a file or PIVAUTH_PIN never.
+type cliPINSource struct{ chain signer.Interactive }
+
+func (s cliPINSource) PIN(ctx context.Context, req signer.PINRequest) ([]byte, error) {
+	pin, err := s.chain.PIN(ctx, req)
+	if err != nil {
+		return nil, &pinSourceError{err}
+	}
+	return pin, nil
+}
+
+func (s cliPINSource) AsksPerson() bool { return s.chain.AsksPerson() }
 
 // pinSourceError marks a failure to get the PIN (no source, a PIN file open to others, a prompt
 // cancelled), so that it exits with ExitPIN however the library that asked wraps it.

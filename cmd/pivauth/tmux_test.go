@@ -135,7 +135,7 @@ func TestPINPromptOnTerminal(t *testing.T) {
 
 	// Two wrong PINs from a file leave one try; from then on the messages say how to allow it.
 	wrong := writeFile(t, c.dir, "wrong", "999999\n", 0o600)
-	const hint = "(run again with --allow-last-try)"
+	const hint = "(run again with --allow-last-try, once sure of the PIN; or restore the tries with `pivauth pin unblock`)"
 	if r := c.fails(ExitPIN, []string{"2 tries left"}, append(assertionArgs, "--pin-file", wrong)...); strings.Contains(r.stderr, "--allow-last-try") {
 		t.Errorf("two tries left, and the message offers the last one:\n%s", r.stderr)
 	}

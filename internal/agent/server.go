@@ -360,9 +360,9 @@ func (s *Server) watch(ctx context.Context, k *openKey) {
 // an operation (s.op held).
 func (s *Server) pin(ctx context.Context, req PINRequest) ([]byte, error) {
 	pin, err := s.askPIN(ctx, req)
-	if err == nil {
-		s.pinGiven = true
-	}
+	// A key asks only when it holds no PIN (the first time, or after the card refused one): when
+	// nobody answers, it holds none, whatever an earlier prompt of this operation gave it.
+	s.pinGiven = err == nil
 	return pin, err
 }
 

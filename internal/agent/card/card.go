@@ -32,9 +32,7 @@ func (b *Backend) Open(ctx context.Context, ref agent.KeyRef, hooks agent.Hooks)
 	s, err := signer.Open(ctx, signer.Options{
 		Card: piv.Selector{Reader: ref.Reader, Serial: ref.Serial, GUID: ref.GUID},
 		Slot: slot,
-		PIN: signer.PINFunc(func(ctx context.Context, req signer.PINRequest) ([]byte, error) {
-			return hooks.PIN(ctx, agent.PINRequest{Reader: req.Reader, Card: req.Card, Slot: req.Slot.String(), Retries: req.Retries, Retry: req.Retry})
-		}),
+		PIN:   hookPIN{hooks},
 		Touch: hooks.Touch,
 	})
 	if err != nil {
@@ -52,6 +50,19 @@ func (b *Backend) Open(ctx context.Context, ref agent.KeyRef, hooks agent.Hooks)
 	}
 	return agent.Audited(k, ref.Slot, b.Audit, Classify), nil
 }
+
+// hookPIN asks for the PIN through the agent's hooks: the requesting command, or the agent's
+// fallback (pinentry). It is signer.Interactive, so that a wrong PIN is asked again in the same
+// operation, at the requesting command's terminal: the command decides whether a person answers.
+// Its own chain refuses a retry of a PIN from a file or PIVAUTH_PIN (signer.ErrPINNotRetried),
+// which ends the operation with the wrong PIN reported.
+type hookPIN struct{ hooks agent.Hooks }
+
+func (h hookPIN) PIN(ctx context.Context, req signer.PINRequest) ([]byte, error) {
+	return h.hooks.PIN(ctx, agent.PINRequest{Reader: req.Reader, Card: req.Card, Slot: req.Slot.String(), Retries: req.Retries, Retry: req.Retry})
+}
+
+func (hookPIN) AsksPerson() bool { return true }
 
 // Audited wraps a signer a command opened itself (no agent running), so that its operations are
 // recorded like the agent's. The records name the card by the signer's Identity, asked when the
