@@ -30,8 +30,8 @@ func (b *Backend) Open(ctx context.Context, ref agent.KeyRef, hooks agent.Hooks)
 		return nil, err
 	}
 	s, err := signer.Open(ctx, signer.Options{
-		Card: piv.Selector{Reader: ref.Reader, Serial: ref.Serial, GUID: ref.GUID},
-		Slot: slot,
+		Card:  piv.Selector{Reader: ref.Reader, Serial: ref.Serial, GUID: ref.GUID},
+		Slot:  slot,
 		PIN:   hookPIN{hooks},
 		Touch: hooks.Touch,
 	})
