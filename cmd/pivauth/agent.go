@@ -293,6 +293,13 @@ func signerPINRequest(req agent.PINRequest) (signer.PINRequest, error) {
 	return signer.PINRequest{Reader: req.Reader, Card: req.Card, Slot: slot, Retries: req.Retries, Retry: req.Retry}, nil
 }
 
+// AsksPerson reports whether a person typed the PIN given last (agent.Typist): the agent asks
+// again at this terminal when the card refuses it, never for a PIN from a file or PIVAUTH_PIN.
+func (p agentPrompter) AsksPerson() bool {
+	t, ok := p.pins.(signer.Interactive)
+	return ok && t.AsksPerson()
+}
+
 // Touch prints the touch notice.
 func (p agentPrompter) Touch() { touchNotice(p.stderr) }
 

@@ -60,6 +60,9 @@ type request struct {
 	Profile   string        `json:"profile,omitempty"`    // token-get, token-put
 	Token     *Token        `json:"token,omitempty"`      // token-put
 	PIN       []byte        `json:"pin,omitempty"`        // pin (the answer to a prompt); wiped after use
+	// Typed qualifies a pin: a person typed it (a terminal, pinentry), and may be asked again when
+	// the card refuses it; a PIN from a file or the environment is not.
+	Typed bool `json:"typed,omitempty"`
 	// Unavailable qualifies a cancel: the client has no way to ask for the PIN (no terminal, no
 	// PIN file), as opposed to a person who dismissed the prompt.
 	Unavailable bool `json:"unavailable,omitempty"`
@@ -197,8 +200,11 @@ func encodeLine(v any) ([]byte, error) {
 // pinLine builds the answer to a PIN prompt by hand, so that the PIN's only copies are this line
 // (wiped by the caller after writing) and the caller's own buffer: encoding/json would leave one in
 // its pooled buffers.
-func pinLine(pin []byte) []byte {
-	const head, tail = `{"op":"pin","pin":"`, "\"}\n"
+func pinLine(pin []byte, typed bool) []byte {
+	head, tail := `{"op":"pin","pin":"`, "\"}\n"
+	if typed {
+		tail = `","typed":true}` + "\n"
+	}
 	n := base64.StdEncoding.EncodedLen(len(pin))
 	line := make([]byte, len(head)+n+len(tail))
 	copy(line, head)

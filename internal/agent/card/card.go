@@ -52,17 +52,16 @@ func (b *Backend) Open(ctx context.Context, ref agent.KeyRef, hooks agent.Hooks)
 }
 
 // hookPIN asks for the PIN through the agent's hooks: the requesting command, or the agent's
-// fallback (pinentry). It is signer.Interactive, so that a wrong PIN is asked again in the same
-// operation, at the requesting command's terminal: the command decides whether a person answers.
-// Its own chain refuses a retry of a PIN from a file or PIVAUTH_PIN (signer.ErrPINNotRetried),
-// which ends the operation with the wrong PIN reported.
+// fallback (pinentry). It is signer.Interactive as the answer was: a wrong PIN a person typed is
+// asked again in the same operation, at the requesting command's terminal; one from a file or
+// PIVAUTH_PIN ends the operation with the wrong PIN reported.
 type hookPIN struct{ hooks agent.Hooks }
 
 func (h hookPIN) PIN(ctx context.Context, req signer.PINRequest) ([]byte, error) {
 	return h.hooks.PIN(ctx, agent.PINRequest{Reader: req.Reader, Card: req.Card, Slot: req.Slot.String(), Retries: req.Retries, Retry: req.Retry})
 }
 
-func (hookPIN) AsksPerson() bool { return true }
+func (h hookPIN) AsksPerson() bool { return h.hooks.PINTyped != nil && h.hooks.PINTyped() }
 
 // Audited wraps a signer a command opened itself (no agent running), so that its operations are
 // recorded like the agent's. The records name the card by the signer's Identity, asked when the
