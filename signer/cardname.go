@@ -33,7 +33,7 @@ func CardName(id piv.Identity, cert *x509.Certificate) string {
 	}
 	switch {
 	case id.GUID != "":
-		return "PIV card " + id.GUID
+		return "PIV card GUID " + id.GUID
 	case id.Reader != "":
 		return fmt.Sprintf("the card in %q", id.Reader)
 	}

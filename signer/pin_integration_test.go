@@ -7,6 +7,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -145,6 +146,22 @@ func TestWrongPINAskedAgain(t *testing.T) {
 	}
 }
 
+// yubiKeyName is how prompts name the bench's YubiKey: model, firmware and serial, as the card
+// answers them.
+func yubiKeyName(t *testing.T, b *benchtest.Bench) string {
+	t.Helper()
+	card, err := piv.Open(testContext(t), piv.Selector{Reader: b.Reader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer card.Close()
+	id, err := card.Identity(testContext(t))
+	if err != nil || !id.YubiKey || id.Serial == 0 {
+		t.Fatalf("identity %+v, %v: want a YubiKey with a serial", id, err)
+	}
+	return fmt.Sprintf("YubiKey %s #%d", id.Version, id.Serial)
+}
+
 // TestWrongPINFromFile: a non-interactive source is not asked again after
 // its PIN was refused — it would only burn another try.
 func TestWrongPINFromFile(t *testing.T) {
@@ -201,6 +218,9 @@ func TestYubiKeyPINPolicies(t *testing.T) {
 			if n := b.Stats().APDUs; i > 0 && n != tc.steady {
 				t.Errorf("slot %s signature %d: %d APDUs, want %d", tc.slot, i+1, n, tc.steady)
 			}
+		}
+		if req := pins.last.Load(); tc.asked > 0 && req.Card != yubiKeyName(t, b) {
+			t.Errorf("slot %s: the prompt names the card %q, want %q", tc.slot, req.Card, yubiKeyName(t, b))
 		}
 		if n := pins.asked.Load(); n != tc.asked {
 			t.Errorf("slot %s: PIN asked %d times, want %d", tc.slot, n, tc.asked)
