@@ -51,6 +51,9 @@ type Options struct {
 	// whether the padding was valid, which is Bleichenbacher's oracle, and run on the 9A or 9C key
 	// it lets the caller forge that key's signatures.
 	AllowDecryptOnAnySlot bool
+	// Trace, when set, sees every APDU the signer exchanges with the card, redacted as
+	// piv.Card.SetTrace says (no PIN, no decrypted data).
+	Trace func(cmd, resp []byte)
 }
 
 // touchDelay is how long an operation runs before Options.Touch is called.
@@ -132,6 +135,7 @@ func Open(ctx context.Context, opts Options) (*Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signer: opening %s: %w", opts.Card, err)
 	}
+	card.SetTrace(opts.Trace)
 	s, err := newSigner(ctx, card, opts)
 	if err != nil {
 		card.Close()

@@ -82,8 +82,12 @@ func (a *app) openCard(ctx context.Context, open func(context.Context, piv.Selec
 
 // openPIV opens the selected card with the engine (for commands that need no signer).
 func (a *app) openPIV(ctx context.Context) (*piv.Card, error) {
+	trace, err := a.traceHook() // a refused trace file fails before the card is opened
+	if err != nil {
+		return nil, err
+	}
 	var card *piv.Card
-	err := a.openCard(ctx, func(ctx context.Context, sel piv.Selector) (err error) {
+	err = a.openCard(ctx, func(ctx context.Context, sel piv.Selector) (err error) {
 		card, err = piv.Open(ctx, sel)
 		return err
 	})
@@ -91,12 +95,7 @@ func (a *app) openPIV(ctx context.Context) (*piv.Card, error) {
 		return nil, err
 	}
 	a.log.Debug("card opened", "reader", card.Reader())
-	if a.opts.verbose {
-		// piv redacts PINs, PUKs, keys and decrypted data before the trace sees an APDU.
-		card.SetTrace(func(cmd, resp []byte) {
-			a.log.Debug("apdu", "command", fmt.Sprintf("%X", cmd), "response", fmt.Sprintf("%X", resp))
-		})
-	}
+	card.SetTrace(trace)
 	return card, nil
 }
 

@@ -26,6 +26,8 @@ type globalOptions struct {
 	profile  string        // profile name in the configuration file
 	config   string        // configuration file path (default: XDG config dir)
 	verbose  bool          // debug log to stderr
+	// traceAPDUs is --trace-apdus: the file every APDU of the command goes to, redacted.
+	traceAPDUs string
 	timeout  time.Duration // how long to wait for a card to be inserted
 	// allowLastTry lets pivauth present a PIN (or PUK) when the card has one try left.
 	allowLastTry bool
@@ -43,6 +45,7 @@ type app struct {
 	// format is the running command's --output, or its default; PersistentPreRunE sets it once
 	// it has checked that the command offers it.
 	format string
+	trace  *apduTrace // the --trace-apdus file, once a card was opened (trace.go)
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
@@ -124,6 +127,7 @@ func (a *app) rootCommand() *cobra.Command {
 	f.StringVarP(&a.opts.profile, "profile", "p", "", "use the named `PROFILE` from the configuration file")
 	f.StringVar(&a.opts.config, "config", "", "configuration `FILE` (default $XDG_CONFIG_HOME/pivauth/config.json)")
 	f.BoolVarP(&a.opts.verbose, "verbose", "v", false, "log what happens to stderr (never a PIN or a token)")
+	f.StringVar(&a.opts.traceAPDUs, "trace-apdus", "", apduTraceHelp)
 	f.DurationVar(&a.opts.timeout, "timeout", 0, "how long to wait for a card to be inserted (`DURATION`, e.g. 30s); "+
 		"0: until Ctrl-C on a terminal, not at all without one")
 	f.BoolVar(&a.opts.allowLastTry, "allow-last-try", false, "present the PIN (or PUK) even when the card has only one try left (lockout guard off; uses the card directly, not the agent)")
