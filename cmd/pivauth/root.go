@@ -26,11 +26,11 @@ type globalOptions struct {
 	profile  string        // profile name in the configuration file
 	config   string        // configuration file path (default: XDG config dir)
 	verbose  bool          // debug log to stderr
-	// traceAPDUs is --trace-apdus: the file every APDU of the command goes to, redacted.
-	traceAPDUs string
 	timeout  time.Duration // how long to wait for a card to be inserted
 	// allowLastTry lets pivauth present a PIN (or PUK) when the card has one try left.
 	allowLastTry bool
+	// traceAPDUs is --trace-apdus: the file every APDU of the command goes to, redacted.
+	traceAPDUs string
 }
 
 // app holds the state of one invocation: streams, global options, the resolved profile and the
