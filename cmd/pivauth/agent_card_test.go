@@ -259,7 +259,8 @@ func TestAgentServesCommands(t *testing.T) {
 }
 
 // TestTouchNotice: a key with a touch policy makes the command that needs the signature tell its
-// user to touch the card, in the same words whether it signs itself or through the agent.
+// user to touch the card, on its terminal, in the same words whether it signs itself or through
+// the agent; with stderr not a terminal it says nothing.
 func TestTouchNotice(t *testing.T) {
 	b := benchtest.Start(t, vcard.ProfileYubiKey)
 	if b.Real() {
@@ -287,12 +288,20 @@ func TestTouchNotice(t *testing.T) {
 	}
 	c := newCLI(t).with("XDG_RUNTIME_DIR=" + runtime)
 	args := []string{"assertion", "--reader", b.Reader, "--client-id", "c", "--audience", "https://idp.example/token"}
-	if r := c.ok(args...); strings.Count(r.stderr, "Touch your YubiKey…") != 1 {
-		t.Errorf("without an agent, stderr:\n%s", r.stderr)
+	onTerminal := func(how string) {
+		s := startTmux(t, c, args...)
+		if scr := s.waitFor("EXIT=0", 1); strings.Count(scr, "Touch your YubiKey…") != 1 {
+			t.Errorf("%s, on a terminal:\n%s", how, scr)
+		}
+	}
+	onTerminal("without an agent")
+	if r := c.ok(args...); strings.Contains(r.stderr, "Touch") {
+		t.Errorf("without an agent, stderr not a terminal:\n%s", r.stderr)
 	}
 	_, agentLog, _ := startAgentProcess(t, c, filepath.Join(runtime, "pivauth", "agent.sock"))
-	if r := c.ok(args...); strings.Count(r.stderr, "Touch your YubiKey…") != 1 {
-		t.Errorf("through the agent, the command's stderr:\n%s", r.stderr)
+	onTerminal("through the agent")
+	if r := c.ok(args...); strings.Contains(r.stderr, "Touch") {
+		t.Errorf("through the agent, stderr not a terminal:\n%s", r.stderr)
 	}
 	if strings.Contains(agentLog.String(), "Touch your") {
 		t.Errorf("the agent printed the notice itself:\n%s", agentLog)

@@ -151,6 +151,16 @@ func (a *app) waitForCard(ctx context.Context, sel piv.Selector) error {
 	return nil
 }
 
+// progress shows msg with a spinner while a long step runs (a card generating a key) when stderr
+// is a terminal, and nothing when it is not (a pipe, a log file: a spinner's carriage returns
+// would only garble it). stop erases the line.
+func (a *app) progress(msg string) (stop func()) {
+	if !stderrIsTerminal(a.stderr) {
+		return func() {}
+	}
+	return startSpinner(a.stderr, msg)
+}
+
 // startSpinner draws msg with a turning spinner on the terminal w until stop is called, which
 // erases the line.
 func startSpinner(w io.Writer, msg string) (stop func()) {

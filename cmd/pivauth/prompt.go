@@ -115,5 +115,10 @@ func readSecret(ctx context.Context, prompt string) ([]byte, error) {
 
 // touchNotice tells the person to touch the card: the card waits for it (a key with a touch policy)
 // and has taken long enough that it would otherwise look stuck. Said on the terminal of the command
-// that needs the signature, whether the card is its own or the agent's.
-func touchNotice(w io.Writer) { fmt.Fprintln(w, "Touch your YubiKey…") }
+// that needs the signature (its stderr), whether the card is its own or the agent's; nothing when
+// stderr is not a terminal, where nobody reads it as it happens.
+func touchNotice(w io.Writer) {
+	if stderrIsTerminal(w) {
+		fmt.Fprintln(w, "Touch your YubiKey…")
+	}
+}

@@ -308,3 +308,32 @@ func TestChooseCard(t *testing.T) {
 		t.Errorf("after choosing %s:\n%s", choice, scr)
 	}
 }
+
+// TestProgressOnTerminal: a key generation the card takes its time over (as a real card does for
+// RSA) shows a spinner naming the step on a terminal, gone once the key is there; with stderr not
+// a terminal nothing is drawn.
+func TestProgressOnTerminal(t *testing.T) {
+	b := benchtest.Start(t, vcard.ProfileYubiKey)
+	if b.Real() {
+		t.Skip("sets the card's generation delay: virtual card only")
+	}
+	b.Destructive()
+	b.Card.SetGenerateDelay(1500 * time.Millisecond)
+	c := newCLI(t)
+	roots := benchRootsFile(t, b, c.dir)
+
+	s := startTmux(t, c, "setup", "key", "--reader", b.Reader, "--slot", "9a", "--attestation-roots", roots)
+	scr := s.waitFor("Generating the RSA-2048 key in slot 9a of YubiKey ", 1)
+	if !strings.ContainsAny(scr, "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏") {
+		t.Errorf("no spinner:\n%s", scr)
+	}
+	scr = s.waitFor("EXIT=0", 1)
+	if strings.Contains(scr, "Generating") {
+		t.Errorf("the spinner stayed after the key was generated:\n%s", scr)
+	}
+
+	r := c.ok("setup", "key", "--reader", b.Reader, "--slot", "9c", "--attestation-roots", roots)
+	if strings.Contains(r.stderr, "Generating") || strings.ContainsAny(r.stderr, "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏\r") {
+		t.Errorf("progress drawn with stderr not a terminal:\n%q", r.stderr)
+	}
+}
