@@ -99,7 +99,7 @@ func TestAgentServesCommands(t *testing.T) {
 
 	// The PIN, typed once at the first command's own prompt.
 	s := startTmux(t, c, entraArgs("assertion")...)
-	s.waitFor("PIN for the card in \""+b.Reader+"\", slot 9a (3 tries left):", 1)
+	s.waitFor("PIN for PIV card of Bench User ("+benchUPN+"), slot 9a (3 tries left):", 1)
 	s.typeLine(factoryPIN)
 	if scr := s.waitFor("EXIT=", 1); !strings.Contains(scr, "EXIT=0") || strings.Contains(scr, factoryPIN) {
 		t.Fatalf("first command:\n%s", scr)
@@ -341,7 +341,7 @@ func TestAgentChooseCard(t *testing.T) {
 		t.Fatalf("card %s not offered:\n%s", g2, scr)
 	}
 	s.typeLine(choice)
-	s.waitFor("PIN for the card in \""+b2.Reader+"\", slot 9a (3 tries left):", 1)
+	s.waitFor("PIN for PIV card of Bench User ("+benchUPN+"), slot 9a (3 tries left):", 1)
 	s.typeLine(factoryPIN)
 	s.waitFor("EXIT=0", 1)
 
