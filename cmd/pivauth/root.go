@@ -60,8 +60,9 @@ Selecting the card: with one card present nothing needs saying; otherwise --read
 (YubiKey) or --guid (PIV card GUID) picks it, or pivauth asks on the terminal. A command that needs
 a card and finds none asks you to insert one and waits (see --timeout).
 
-The PIN is asked on the terminal, without echo, naming the card, the slot and the tries left. For
-unattended use: --pin-file FILE, the PIVAUTH_PIN environment variable, or a pinentry program
+The PIN is asked on the terminal, without echo, naming the card, the slot and the tries left; a
+wrong PIN typed there is asked again while the lockout guard allows (never one from a file or the
+environment). For unattended use: --pin-file FILE, the PIVAUTH_PIN environment variable, or a pinentry program
 (--pinentry). The PIN is never taken from the command line. Without a terminal and without a PIN
 source, a command that needs the PIN fails at once (exit code 4). With 'pivauth agent' running, the
 PIN is asked once per working session, and the agent serves the card to every later command.
