@@ -41,13 +41,20 @@ func (s *Signer) nameCard(tx *piv.Tx) {
 }
 
 // cardLabel names the card in a PIN request: as CardName does once the card
-// was identified, else as the selector did ("YubiKey serial N"), else "" and
-// the request names the reader.
+// was identified; else as the selector did ("YubiKey serial N"); else, on a
+// card whose ATR names no YubiKey, by the holder its certificate names; else ""
+// and the request names the reader. (With Options.AllowLastPINTry the first
+// PIN is asked before anything identified the card.)
 func (s *Signer) cardLabel() string {
-	if s.label != "" {
+	switch {
+	case s.label != "":
 		return s.label
+	case s.cardName != "":
+		return s.cardName
+	case !s.yubiKey && cardholder(s.cert) != "":
+		return "PIV card of " + cardholder(s.cert)
 	}
-	return s.cardName
+	return ""
 }
 
 // describeCard names the card in a message: cardLabel, or the card in its

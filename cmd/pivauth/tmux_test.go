@@ -154,9 +154,9 @@ func TestPINPromptOnTerminal(t *testing.T) {
 		t.Errorf("the lockout guard did not refuse before prompting, naming --allow-last-try:\n%s", scr)
 	}
 	// With the guard off, signer asks without reading the tries left first (one APDU less), so
-	// the prompt shows no count and names the card by its reader: it was not identified yet.
+	// the prompt shows no count; the certificate still names the holder.
 	s = startTmux(t, c, append(assertionArgs, "--allow-last-try")...)
-	s.waitFor("PIN for the card in \""+b.Reader+"\", slot 9a:", 1)
+	s.waitFor("PIN for "+card+", slot 9a:", 1)
 	s.typeLine(factoryPIN)
 	s.waitFor("EXIT=0", 1)
 	if left := c.pinStatus(b.Reader).PIN.RetriesLeft; left != 3 {
