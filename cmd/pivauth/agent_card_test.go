@@ -306,6 +306,19 @@ func TestTouchNotice(t *testing.T) {
 	if strings.Contains(agentLog.String(), "Touch your") {
 		t.Errorf("the agent printed the notice itself:\n%s", agentLog)
 	}
+	// The audit records name the YubiKey as `cards` does, signed directly or by the agent.
+	var cards cardsJSON
+	decodeJSON(t, c.ok("cards", "--reader", b.Reader, "--output", "json"), &cards)
+	name := cards.Readers[0].Card.Name
+	evs := auditEvents(t, c)
+	if !strings.HasPrefix(name, "YubiKey ") || len(evs) != 4 {
+		t.Fatalf("card %q, %d audit events", name, len(evs))
+	}
+	for _, ev := range evs {
+		if ev.CardName != name {
+			t.Errorf("audit event names the card %q, want %q", ev.CardName, name)
+		}
+	}
 }
 
 // TestAgentChooseCard: with several cards and no selector, a command using the agent offers the

@@ -216,8 +216,11 @@ func TestAgentPINPromptOnTerminal(t *testing.T) {
 		t.Errorf("a wrong PIN file through the agent:\n%s", r.stderr)
 	}
 	evs := auditEvents(t, c)
-	if len(evs) != 2 || evs[0].Result != audit.ResultOK || evs[1].Result != audit.ResultPINIncorrect {
-		t.Errorf("audit log %+v: want one signature, then one wrong PIN", evs)
+	if len(evs) != 2 || evs[0].Result != audit.ResultOK || evs[1].Result != audit.ResultPINIncorrect || evs[0].CardName != card {
+		t.Errorf("audit log %+v: want one signature, then one wrong PIN, naming %s", evs, card)
+	}
+	if text := c.ok("audit").stdout; strings.Count(text, card) != 2 {
+		t.Errorf("the audit table does not name the card as %s:\n%s", card, text)
 	}
 }
 

@@ -108,6 +108,7 @@ func (r KeyRef) String() string {
 type KeyInfo struct {
 	Ref          KeyRef   `json:"ref"`
 	Card         string   `json:"card"`         // "serial:<n>" or "guid:<hex>", as in the audit log
+	CardName     string   `json:"card_name"`    // the card as people know it: "YubiKey 5.7.1 #96375739"
 	Reader       string   `json:"reader"`       // where the card is now
 	Certificates [][]byte `json:"certificates"` // DER, the key's certificate first, then its chain
 	// PINHeld reports (in Status) that the key's session holds a PIN the card accepted: the

@@ -44,7 +44,7 @@ func (b *Backend) Open(ctx context.Context, ref agent.KeyRef, hooks agent.Hooks)
 		_ = s.Close()
 		return nil, err
 	}
-	k := &key{Signer: s, info: agent.KeyInfo{Card: CardID(id), Reader: s.Reader()}}
+	k := &key{Signer: s, info: agent.KeyInfo{Card: CardID(id), CardName: signer.CardName(id, s.Certificate()), Reader: s.Reader()}}
 	for _, c := range s.Chain() {
 		k.info.Certificates = append(k.info.Certificates, c.Raw)
 	}
@@ -76,14 +76,14 @@ func Audited(s *signer.Signer, rec audit.Recorder) *audit.Signer {
 	return audit.Wrap(s, key, &namingRecorder{rec: rec, s: s}, Classify)
 }
 
-// namingRecorder puts the name of the signer's card (CardID) into each record.
+// namingRecorder puts the card's audit id (CardID) and its name (signer.CardName) into each record.
 type namingRecorder struct {
 	rec audit.Recorder
 	s   *signer.Signer
 
 	mu         sync.Mutex
 	identified bool
-	card       string
+	card, name string
 }
 
 // Record records ev with the card's name. A card that cannot be identified (pulled during the
@@ -95,10 +95,10 @@ func (r *namingRecorder) Record(ev audit.Event) error {
 		// The operation's context does not reach a Recorder. The identity is one short
 		// transaction on the connection the operation has just used.
 		if id, err := r.s.Identity(context.Background()); err == nil {
-			r.card, r.identified = CardID(id), true
+			r.card, r.name, r.identified = CardID(id), signer.CardName(id, r.s.Certificate()), true
 		}
 	}
-	ev.Card = r.card
+	ev.Card, ev.CardName = r.card, r.name
 	r.mu.Unlock()
 	return r.rec.Record(ev)
 }
