@@ -199,7 +199,11 @@ func writeAgentStatus(w io.Writer, st *agent.Status) {
 		if k.PINHeld {
 			pin = "PIN held"
 		}
-		fmt.Fprintf(w, "key:     %s (%s) in %q, %s\n", k.Ref, dash(k.Card), k.Reader, pin)
+		card := k.CardName // as prompts name it; an agent of an older release sends only the id
+		if card == "" {
+			card = dash(k.Card)
+		}
+		fmt.Fprintf(w, "key:     slot %s of %s in %q, %s\n", k.Ref.Slot, card, k.Reader, pin)
 	}
 	fmt.Fprintf(w, "tokens:  %d cached\n", st.Tokens)
 	switch {

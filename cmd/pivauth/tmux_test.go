@@ -205,8 +205,11 @@ func TestAgentPINPromptOnTerminal(t *testing.T) {
 	}
 	var status agent.Status
 	decodeJSON(t, c.ok("agent", "status", "--output", "json"), &status)
-	if len(status.Keys) != 1 || !status.Keys[0].PINHeld {
-		t.Errorf("agent status %+v: want the key, holding the right PIN", status)
+	if len(status.Keys) != 1 || !status.Keys[0].PINHeld || status.Keys[0].CardName != card {
+		t.Errorf("agent status %+v: want the key of %s, holding the right PIN", status, card)
+	}
+	if text := c.ok("agent", "status").stdout; !strings.Contains(text, "key:     slot 9a of "+card+" in \""+b.Reader+"\", PIN held") {
+		t.Errorf("agent status:\n%s", text)
 	}
 	c.ok("agent", "lock")
 
