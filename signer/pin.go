@@ -33,8 +33,9 @@ func (f PINFunc) PIN(ctx context.Context, req PINRequest) ([]byte, error) { retu
 type PINRequest struct {
 	// Reader is the PC/SC reader that holds the card.
 	Reader string
-	// Card names the card when it is known without asking it ("YubiKey
-	// serial 12345678"); empty otherwise, and the reader names it.
+	// Card names the card as CardName does ("YubiKey 5.7.1 #96375739",
+	// "PIV card of Jane Doe (jane.doe@agency.gov)") once the signer knows it;
+	// empty otherwise, and the reader names it.
 	Card string
 	// Slot is the key the PIN unlocks.
 	Slot piv.Slot

@@ -116,8 +116,8 @@ type KeyInfo struct {
 	PINHeld bool `json:"pin_held"`
 }
 
-// PINRequest is what the agent tells a client when a card needs the PIN: which card (a
-// description such as "YubiKey serial 12345678", may be empty) in which reader, which slot, and how
+// PINRequest is what the agent tells a client when a card needs the PIN: which card (its name,
+// signer.CardName, such as "YubiKey 5.7.1 #96375739"; may be empty) in which reader, which slot, and how
 // many tries are left (-1: unknown). Retry is set when the card refused the previous PIN.
 type PINRequest struct {
 	Reader  string `json:"reader"`
