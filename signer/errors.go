@@ -31,6 +31,9 @@ var (
 type PINError struct {
 	// Reader is the reader of the card that refused the PIN.
 	Reader string
+	// Card names the card (CardName), or is empty when it was not
+	// identified and the reader names it.
+	Card string
 	// Slot is the key the PIN was to unlock.
 	Slot piv.Slot
 	// Auth is the card's answer, with the tries left.
@@ -38,13 +41,14 @@ type PINError struct {
 }
 
 func (e *PINError) Error() string {
-	switch e.Auth.Retries {
-	case 0:
-		return fmt.Sprintf("wrong PIN for the card in %q: %v", e.Reader, e.Auth)
-	case 1:
-		return fmt.Sprintf("wrong PIN for the card in %q: %v; the lockout guard will not present a PIN again unless the last try is allowed explicitly", e.Reader, e.Auth)
+	card := e.Card
+	if card == "" {
+		card = fmt.Sprintf("the card in %q", e.Reader)
 	}
-	return fmt.Sprintf("wrong PIN for the card in %q: %v", e.Reader, e.Auth)
+	if e.Auth.Retries == 1 {
+		return fmt.Sprintf("wrong PIN for %s: %v; the lockout guard will not present a PIN again unless the last try is allowed explicitly", card, e.Auth)
+	}
+	return fmt.Sprintf("wrong PIN for %s: %v", card, e.Auth)
 }
 
 // Unwrap returns the card's piv.AuthError.

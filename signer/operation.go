@@ -44,6 +44,11 @@ func (s *Signer) do(ctx context.Context, op func(*piv.Tx) ([]byte, error)) ([]by
 		if errors.Is(err, ErrLastPINTry) {
 			return nil, err // guardPIN's refusal names the signer and the reader already
 		}
+		if again, aerr := s.askAgain(ctx, err); again {
+			continue
+		} else if aerr != nil {
+			return nil, aerr
+		}
 		if err != nil {
 			return nil, fmt.Errorf("signer: slot %s: %w", s.slot, err)
 		}
@@ -178,7 +183,7 @@ func (s *Signer) verify(tx *piv.Tx, card string) error {
 	case errors.As(err, &ae):
 		s.dropPIN()
 		s.pinRefused = true
-		return &PINError{Reader: s.card.Reader(), Slot: s.slot, Auth: ae}
+		return &PINError{Reader: s.card.Reader(), Card: s.cardLabel(), Slot: s.slot, Auth: ae}
 	case errors.Is(err, piv.ErrPINBlocked):
 		s.dropPIN()
 		return s.blocked()
@@ -201,6 +206,7 @@ func (s *Signer) askPIN(ctx context.Context) error {
 			if err := s.confirmCard(tx); err != nil {
 				return err
 			}
+			s.nameCard(tx)
 			var err error
 			retries, err = tx.PINRetries()
 			return err
@@ -217,7 +223,7 @@ func (s *Signer) askPIN(ctx context.Context) error {
 	// successful VERIFY had reset it.
 	pin, err := s.opts.PIN.PIN(ctx, PINRequest{
 		Reader:  s.card.Reader(),
-		Card:    s.cardName,
+		Card:    s.cardLabel(),
 		Slot:    s.slot,
 		Retries: retries,
 		Retry:   s.pinRefused,
@@ -248,15 +254,15 @@ func (s *Signer) lockoutGuard(retries int) error {
 	case retries == 1 && !s.opts.AllowLastPINTry:
 		// "allow the last try explicitly" ends the message: a program built on the signer may
 		// add how its users do that.
-		return fmt.Errorf("signer: the lockout guard refused: the card in %q has %w before the PIN blocks, and no PIN was sent; unblock the PIN with the PUK to restore its tries, or make sure of the PIN and allow the last try explicitly to go on",
-			s.card.Reader(), ErrLastPINTry)
+		return fmt.Errorf("signer: the lockout guard refused: %s has %w before the PIN blocks, and no PIN was sent; unblock the PIN with the PUK to restore its tries, or make sure of the PIN and allow the last try explicitly to go on",
+			s.describeCard(), ErrLastPINTry)
 	}
 	return nil
 }
 
 // blocked is the error for a blocked PIN: it says how to unblock it.
 func (s *Signer) blocked() error {
-	return fmt.Errorf("signer: the PIN of the card in %q is blocked: %w", s.card.Reader(), piv.ErrPINBlocked)
+	return fmt.Errorf("signer: the PIN of %s is blocked: %w", s.describeCard(), piv.ErrPINBlocked)
 }
 
 // confirmCard checks, on a connection the signer has not seen the card on

@@ -7,6 +7,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,8 +35,8 @@ func TestLockoutGuard(t *testing.T) {
 		if !errors.As(err, &pe) || pe.Auth.Retries != left || !errors.As(err, &ae) || ae.Retries != left {
 			t.Fatalf("wrong PIN: %v, want a PINError with %d tries left", err, left)
 		}
-		if !strings.Contains(err.Error(), b.Reader) {
-			t.Errorf("error %q does not name the reader", err)
+		if !strings.Contains(err.Error(), "PIV card of Bench User ("+vcard.BenchUPN+")") {
+			t.Errorf("error %q does not name the card by its holder", err)
 		}
 		if left == 1 && (!strings.Contains(err.Error(), "unless the last try is allowed explicitly") || strings.Contains(err.Error(), "--")) {
 			t.Errorf("error %q does not say the guard stops here, or names a command-line flag", err)
@@ -81,6 +82,84 @@ func TestLockoutGuard(t *testing.T) {
 	if wrong.asked.Load() != asked {
 		t.Error("PIN asked for a blocked card")
 	}
+}
+
+// typist is an Interactive PIN source: a person typing pins in turn.
+type typist struct {
+	pins []string
+	reqs []signer.PINRequest
+}
+
+func (p *typist) PIN(_ context.Context, req signer.PINRequest) ([]byte, error) {
+	p.reqs = append(p.reqs, req)
+	if len(p.pins) == 0 {
+		return nil, signer.ErrPINCanceled
+	}
+	pin := p.pins[0]
+	p.pins = p.pins[1:]
+	return []byte(pin), nil
+}
+
+func (p *typist) AsksPerson() bool { return true }
+
+// TestWrongPINAskedAgain: a PIN a person typed that the card refuses is asked again in the same
+// operation, saying it was wrong and the tries left, and the operation succeeds with the right
+// one; at one try left the lockout guard ends it instead, without asking.
+func TestWrongPINAskedAgain(t *testing.T) {
+	b := benchtest.Start(t, vcard.ProfilePIV)
+	d := digest(crypto.SHA256, []byte("again"))
+	p := &typist{pins: []string{"000000", string(defaultPIN)}}
+	s := openSigner(t, b, signer.Options{PIN: p})
+	if _, err := s.Sign(rand.Reader, d, crypto.SHA256); err != nil {
+		t.Fatalf("wrong then right PIN in one operation: %v", err)
+	}
+	if len(p.reqs) != 2 || p.reqs[0].Retry || !p.reqs[1].Retry || p.reqs[1].Retries != 2 {
+		t.Fatalf("PIN requests %+v: want a first one, then a retry with 2 tries left", p.reqs)
+	}
+	want := "Wrong PIN: 2 tries left. PIN for PIV card of Bench User (" + vcard.BenchUPN + "), slot 9a"
+	if got := p.reqs[1].Description(); got != want {
+		t.Errorf("retry prompt %q, want %q", got, want)
+	}
+	if st := b.Stats(); st.Signatures != 1 {
+		t.Errorf("%d signatures, want 1", st.Signatures)
+	}
+
+	// Two wrong PINs: the second leaves one try, and the guard stops there.
+	p = &typist{pins: []string{"000000", "000000", string(defaultPIN)}}
+	s = openSigner(t, b, signer.Options{PIN: p})
+	_, err := s.Sign(rand.Reader, d, crypto.SHA256)
+	var pe *signer.PINError
+	if !errors.As(err, &pe) || pe.Auth.Retries != 1 || len(p.reqs) != 2 {
+		t.Fatalf("two wrong PINs: %v after %d requests, want a PINError with 1 try left after 2", err, len(p.reqs))
+	}
+
+	// Canceling the second prompt reports both the wrong PIN and the cancel.
+	p = &typist{pins: []string{"000000"}}
+	reckless := openSigner(t, b, signer.Options{PIN: &typist{pins: []string{string(defaultPIN)}}, AllowLastPINTry: true})
+	if _, err := reckless.Sign(rand.Reader, d, crypto.SHA256); err != nil {
+		t.Fatalf("restoring the tries: %v", err)
+	}
+	s = openSigner(t, b, signer.Options{PIN: p})
+	_, err = s.Sign(rand.Reader, d, crypto.SHA256)
+	if !errors.As(err, &pe) || pe.Auth.Retries != 2 || !errors.Is(err, signer.ErrPINCanceled) {
+		t.Errorf("wrong PIN, then canceled: %v", err)
+	}
+}
+
+// yubiKeyName is how prompts name the bench's YubiKey: model, firmware and serial, as the card
+// answers them.
+func yubiKeyName(t *testing.T, b *benchtest.Bench) string {
+	t.Helper()
+	card, err := piv.Open(testContext(t), piv.Selector{Reader: b.Reader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer card.Close()
+	id, err := card.Identity(testContext(t))
+	if err != nil || !id.YubiKey || id.Serial == 0 {
+		t.Fatalf("identity %+v, %v: want a YubiKey with a serial", id, err)
+	}
+	return fmt.Sprintf("YubiKey %s #%d", id.Version, id.Serial)
 }
 
 // TestWrongPINFromFile: a non-interactive source is not asked again after
@@ -139,6 +218,9 @@ func TestYubiKeyPINPolicies(t *testing.T) {
 			if n := b.Stats().APDUs; i > 0 && n != tc.steady {
 				t.Errorf("slot %s signature %d: %d APDUs, want %d", tc.slot, i+1, n, tc.steady)
 			}
+		}
+		if req := pins.last.Load(); tc.asked > 0 && req.Card != yubiKeyName(t, b) {
+			t.Errorf("slot %s: the prompt names the card %q, want %q", tc.slot, req.Card, yubiKeyName(t, b))
 		}
 		if n := pins.asked.Load(); n != tc.asked {
 			t.Errorf("slot %s: PIN asked %d times, want %d", tc.slot, n, tc.asked)

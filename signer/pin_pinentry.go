@@ -31,6 +31,10 @@ type PinentrySource struct {
 	TTY string
 }
 
+// AsksPerson reports true: pinentry's PIN is typed by a person, who may be
+// asked again after the card refused it (Interactive).
+func (s *PinentrySource) AsksPerson() bool { return true }
+
 // assuanCanceled is the GPG error code pinentry answers when the person
 // closes the dialog (GPG_ERR_CANCELED in the pinentry source).
 const assuanCanceled = "83886179"
@@ -118,9 +122,9 @@ func (a *assuan) getPIN(req PINRequest, tty string) ([]byte, error) {
 			a.transact("OPTION ttytype=" + t)
 		}
 	}
-	cmds := []string{"SETTITLE pivauth", "SETDESC " + assuanEscape(req.Description()), "SETPROMPT PIN:"}
-	if req.Retry {
-		cmds = append(cmds, "SETERROR "+assuanEscape("The card refused the PIN."))
+	cmds := []string{"SETTITLE pivauth", "SETDESC " + assuanEscape(req.Question()), "SETPROMPT PIN:"}
+	if n := req.Notice(); n != "" {
+		cmds = append(cmds, "SETERROR "+assuanEscape(n))
 	}
 	for _, c := range cmds {
 		if _, err := a.transact(c); err != nil {

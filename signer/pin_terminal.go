@@ -34,9 +34,14 @@ type TerminalSource struct {
 	Path string
 }
 
-// PIN prompts for the PIN and reads one line without echo.
+// PIN prompts for the PIN and reads one line without echo. After a refused
+// PIN the prompt is preceded by a line saying so, with the tries left.
 func (s *TerminalSource) PIN(ctx context.Context, req PINRequest) ([]byte, error) {
-	pin, err := ReadSecret(ctx, s.Path, req.Description()+": ")
+	prompt := req.Question() + ": "
+	if n := req.Notice(); n != "" {
+		prompt = n + "\n" + prompt
+	}
+	pin, err := ReadSecret(ctx, s.Path, prompt)
 	switch {
 	case errors.Is(err, ErrNoTerminal):
 		return nil, fmt.Errorf("%w: %w", ErrNoPIN, err)
@@ -45,6 +50,10 @@ func (s *TerminalSource) PIN(ctx context.Context, req PINRequest) ([]byte, error
 	}
 	return pin, err
 }
+
+// AsksPerson reports true: the terminal's PIN is typed by a person, who may
+// be asked again after the card refused it (Interactive).
+func (s *TerminalSource) AsksPerson() bool { return true }
 
 // ReadSecret writes prompt to a terminal and reads one line from it with
 // echo off: a PIN, a PUK, a management key, a password. path is the

@@ -19,8 +19,14 @@ func TestDescription(t *testing.T) {
 		want string
 	}{
 		{testReq, `PIN for the card in "Virtual PCD 00 01", slot 9a (3 tries left)`},
-		{PINRequest{Reader: "R", Card: "YubiKey serial 42", Slot: piv.SlotSignature, Retries: 1, Retry: true},
-			`Wrong PIN. PIN for YubiKey serial 42 in "R", slot 9c (LAST try before the PIN blocks)`},
+		{PINRequest{Reader: "R", Card: "YubiKey 5.7.1 #42", Slot: piv.SlotSignature, Retries: 1},
+			`PIN for YubiKey 5.7.1 #42, slot 9c (LAST try before the PIN blocks)`},
+		{PINRequest{Reader: "R", Card: "YubiKey 5.7.1 #42", Slot: piv.SlotAuthentication, Retries: 2, Retry: true},
+			`Wrong PIN: 2 tries left. PIN for YubiKey 5.7.1 #42, slot 9a`},
+		{PINRequest{Reader: "R", Card: "PIV card of Jane Doe", Slot: piv.SlotAuthentication, Retries: 1, Retry: true},
+			`Wrong PIN: 1 try left, the LAST before the PIN blocks. PIN for PIV card of Jane Doe, slot 9a`},
+		{PINRequest{Reader: "R", Slot: piv.SlotAuthentication, Retries: -1, Retry: true},
+			`Wrong PIN. PIN for the card in "R", slot 9a`},
 		{PINRequest{Reader: "R", Slot: piv.SlotSignature, Retries: -1}, `PIN for the card in "R", slot 9c`},
 	} {
 		if got := tc.req.Description(); got != tc.want {
@@ -138,5 +144,56 @@ func TestAssuanEscaping(t *testing.T) {
 	}
 	if got := string(assuanUnescape(nil, []byte("12%2534%0a%zz%4"))); got != "12%34\n%zz%4" {
 		t.Errorf("unescape: %q", got)
+	}
+}
+
+// sourceFunc is a PIN source for the chain tests, Interactive as person says.
+type sourceFunc struct {
+	pin    string
+	person bool
+	asked  int
+}
+
+func (s *sourceFunc) PIN(_ context.Context, req PINRequest) ([]byte, error) {
+	s.asked++
+	if req.Retry && !s.person {
+		return nil, noPIN("the card refused the PIN from the test source; correct it")
+	}
+	return []byte(s.pin), nil
+}
+
+func (s *sourceFunc) AsksPerson() bool { return s.person }
+
+// TestChainRetry: after a refused PIN the chain asks again only the source that gave it, and
+// only when a person typed it; a PIN from a file or the environment ends the chain with
+// ErrPINNotRetried, never falling through to a prompt.
+func TestChainRetry(t *testing.T) {
+	ctx := context.Background()
+	retry := testReq
+	retry.Retry, retry.Retries = true, 2
+
+	file, prompt := &sourceFunc{pin: "111111"}, &sourceFunc{pin: "222222", person: true}
+	c := Chain(file, prompt).(Interactive)
+	if c.AsksPerson() {
+		t.Error("a chain that gave no PIN yet says a person typed one")
+	}
+	if pin, err := c.PIN(ctx, testReq); err != nil || string(pin) != "111111" || c.AsksPerson() {
+		t.Fatalf("first PIN = %q, %v (person %v), want the file's", pin, err, c.AsksPerson())
+	}
+	_, err := c.PIN(ctx, retry)
+	if !errors.Is(err, ErrPINNotRetried) || errors.Is(err, ErrNoPIN) || !strings.Contains(err.Error(), "(2 tries left)") {
+		t.Errorf("retry after the file's PIN: %v, want ErrPINNotRetried with the tries left (and not ErrNoPIN, which would fall through)", err)
+	}
+	if prompt.asked != 0 {
+		t.Errorf("the prompt was asked %d times after the file's PIN was refused", prompt.asked)
+	}
+
+	declines := PINFunc(func(context.Context, PINRequest) ([]byte, error) { return nil, noPIN("unset") })
+	c = Chain(declines, prompt).(Interactive)
+	if _, err := c.PIN(ctx, testReq); err != nil || !c.AsksPerson() {
+		t.Fatalf("first PIN from the prompt: %v, person %v", err, c.AsksPerson())
+	}
+	if pin, err := c.PIN(ctx, retry); err != nil || string(pin) != "222222" || prompt.asked != 2 {
+		t.Errorf("retry after a typed PIN = %q, %v (asked %d), want the prompt asked again", pin, err, prompt.asked)
 	}
 }

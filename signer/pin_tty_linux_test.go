@@ -57,9 +57,14 @@ func drain(m *os.File) string {
 }
 
 func startPrompt(ctx context.Context, src PINSource) chan pinResult {
+	return startRequest(ctx, src, testReq)
+}
+
+// startRequest is startPrompt with a request of the test's own.
+func startRequest(ctx context.Context, src PINSource, req PINRequest) chan pinResult {
 	ch := make(chan pinResult, 1)
 	go func() {
-		pin, err := src.PIN(ctx, testReq)
+		pin, err := src.PIN(ctx, req)
 		ch <- pinResult{pin, err}
 	}()
 	return ch
@@ -80,6 +85,17 @@ func TestTerminalPromptsWithoutEcho(t *testing.T) {
 	r := <-res
 	if r.err != nil || string(r.pin) != "123456" {
 		t.Fatalf("PIN() = %q, %v", r.pin, r.err)
+	}
+	// Asked again after a wrong PIN: a line says so, with the tries left, then the prompt.
+	retry := testReq
+	retry.Retry, retry.Retries = true, 2
+	res = startRequest(context.Background(), &TerminalSource{Path: slave}, retry)
+	if prompt := readUntil(t, m, "slot 9a: "); !strings.Contains(prompt, "Wrong PIN: 2 tries left.\r\nPIN for the card in") {
+		t.Errorf("retry prompt %q", prompt)
+	}
+	m.Write([]byte("123456\r"))
+	if r = <-res; r.err != nil {
+		t.Fatalf("retry: %v", r.err)
 	}
 	if rest := drain(m); strings.Contains(rest, "123456") {
 		t.Errorf("the PIN was echoed: %q", rest)
@@ -177,6 +193,20 @@ func TestPinentry(t *testing.T) {
 		t.Fatalf("PIN() = %q, %v", r.pin, r.err)
 	}
 	drain(m) // the rest of the first dialog
+
+	// Asked again after a wrong PIN, the dialog says so with the tries left.
+	retry := testReq
+	retry.Retry, retry.Retries = true, 2
+	res = startRequest(context.Background(), src, retry)
+	// curses draws the dialog in any order: the prompt may come before the notice.
+	if scr := readUntil(t, m, "Wrong PIN: 2 tries left."); !strings.Contains(strings.ReplaceAll(scr, "Wrong PIN:", ""), "PIN:") {
+		readUntil(t, m, "PIN:")
+	}
+	m.Write([]byte("654321\r"))
+	if r := <-res; r.err != nil || string(r.pin) != "654321" {
+		t.Fatalf("retry: PIN() = %q, %v", r.pin, r.err)
+	}
+	drain(m)
 
 	res = startPrompt(context.Background(), src)
 	readUntil(t, m, "PIN:")

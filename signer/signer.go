@@ -51,6 +51,9 @@ type Options struct {
 	// whether the padding was valid, which is Bleichenbacher's oracle, and run on the 9A or 9C key
 	// it lets the caller forge that key's signatures.
 	AllowDecryptOnAnySlot bool
+	// Trace, when set, sees every APDU the signer exchanges with the card, redacted as
+	// piv.Card.SetTrace says (no PIN, no decrypted data).
+	Trace func(cmd, resp []byte)
 }
 
 // touchDelay is how long an operation runs before Options.Touch is called.
@@ -77,6 +80,9 @@ type Signer struct {
 	// cardName names the card in prompts when the selector did ("YubiKey
 	// serial N"); empty otherwise, to spare the APDUs of identifying it.
 	cardName string
+	// label names the card as CardName does, once the PIN's transaction
+	// identified it; guarded by sem.
+	label string
 	// yubiKey: the ATR says YubiKey, so the key may have any PIN policy and
 	// a touch policy.
 	yubiKey bool
@@ -129,6 +135,7 @@ func Open(ctx context.Context, opts Options) (*Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signer: opening %s: %w", opts.Card, err)
 	}
+	card.SetTrace(opts.Trace)
 	s, err := newSigner(ctx, card, opts)
 	if err != nil {
 		card.Close()

@@ -199,7 +199,11 @@ func writeAgentStatus(w io.Writer, st *agent.Status) {
 		if k.PINHeld {
 			pin = "PIN held"
 		}
-		fmt.Fprintf(w, "key:     %s (%s) in %q, %s\n", k.Ref, dash(k.Card), k.Reader, pin)
+		card := k.CardName // as prompts name it; an agent of an older release sends only the id
+		if card == "" {
+			card = dash(k.Card)
+		}
+		fmt.Fprintf(w, "key:     slot %s of %s in %q, %s\n", k.Ref.Slot, card, k.Reader, pin)
 	}
 	fmt.Fprintf(w, "tokens:  %d cached\n", st.Tokens)
 	switch {
@@ -291,6 +295,13 @@ func signerPINRequest(req agent.PINRequest) (signer.PINRequest, error) {
 		return signer.PINRequest{}, fmt.Errorf("agent asked for the PIN of slot %q: %w", req.Slot, err)
 	}
 	return signer.PINRequest{Reader: req.Reader, Card: req.Card, Slot: slot, Retries: req.Retries, Retry: req.Retry}, nil
+}
+
+// AsksPerson reports whether a person typed the PIN given last (agent.Typist): the agent asks
+// again at this terminal when the card refuses it, never for a PIN from a file or PIVAUTH_PIN.
+func (p agentPrompter) AsksPerson() bool {
+	t, ok := p.pins.(signer.Interactive)
+	return ok && t.AsksPerson()
 }
 
 // Touch prints the touch notice.

@@ -99,7 +99,7 @@ func TestAgentServesCommands(t *testing.T) {
 
 	// The PIN, typed once at the first command's own prompt.
 	s := startTmux(t, c, entraArgs("assertion")...)
-	s.waitFor("PIN for the card in \""+b.Reader+"\", slot 9a (3 tries left):", 1)
+	s.waitFor("PIN for PIV card of Bench User ("+benchUPN+"), slot 9a (3 tries left):", 1)
 	s.typeLine(factoryPIN)
 	if scr := s.waitFor("EXIT=", 1); !strings.Contains(scr, "EXIT=0") || strings.Contains(scr, factoryPIN) {
 		t.Fatalf("first command:\n%s", scr)
@@ -259,7 +259,8 @@ func TestAgentServesCommands(t *testing.T) {
 }
 
 // TestTouchNotice: a key with a touch policy makes the command that needs the signature tell its
-// user to touch the card, in the same words whether it signs itself or through the agent.
+// user to touch the card, on its terminal, in the same words whether it signs itself or through
+// the agent; with stderr not a terminal it says nothing.
 func TestTouchNotice(t *testing.T) {
 	b := benchtest.Start(t, vcard.ProfileYubiKey)
 	if b.Real() {
@@ -287,15 +288,36 @@ func TestTouchNotice(t *testing.T) {
 	}
 	c := newCLI(t).with("XDG_RUNTIME_DIR=" + runtime)
 	args := []string{"assertion", "--reader", b.Reader, "--client-id", "c", "--audience", "https://idp.example/token"}
-	if r := c.ok(args...); strings.Count(r.stderr, "Touch your YubiKey…") != 1 {
-		t.Errorf("without an agent, stderr:\n%s", r.stderr)
+	onTerminal := func(how string) {
+		s := startTmux(t, c, args...)
+		if scr := s.waitFor("EXIT=0", 1); strings.Count(scr, "Touch your YubiKey…") != 1 {
+			t.Errorf("%s, on a terminal:\n%s", how, scr)
+		}
+	}
+	onTerminal("without an agent")
+	if r := c.ok(args...); strings.Contains(r.stderr, "Touch") {
+		t.Errorf("without an agent, stderr not a terminal:\n%s", r.stderr)
 	}
 	_, agentLog, _ := startAgentProcess(t, c, filepath.Join(runtime, "pivauth", "agent.sock"))
-	if r := c.ok(args...); strings.Count(r.stderr, "Touch your YubiKey…") != 1 {
-		t.Errorf("through the agent, the command's stderr:\n%s", r.stderr)
+	onTerminal("through the agent")
+	if r := c.ok(args...); strings.Contains(r.stderr, "Touch") {
+		t.Errorf("through the agent, stderr not a terminal:\n%s", r.stderr)
 	}
 	if strings.Contains(agentLog.String(), "Touch your") {
 		t.Errorf("the agent printed the notice itself:\n%s", agentLog)
+	}
+	// The audit records name the YubiKey as `cards` does, signed directly or by the agent.
+	var cards cardsJSON
+	decodeJSON(t, c.ok("cards", "--reader", b.Reader, "--output", "json"), &cards)
+	name := cards.Readers[0].Card.Name
+	evs := auditEvents(t, c)
+	if !strings.HasPrefix(name, "YubiKey ") || len(evs) != 4 {
+		t.Fatalf("card %q, %d audit events", name, len(evs))
+	}
+	for _, ev := range evs {
+		if ev.CardName != name {
+			t.Errorf("audit event names the card %q, want %q", ev.CardName, name)
+		}
 	}
 }
 
@@ -332,7 +354,7 @@ func TestAgentChooseCard(t *testing.T) {
 		t.Fatalf("card %s not offered:\n%s", g2, scr)
 	}
 	s.typeLine(choice)
-	s.waitFor("PIN for the card in \""+b2.Reader+"\", slot 9a (3 tries left):", 1)
+	s.waitFor("PIN for PIV card of Bench User ("+benchUPN+"), slot 9a (3 tries left):", 1)
 	s.typeLine(factoryPIN)
 	s.waitFor("EXIT=0", 1)
 
@@ -363,7 +385,7 @@ func TestAgentLockoutGuard(t *testing.T) {
 	assertion := func(pinFile string) []string {
 		return []string{"assertion", "--reader", b.Reader, "--authority", e.srv.Authority(), "--client-id", e.clientID, "--ca-file", e.ca, "--pin-file", pinFile}
 	}
-	const hint = "(run again with --allow-last-try)"
+	const hint = "(run again with --allow-last-try, once sure of the PIN; or restore the tries with `pivauth pin unblock`)"
 
 	if r := c.fails(ExitPIN, []string{"PIN incorrect: 2 tries left"}, assertion(wrong)...); strings.Contains(r.stderr, hint) {
 		t.Errorf("a wrong PIN with 2 tries left got the last-try hint:\n%s", r.stderr)

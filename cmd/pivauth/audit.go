@@ -114,9 +114,18 @@ func writeAuditTable(w io.Writer, events []audit.Event) error {
 	fmt.Fprintln(tw, "TIME\tCARD\tSLOT\tOPERATION\tRESULT\tPURPOSE\tREQUESTED BY")
 	for _, ev := range events {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ev.Time.Local().Format("2006-01-02 15:04:05"),
-			dash(ev.Card), dash(ev.Slot), ev.Operation, ev.Result, dash(purposeText(ev.Purpose)), dash(requesterText(ev)))
+			dash(cardText(ev)), dash(ev.Slot), ev.Operation, ev.Result, dash(purposeText(ev.Purpose)), dash(requesterText(ev)))
 	}
 	return tw.Flush()
+}
+
+// cardText names the card of an event as people know it, or by its audit id in records written
+// before names were recorded.
+func cardText(ev audit.Event) string {
+	if ev.CardName != "" {
+		return ev.CardName
+	}
+	return ev.Card
 }
 
 // purposeText summarises a purpose in one cell: "client CLIENT at ENDPOINT jti JTI" or the

@@ -36,7 +36,7 @@ func classifyCardError(err error) (int, bool) {
 func lastTryHint(err error) string {
 	var pe *signer.PINError
 	if errors.Is(err, signer.ErrLastPINTry) || errors.As(err, &pe) && pe.Auth.Retries == 1 {
-		return " (run again with --allow-last-try)"
+		return " (run again with --allow-last-try, once sure of the PIN; or restore the tries with `pivauth pin unblock`)"
 	}
 	return ""
 }
@@ -82,8 +82,12 @@ func (a *app) openCard(ctx context.Context, open func(context.Context, piv.Selec
 
 // openPIV opens the selected card with the engine (for commands that need no signer).
 func (a *app) openPIV(ctx context.Context) (*piv.Card, error) {
+	trace, err := a.traceHook() // a refused trace file fails before the card is opened
+	if err != nil {
+		return nil, err
+	}
 	var card *piv.Card
-	err := a.openCard(ctx, func(ctx context.Context, sel piv.Selector) (err error) {
+	err = a.openCard(ctx, func(ctx context.Context, sel piv.Selector) (err error) {
 		card, err = piv.Open(ctx, sel)
 		return err
 	})
@@ -91,12 +95,7 @@ func (a *app) openPIV(ctx context.Context) (*piv.Card, error) {
 		return nil, err
 	}
 	a.log.Debug("card opened", "reader", card.Reader())
-	if a.opts.verbose {
-		// piv redacts PINs, PUKs, keys and decrypted data before the trace sees an APDU.
-		card.SetTrace(func(cmd, resp []byte) {
-			a.log.Debug("apdu", "command", fmt.Sprintf("%X", cmd), "response", fmt.Sprintf("%X", resp))
-		})
-	}
+	card.SetTrace(trace)
 	return card, nil
 }
 
@@ -150,6 +149,16 @@ func (a *app) waitForCard(ctx context.Context, sel piv.Selector) error {
 	}
 	a.log.Debug("card inserted", "reader", reader)
 	return nil
+}
+
+// progress shows msg with a spinner while a long step runs (a card generating a key) when stderr
+// is a terminal, and nothing when it is not (a pipe, a log file: a spinner's carriage returns
+// would only garble it). stop erases the line.
+func (a *app) progress(msg string) (stop func()) {
+	if !stderrIsTerminal(a.stderr) {
+		return func() {}
+	}
+	return startSpinner(a.stderr, msg)
 }
 
 // startSpinner draws msg with a turning spinner on the terminal w until stop is called, which

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pivauth/pivauth/piv"
+	"github.com/pivauth/pivauth/signer"
 )
 
 // cardsJSON is the JSON output of `pivauth cards`.
@@ -31,6 +32,7 @@ type readerJSON struct {
 
 // cardJSON identifies a card and lists the certificates of its slots.
 type cardJSON struct {
+	Name     string     `json:"name"` // as prompts and messages name the card (signer.CardName)
 	Kind     string     `json:"kind"` // "yubikey" or "piv"
 	Serial   uint32     `json:"serial,omitempty"`
 	Firmware string     `json:"firmware,omitempty"`
@@ -138,9 +140,14 @@ func describeCard(ctx context.Context, card *piv.Card) (*cardJSON, error) {
 		return nil, err
 	}
 	now := time.Now()
+	var auth *x509.Certificate // the cardholder's, which names a card without Yubico's serial
 	for _, sc := range certs {
 		c.Slots = append(c.Slots, describeCert(sc.slot.String(), sc.cert, now))
+		if sc.slot == piv.SlotAuthentication {
+			auth = sc.cert
+		}
 	}
+	c.Name = signer.CardName(id, auth)
 	return c, nil
 }
 
@@ -200,13 +207,9 @@ func (a *app) writeCards(out cardsJSON) {
 			fmt.Fprintln(a.stdout, "  (no card)")
 		default:
 			c := r.Card
-			switch {
-			case c.Kind == "yubikey":
-				fmt.Fprintf(a.stdout, "  YubiKey %s, serial %d", c.Firmware, c.Serial)
-			case c.Firmware != "":
-				fmt.Fprintf(a.stdout, "  PIV card with Yubico extensions (version %s, serial %d; not a YubiKey by its ATR)", c.Firmware, c.Serial)
-			default:
-				fmt.Fprint(a.stdout, "  PIV card")
+			fmt.Fprintf(a.stdout, "  %s", c.Name)
+			if c.Kind != "yubikey" && c.Firmware != "" {
+				fmt.Fprintf(a.stdout, " (version %s; not a YubiKey by its ATR)", c.Firmware)
 			}
 			if c.GUID != "" {
 				fmt.Fprintf(a.stdout, ", GUID %s", c.GUID)

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +52,11 @@ func TestCardsAndCertsPIVProfile(t *testing.T) {
 	card := cards.Readers[0].Card
 	if card.Kind != "piv" || card.Serial != 0 || card.GUID == "" || card.FASCN == "" || card.Select != "--guid "+card.GUID {
 		t.Errorf("card identity: %+v", card)
+	}
+	// A government card is named by its holder, from the 9a certificate: name and UPN.
+	const name = "PIV card of Bench User (" + benchUPN + ")"
+	if text := c.ok("cards", "--reader", b.Reader).stdout; card.Name != name || !strings.Contains(text, "  "+name+", GUID "+card.GUID) {
+		t.Errorf("card name %q, text:\n%s", card.Name, text)
 	}
 	var slots []string
 	for _, s := range card.Slots {
@@ -117,7 +123,8 @@ func TestCardsYubiKey(t *testing.T) {
 		t.Fatalf("yubikey card: %+v", card)
 	}
 	text := c.ok("cards", "--serial", itoa(card.Serial)).stdout
-	if !strings.Contains(text, b.Reader) || !strings.Contains(text, "YubiKey "+card.Firmware) || !strings.Contains(text, "no certificates") {
+	name := fmt.Sprintf("YubiKey %s #%d", card.Firmware, card.Serial)
+	if !strings.Contains(text, b.Reader) || !strings.Contains(text, name) || card.Name != name || !strings.Contains(text, "no certificates") {
 		t.Errorf("cards --serial text:\n%s", text)
 	}
 }

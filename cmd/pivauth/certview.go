@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pivauth/pivauth/cmd/pivauth/internal/certinfo"
 	"github.com/pivauth/pivauth/flows/assertion"
+	"github.com/pivauth/pivauth/internal/certinfo"
 )
 
 // certJSON is the JSON form of a certificate in `pivauth certs`, `cards` and `setup` output.

@@ -67,8 +67,13 @@ func (a *app) openSigner(ctx context.Context) (cardKey, error) {
 	}
 	// One source for both paths: PIVAUTH_PIN is read (and removed from the environment) once.
 	pins := a.pinSource()
+	// A trace is of this command's own APDUs: a command that traces uses the card itself.
+	trace, err := a.traceHook()
+	if err != nil {
+		return nil, err
+	}
 	var c *agent.Client
-	if !a.opts.allowLastTry {
+	if !a.opts.allowLastTry && a.opts.traceAPDUs == "" {
 		if c, err = a.dialAgent(ctx, pins); err != nil {
 			return nil, err
 		}
@@ -99,6 +104,7 @@ func (a *app) openSigner(ctx context.Context) (cardKey, error) {
 			PIN:             pins,
 			AllowLastPINTry: a.opts.allowLastTry,
 			Touch:           func() { touchNotice(a.stderr) },
+			Trace:           trace,
 		})
 		return err
 	})

@@ -291,7 +291,7 @@ func (a *app) currentPIN(ctx context.Context, card *piv.Card, id piv.Identity) (
 	if err != nil {
 		return nil, err
 	}
-	return a.pinSource().PIN(ctx, signer.PINRequest{Reader: id.Reader, Card: id.String(), Slot: slot, Retries: retries})
+	return a.pinSource().PIN(ctx, signer.PINRequest{Reader: id.Reader, Card: signer.CardName(id, nil), Slot: slot, Retries: retries})
 }
 
 func (a *app) pinChangeCommand() *cobra.Command {

@@ -34,15 +34,23 @@ func (a *app) pinSource() signer.PINSource {
 	if a.opts.pinentry == "" {
 		sources = append(sources, signer.Pinentry())
 	}
-	chain := signer.Chain(sources...)
-	return signer.PINFunc(func(ctx context.Context, req signer.PINRequest) ([]byte, error) {
-		pin, err := chain.PIN(ctx, req)
-		if err != nil {
-			return nil, &pinSourceError{err}
-		}
-		return pin, nil
-	})
+	return cliPINSource{signer.Chain(sources...).(signer.Interactive)}
 }
+
+// cliPINSource is pivauth's chain of PIN sources, its failures marked as pinSourceError. It is
+// signer.Interactive as the chain is: a PIN typed at the terminal or in pinentry that the card
+// refused is asked again in the same run, a PIN from a file or PIVAUTH_PIN never.
+type cliPINSource struct{ chain signer.Interactive }
+
+func (s cliPINSource) PIN(ctx context.Context, req signer.PINRequest) ([]byte, error) {
+	pin, err := s.chain.PIN(ctx, req)
+	if err != nil {
+		return nil, &pinSourceError{err}
+	}
+	return pin, nil
+}
+
+func (s cliPINSource) AsksPerson() bool { return s.chain.AsksPerson() }
 
 // pinSourceError marks a failure to get the PIN (no source, a PIN file open to others, a prompt
 // cancelled), so that it exits with ExitPIN however the library that asked wraps it.
@@ -107,5 +115,10 @@ func readSecret(ctx context.Context, prompt string) ([]byte, error) {
 
 // touchNotice tells the person to touch the card: the card waits for it (a key with a touch policy)
 // and has taken long enough that it would otherwise look stuck. Said on the terminal of the command
-// that needs the signature, whether the card is its own or the agent's.
-func touchNotice(w io.Writer) { fmt.Fprintln(w, "Touch your YubiKey…") }
+// that needs the signature (its stderr), whether the card is its own or the agent's; nothing when
+// stderr is not a terminal, where nobody reads it as it happens.
+func touchNotice(w io.Writer) {
+	if stderrIsTerminal(w) {
+		fmt.Fprintln(w, "Touch your YubiKey…")
+	}
+}

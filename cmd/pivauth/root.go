@@ -34,6 +34,8 @@ type globalOptions struct {
 	httpTimeout time.Duration
 	// allowLastTry lets pivauth present a PIN (or PUK) when the card has one try left.
 	allowLastTry bool
+	// traceAPDUs is --trace-apdus: the file every APDU of the command goes to, redacted.
+	traceAPDUs string
 }
 
 // app holds the state of one invocation: streams, global options, the resolved profile and the
@@ -48,6 +50,7 @@ type app struct {
 	// format is the running command's --output, or its default; PersistentPreRunE sets it once
 	// it has checked that the command offers it.
 	format string
+	trace  *apduTrace // the --trace-apdus file, once a card was opened (trace.go)
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
@@ -62,8 +65,9 @@ Selecting the card: with one card present nothing needs saying; otherwise --read
 (YubiKey) or --guid (PIV card GUID) picks it, or pivauth asks on the terminal. A command that needs
 a card and finds none asks you to insert one and waits (see --timeout).
 
-The PIN is asked on the terminal, without echo, naming the card, the slot and the tries left. For
-unattended use: --pin-file FILE, the PIVAUTH_PIN environment variable, or a pinentry program
+The PIN is asked on the terminal, without echo, naming the card, the slot and the tries left; a
+wrong PIN typed there is asked again while the lockout guard allows (never one from a file or the
+environment). For unattended use: --pin-file FILE, the PIVAUTH_PIN environment variable, or a pinentry program
 (--pinentry). The PIN is never taken from the command line. Without a terminal and without a PIN
 source, a command that needs the PIN fails at once (exit code 4). With 'pivauth agent' running, the
 PIN is asked once per working session, and the agent serves the card to every later command.
@@ -132,6 +136,7 @@ func (a *app) rootCommand() *cobra.Command {
 	f.StringVarP(&a.opts.profile, "profile", "p", "", "use the named `PROFILE` from the configuration file")
 	f.StringVar(&a.opts.config, "config", "", "configuration `FILE` (default $XDG_CONFIG_HOME/pivauth/config.json)")
 	f.BoolVarP(&a.opts.verbose, "verbose", "v", false, "log what happens to stderr (never a PIN or a token)")
+	f.StringVar(&a.opts.traceAPDUs, "trace-apdus", "", apduTraceHelp)
 	f.DurationVar(&a.opts.timeout, "timeout", 0, "how long to wait for a card to be inserted (`DURATION`, e.g. 30s); "+
 		"0: until Ctrl-C on a terminal, not at all without one")
 	f.DurationVar(&a.opts.httpTimeout, "http-timeout", netsafe.DefaultTimeout, "how long one HTTP exchange (identity provider, 'request') may take before it fails (`DURATION`)")

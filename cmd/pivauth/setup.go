@@ -17,6 +17,7 @@ import (
 
 	"github.com/pivauth/pivauth/flows/assertion"
 	"github.com/pivauth/pivauth/piv"
+	"github.com/pivauth/pivauth/signer"
 )
 
 // setupFlags are shared by the setup subcommands.
@@ -186,7 +187,9 @@ slot has a certificate pivauth can show.`,
 			}
 			defer clear(mk)
 			a.agentForgetSlot(ctx, id, "") // its sessions would hold the card the management interface needs
+			stop := a.progress(fmt.Sprintf("Generating the %s key in slot %s of %s…", algorithm, slot, signer.CardName(id, nil)))
 			pub, att, err := card.GenerateKey(ctx, mk, slot, opts, roots)
+			stop()
 			// Once the card generated the key, the old one is gone: whatever fails afterwards is
 			// reported with the new key, never as "not generated".
 			var unattested *piv.AttestationError

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -110,7 +111,7 @@ func TestSetupKeyYubicoCompatible(t *testing.T) {
 	if card := cards.Readers[0].Card; card == nil || card.Kind != "piv" || card.Firmware != "5.4.0" || card.Serial == 0 {
 		t.Fatalf("cards: %+v", cards.Readers[0].Card)
 	}
-	if text := c.ok("cards", "--reader", b.Reader).stdout; !strings.Contains(text, "PIV card with Yubico extensions (version 5.4.0") ||
+	if text := c.ok("cards", "--reader", b.Reader).stdout; !strings.Contains(text, fmt.Sprintf("PIV card with Yubico extensions #%d (version 5.4.0", cards.Readers[0].Card.Serial)) ||
 		strings.Contains(text, "YubiKey 5") {
 		t.Errorf("cards text:\n%s", text)
 	}

@@ -16,8 +16,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pivauth/pivauth/cmd/pivauth/internal/certinfo"
 	"github.com/pivauth/pivauth/internal/audit"
+	"github.com/pivauth/pivauth/internal/certinfo"
 	"github.com/pivauth/pivauth/internal/pinbuf"
 	"github.com/pivauth/pivauth/piv"
 	"github.com/pivauth/pivauth/signer"

@@ -5,13 +5,17 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pivauth/pivauth/hw-test/benchtest"
 	"github.com/pivauth/pivauth/hw-test/vcard"
+	"github.com/pivauth/pivauth/internal/agent"
+	"github.com/pivauth/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/internal/testio"
 )
 
@@ -107,53 +111,119 @@ func (s *tmuxSession) typeLine(text string) {
 	}
 }
 
-// TestPINPromptOnTerminal types PINs at the real prompt: a wrong PIN is refused with the tries
-// left (exit 4), the right one works, nothing typed is echoed; at one try left the lockout guard
-// refuses before asking, and --allow-last-try asks with a warning.
+// TestPINPromptOnTerminal types PINs at the real prompt, which names the card by its holder: a
+// wrong PIN is asked again in the same run ("Wrong PIN: 2 tries left.") and the right one then
+// works (exit 0), nothing typed is echoed; a second wrong PIN leaves one try, where the run stops
+// with the way on (--allow-last-try, pivauth pin unblock); the next run's lockout guard refuses
+// before asking, and --allow-last-try asks with no count. A PIN from a file or PIVAUTH_PIN is
+// never asked again, not even on a terminal.
 func TestPINPromptOnTerminal(t *testing.T) {
 	b := benchtest.Start(t, vcard.ProfilePIV)
 	c := newCLI(t)
 	assertionArgs := []string{"assertion", "--reader", b.Reader, "--client-id", "c", "--audience", "https://idp.example/token"}
+	const card = "PIV card of Bench User (" + vcard.BenchUPN + ")"
+	const hint = "(run again with --allow-last-try, once sure of the PIN; or restore the tries with `pivauth pin unblock`)"
 
 	s := startTmux(t, c, assertionArgs...)
-	s.waitFor("PIN for the card in \""+b.Reader+"\", slot 9a (3 tries left):", 1)
+	s.waitFor("PIN for "+card+", slot 9a (3 tries left):", 1)
 	s.typeLine("999999")
-	scr := s.waitFor("EXIT=4", 1)
-	if !strings.Contains(scr, "PIN incorrect: 2 tries left") || strings.Contains(scr, "999999") {
-		t.Errorf("wrong PIN:\n%s", scr)
-	}
-	s = startTmux(t, c, assertionArgs...)
-	s.waitFor("PIN for the card in \""+b.Reader+"\", slot 9a (2 tries left):", 1)
+	s.waitFor("Wrong PIN: 2 tries left.\nPIN for "+card+", slot 9a:", 1)
 	s.typeLine(factoryPIN)
-	scr = s.waitFor("EXIT=0", 1)
-	if strings.Contains(scr, factoryPIN) {
+	scr := s.waitFor("EXIT=0", 1)
+	if strings.Contains(scr, factoryPIN) || strings.Contains(scr, "999999") {
 		t.Errorf("a typed PIN was echoed:\n%s", scr)
 	}
 	if !strings.Contains(scr, "eyJ") { // the assertion, a JWT
 		t.Errorf("no assertion printed:\n%s", scr)
 	}
 
-	// Two wrong PINs from a file leave one try; from then on the messages say how to allow it.
-	wrong := writeFile(t, c.dir, "wrong", "999999\n", 0o600)
-	const hint = "(run again with --allow-last-try)"
-	if r := c.fails(ExitPIN, []string{"2 tries left"}, append(assertionArgs, "--pin-file", wrong)...); strings.Contains(r.stderr, "--allow-last-try") {
-		t.Errorf("two tries left, and the message offers the last one:\n%s", r.stderr)
+	// Two wrong PINs in one run: the second leaves one try, and the run stops there.
+	s = startTmux(t, c, assertionArgs...)
+	s.waitFor("(3 tries left):", 1)
+	s.typeLine("999999")
+	s.waitFor("Wrong PIN: 2 tries left.", 1)
+	s.typeLine("999999")
+	scr = s.waitFor("EXIT=4", 1)
+	if !strings.Contains(scr, "wrong PIN for "+card+": PIN incorrect: 1 try left") || !strings.Contains(scr, hint) ||
+		strings.Count(scr, "PIN for "+card+", slot 9a") != 2 {
+		t.Errorf("at one try left the run did not stop after two prompts with the way on:\n%s", scr)
 	}
-	c.fails(ExitPIN, []string{"1 try left", "unless the last try is allowed explicitly " + hint}, append(assertionArgs, "--pin-file", wrong)...)
-	c.fails(ExitPIN, []string{"only 1 PIN try left", "allow the last try explicitly to go on " + hint}, append(assertionArgs, "--pin-file", wrong)...)
 	s = startTmux(t, c, assertionArgs...)
 	scr = s.waitFor("EXIT=4", 1)
-	if !strings.Contains(scr, "only 1 PIN try left") || !strings.Contains(scr, hint) || strings.Contains(scr, "PIN for the card") {
+	if !strings.Contains(scr, "only 1 PIN try left") || !strings.Contains(scr, hint) || strings.Contains(scr, card+", slot") {
 		t.Errorf("the lockout guard did not refuse before prompting, naming --allow-last-try:\n%s", scr)
 	}
 	// With the guard off, signer asks without reading the tries left first (one APDU less), so
-	// the prompt shows no count.
+	// the prompt shows no count; the certificate still names the holder.
 	s = startTmux(t, c, append(assertionArgs, "--allow-last-try")...)
-	s.waitFor("PIN for the card in \""+b.Reader+"\", slot 9a:", 1)
+	s.waitFor("PIN for "+card+", slot 9a:", 1)
 	s.typeLine(factoryPIN)
 	s.waitFor("EXIT=0", 1)
 	if left := c.pinStatus(b.Reader).PIN.RetriesLeft; left != 3 {
 		t.Errorf("after the right PIN: %d tries left", left)
+	}
+
+	// A wrong PIN from a file or the environment fails the run at once, terminal or not.
+	wrong := writeFile(t, c.dir, "wrong", "999999\n", 0o600)
+	s = startTmux(t, c, append(assertionArgs, "--pin-file", wrong)...)
+	scr = s.waitFor("EXIT=4", 1)
+	if !strings.Contains(scr, "PIN incorrect: 2 tries left") || strings.Contains(scr, card+", slot") {
+		t.Errorf("a wrong PIN file was followed by a prompt:\n%s", scr)
+	}
+	s = startTmux(t, c.with("PIVAUTH_PIN=999999"), assertionArgs...)
+	scr = s.waitFor("EXIT=4", 1)
+	if !strings.Contains(scr, "PIN incorrect: 1 try left") || !strings.Contains(scr, hint) || strings.Contains(scr, card+", slot") {
+		t.Errorf("a wrong PIVAUTH_PIN was followed by a prompt:\n%s", scr)
+	}
+	if r := c.fails(ExitPIN, []string{"only 1 PIN try left", "allow the last try explicitly to go on " + hint}, append(assertionArgs, "--pin-file", wrong)...); strings.Contains(r.stderr, card+", slot") {
+		t.Errorf("prompted:\n%s", r.stderr)
+	}
+}
+
+// TestAgentPINPromptOnTerminal: through the agent, a wrong PIN typed at the command's terminal is
+// asked again there in the same run, and the right one then works; a wrong PIN from a file is
+// not asked again (the agent's reply names the tries left). The audit log holds the one operation.
+func TestAgentPINPromptOnTerminal(t *testing.T) {
+	b := benchtest.Start(t, vcard.ProfilePIV)
+	runtime := filepath.Join(t.TempDir(), "run")
+	if err := os.Mkdir(runtime, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	c := newCLI(t).with("XDG_RUNTIME_DIR=" + runtime)
+	startAgentProcess(t, c, filepath.Join(runtime, "pivauth", "agent.sock"))
+	args := []string{"assertion", "--reader", b.Reader, "--client-id", "c", "--audience", "https://idp.example/token"}
+	const card = "PIV card of Bench User (" + vcard.BenchUPN + ")"
+
+	s := startTmux(t, c, args...)
+	s.waitFor("PIN for "+card+", slot 9a (3 tries left):", 1)
+	s.typeLine("999999")
+	s.waitFor("Wrong PIN: 2 tries left.\nPIN for "+card+", slot 9a:", 1)
+	s.typeLine(factoryPIN)
+	scr := s.waitFor("EXIT=0", 1)
+	if !strings.Contains(scr, "eyJ") || strings.Contains(scr, "999999") {
+		t.Errorf("through the agent, wrong then right PIN:\n%s", scr)
+	}
+	var status agent.Status
+	decodeJSON(t, c.ok("agent", "status", "--output", "json"), &status)
+	if len(status.Keys) != 1 || !status.Keys[0].PINHeld || status.Keys[0].CardName != card {
+		t.Errorf("agent status %+v: want the key of %s, holding the right PIN", status, card)
+	}
+	if text := c.ok("agent", "status").stdout; !strings.Contains(text, "key:     slot 9a of "+card+" in \""+b.Reader+"\", PIN held") {
+		t.Errorf("agent status:\n%s", text)
+	}
+	c.ok("agent", "lock")
+
+	wrong := writeFile(t, c.dir, "wrong", "999999\n", 0o600)
+	r := c.fails(ExitPIN, []string{"PIN incorrect: 2 tries left"}, append(args, "--pin-file", wrong)...)
+	if strings.Contains(r.stderr, "not asked again") {
+		t.Errorf("a wrong PIN file through the agent:\n%s", r.stderr)
+	}
+	evs := auditEvents(t, c)
+	if len(evs) != 2 || evs[0].Result != audit.ResultOK || evs[1].Result != audit.ResultPINIncorrect || evs[0].CardName != card {
+		t.Errorf("audit log %+v: want one signature, then one wrong PIN, naming %s", evs, card)
+	}
+	if text := c.ok("audit").stdout; strings.Count(text, card) != 2 {
+		t.Errorf("the audit table does not name the card as %s:\n%s", card, text)
 	}
 }
 
@@ -242,5 +312,34 @@ func TestChooseCard(t *testing.T) {
 	scr = s.waitFor("EXIT=0", 1)
 	if !strings.Contains(scr, g2) || !strings.Contains(scr, `"slot": "9a"`) {
 		t.Errorf("after choosing %s:\n%s", choice, scr)
+	}
+}
+
+// TestProgressOnTerminal: a key generation the card takes its time over (as a real card does for
+// RSA) shows a spinner naming the step on a terminal, gone once the key is there; with stderr not
+// a terminal nothing is drawn.
+func TestProgressOnTerminal(t *testing.T) {
+	b := benchtest.Start(t, vcard.ProfileYubiKey)
+	if b.Real() {
+		t.Skip("sets the card's generation delay: virtual card only")
+	}
+	b.Destructive()
+	b.Card.SetGenerateDelay(1500 * time.Millisecond)
+	c := newCLI(t)
+	roots := benchRootsFile(t, b, c.dir)
+
+	s := startTmux(t, c, "setup", "key", "--reader", b.Reader, "--slot", "9a", "--attestation-roots", roots)
+	scr := s.waitFor("Generating the RSA-2048 key in slot 9a of YubiKey ", 1)
+	if !strings.ContainsAny(scr, "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏") {
+		t.Errorf("no spinner:\n%s", scr)
+	}
+	scr = s.waitFor("EXIT=0", 1)
+	if strings.Contains(scr, "Generating") {
+		t.Errorf("the spinner stayed after the key was generated:\n%s", scr)
+	}
+
+	r := c.ok("setup", "key", "--reader", b.Reader, "--slot", "9c", "--attestation-roots", roots)
+	if strings.Contains(r.stderr, "Generating") || strings.ContainsAny(r.stderr, "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏\r") {
+		t.Errorf("progress drawn with stderr not a terminal:\n%q", r.stderr)
 	}
 }

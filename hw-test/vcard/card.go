@@ -33,6 +33,7 @@ type Card struct {
 	st         *persistent
 	saved      []byte // the state as last written to path
 	touchDelay time.Duration
+	genDelay   time.Duration // how long GENERATE ASYMMETRIC KEY PAIR takes (SetGenerateDelay)
 
 	vol    volatile
 	panics int // recovered panics: a bug in the model, which the tests look for
@@ -169,6 +170,15 @@ func (c *Card) SetTouchDelay(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.touchDelay = d
+}
+
+// SetGenerateDelay sets how long key generation takes before the card answers: a
+// real card takes seconds to a minute for an RSA key, which a command shows progress
+// for.
+func (c *Card) SetGenerateDelay(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.genDelay = d
 }
 
 // Stats returns a copy of the counters.

@@ -233,6 +233,7 @@ func (c *Card) cmdGenerate(cmd command) ([]byte, int) {
 	if c.has(QuirkFewAlgorithms) && unsupportedByFewAlgorithms(algTag[0]) {
 		return nil, swIncorrectData
 	}
+	time.Sleep(c.genDelay)
 	priv, err := generateKey(algTag[0])
 	if err != nil {
 		return nil, swIncorrectData

@@ -18,7 +18,7 @@ func Audited(key Key, slot string, rec audit.Recorder, classify audit.Classifier
 		cert = info.Certificates[0]
 	}
 	return auditedKey{
-		Signer: audit.Wrap(key, audit.Key{Card: info.Card, Reader: info.Reader, Slot: slot, Certificate: cert}, rec, classify),
+		Signer: audit.Wrap(key, audit.Key{Card: info.Card, CardName: info.CardName, Reader: info.Reader, Slot: slot, Certificate: cert}, rec, classify),
 		key:    key,
 	}
 }

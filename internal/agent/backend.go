@@ -26,6 +26,10 @@ type Hooks struct {
 	// one it asks the requesting client (or the fallback PIN source) for. The caller owns and wipes
 	// the returned bytes.
 	PIN func(ctx context.Context, req PINRequest) ([]byte, error)
+	// PINTyped reports whether a person typed the PIN PIN gave last (at the requesting command's
+	// terminal, or in the fallback pinentry): the key then asks again, in the same operation,
+	// when the card refuses it. nil means never.
+	PINTyped func() bool
 	// Touch tells the requesting client to ask its user to touch the card.
 	Touch func()
 }

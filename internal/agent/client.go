@@ -43,6 +43,13 @@ type Prompter interface {
 	Touch()
 }
 
+// Typist is implemented by a Prompter that knows whether a person typed the PIN it gave last (a
+// terminal, pinentry) rather than a file or the environment supplying it: the agent then asks
+// again, in the same operation, when the card refuses it.
+type Typist interface {
+	AsksPerson() bool
+}
+
 // Client is a connection to the agent. Its methods are safe for concurrent use; requests are sent
 // one at a time.
 type Client struct {
@@ -192,7 +199,8 @@ func (c *Client) answerPIN(ctx context.Context, req *PINRequest) (promptErr, err
 		_, err = c.nc.Write(line)
 		return promptErr, err
 	}
-	line := pinLine(pin)
+	t, ok := c.prompter.(Typist)
+	line := pinLine(pin, ok && t.AsksPerson())
 	pinbuf.Wipe(pin)
 	_, err = c.nc.Write(line)
 	pinbuf.Wipe(line)

@@ -38,10 +38,10 @@ func (c *conn) send(rep reply) error {
 // askPIN sends a PIN prompt and waits up to timeout for the client's answer. A client that
 // disconnects or does not answer in time fails the operation, never the agent; so does the end of
 // ctx (the agent locks), at once. An answer that arrives after that is read and dropped by
-// serveConn.
-func (c *conn) askPIN(ctx context.Context, req PINRequest, timeout time.Duration) ([]byte, error) {
+// serveConn. typed reports that a person typed the PIN (request.Typed).
+func (c *conn) askPIN(ctx context.Context, req PINRequest, timeout time.Duration) (pin []byte, typed bool, err error) {
 	if err := c.send(reply{Type: typePINPrompt, Prompt: &req}); err != nil {
-		return nil, fmt.Errorf("asking the requesting command for the PIN: %w", err)
+		return nil, false, fmt.Errorf("asking the requesting command for the PIN: %w", err)
 	}
 	_ = c.nc.SetReadDeadline(time.Now().Add(timeout))
 	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetReadDeadline(time.Unix(1, 0)) })
@@ -54,23 +54,23 @@ func (c *conn) askPIN(ctx context.Context, req PINRequest, timeout time.Duration
 	var ans request
 	if err := c.r.decode(&ans); err != nil {
 		if ctx.Err() != nil {
-			return nil, context.Cause(ctx)
+			return nil, false, context.Cause(ctx)
 		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return nil, fmt.Errorf("no PIN from the requesting command within %s: %w", timeout, context.DeadlineExceeded)
+			return nil, false, fmt.Errorf("no PIN from the requesting command within %s: %w", timeout, context.DeadlineExceeded)
 		}
-		return nil, fmt.Errorf("the requesting command went away during the PIN prompt: %w", err)
+		return nil, false, fmt.Errorf("the requesting command went away during the PIN prompt: %w", err)
 	}
 	switch ans.Op {
 	case opPIN:
-		return ans.PIN, nil
+		return ans.PIN, ans.Typed, nil
 	case opCancel:
 		if ans.Unavailable {
-			return nil, errClientCannotPrompt
+			return nil, false, errClientCannotPrompt
 		}
-		return nil, errPromptCanceled
+		return nil, false, errPromptCanceled
 	}
-	return nil, fmt.Errorf("agent protocol: %q in answer to a PIN prompt", ans.Op)
+	return nil, false, fmt.Errorf("agent protocol: %q in answer to a PIN prompt", ans.Op)
 }
 
 // serveConn checks the peer and serves its requests until it disconnects or the agent stops.

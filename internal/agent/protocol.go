@@ -60,6 +60,9 @@ type request struct {
 	Profile   string        `json:"profile,omitempty"`    // token-get, token-put
 	Token     *Token        `json:"token,omitempty"`      // token-put
 	PIN       []byte        `json:"pin,omitempty"`        // pin (the answer to a prompt); wiped after use
+	// Typed qualifies a pin: a person typed it (a terminal, pinentry), and may be asked again when
+	// the card refuses it; a PIN from a file or the environment is not.
+	Typed bool `json:"typed,omitempty"`
 	// Unavailable qualifies a cancel: the client has no way to ask for the PIN (no terminal, no
 	// PIN file), as opposed to a person who dismissed the prompt.
 	Unavailable bool `json:"unavailable,omitempty"`
@@ -105,6 +108,7 @@ func (r KeyRef) String() string {
 type KeyInfo struct {
 	Ref          KeyRef   `json:"ref"`
 	Card         string   `json:"card"`         // "serial:<n>" or "guid:<hex>", as in the audit log
+	CardName     string   `json:"card_name"`    // the card as people know it: "YubiKey 5.7.1 #96375739"
 	Reader       string   `json:"reader"`       // where the card is now
 	Certificates [][]byte `json:"certificates"` // DER, the key's certificate first, then its chain
 	// PINHeld reports (in Status) that the key's session holds a PIN the card accepted: the
@@ -112,8 +116,8 @@ type KeyInfo struct {
 	PINHeld bool `json:"pin_held"`
 }
 
-// PINRequest is what the agent tells a client when a card needs the PIN: which card (a
-// description such as "YubiKey serial 12345678", may be empty) in which reader, which slot, and how
+// PINRequest is what the agent tells a client when a card needs the PIN: which card (its name,
+// signer.CardName, such as "YubiKey 5.7.1 #96375739"; may be empty) in which reader, which slot, and how
 // many tries are left (-1: unknown). Retry is set when the card refused the previous PIN.
 type PINRequest struct {
 	Reader  string `json:"reader"`
@@ -197,8 +201,11 @@ func encodeLine(v any) ([]byte, error) {
 // pinLine builds the answer to a PIN prompt by hand, so that the PIN's only copies are this line
 // (wiped by the caller after writing) and the caller's own buffer: encoding/json would leave one in
 // its pooled buffers.
-func pinLine(pin []byte) []byte {
-	const head, tail = `{"op":"pin","pin":"`, "\"}\n"
+func pinLine(pin []byte, typed bool) []byte {
+	head, tail := `{"op":"pin","pin":"`, "\"}\n"
+	if typed {
+		tail = `","typed":true}` + "\n"
+	}
 	n := base64.StdEncoding.EncodedLen(len(pin))
 	line := make([]byte, len(head)+n+len(tail))
 	copy(line, head)

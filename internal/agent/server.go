@@ -89,6 +89,7 @@ type Server struct {
 	idleAt   atomic.Int64         // UnixNano when the agent locks if left idle; 0: no deadline
 	current  atomic.Pointer[conn] // the client the running operation is for (PIN prompt, touch)
 	pinGiven bool                 // the running operation handed its key a PIN; guarded by op
+	pinTyped bool                 // a person typed the PIN last handed (Hooks.PINTyped); guarded by op
 
 	// A lock acts at once, without waiting for op: it cancels the running operation (opCancel, under
 	// opMu) and, while locking > 0, operations that get op first are turned away.
@@ -314,7 +315,7 @@ func (s *Server) key(ctx context.Context, ref KeyRef) (*openKey, error) {
 		}
 		s.lockLocked("card removed from " + k.info.Reader)
 	}
-	key, err := s.cfg.Backend.Open(ctx, ref, Hooks{PIN: s.pin, Touch: s.touch})
+	key, err := s.cfg.Backend.Open(ctx, ref, Hooks{PIN: s.pin, PINTyped: s.pinTypedLast, Touch: s.touch})
 	if err != nil {
 		return nil, err
 	}
@@ -359,25 +360,30 @@ func (s *Server) watch(ctx context.Context, k *openKey) {
 // prompt (none attached, or none it can reach). The key's signer keeps the PIN for its session; the agent holds no copy. It runs inside
 // an operation (s.op held).
 func (s *Server) pin(ctx context.Context, req PINRequest) ([]byte, error) {
-	pin, err := s.askPIN(ctx, req)
-	if err == nil {
-		s.pinGiven = true
-	}
+	pin, typed, err := s.askPIN(ctx, req)
+	// A key asks only when it holds no PIN (the first time, or after the card refused one): when
+	// nobody answers, it holds none, whatever an earlier prompt of this operation gave it.
+	s.pinGiven, s.pinTyped = err == nil, err == nil && typed
 	return pin, err
 }
 
-// askPIN asks the requesting client for the PIN, or the fallback source.
-func (s *Server) askPIN(ctx context.Context, req PINRequest) ([]byte, error) {
+// pinTypedLast is Hooks.PINTyped.
+func (s *Server) pinTypedLast() bool { return s.pinTyped }
+
+// askPIN asks the requesting client for the PIN, or the fallback source (pinentry, where a person
+// types it).
+func (s *Server) askPIN(ctx context.Context, req PINRequest) (pin []byte, typed bool, err error) {
 	if c := s.current.Load(); c != nil && c.canPrompt {
-		pin, err := c.askPIN(ctx, req, s.cfg.PromptTimeout)
+		pin, typed, err := c.askPIN(ctx, req, s.cfg.PromptTimeout)
 		if !errors.Is(err, errClientCannotPrompt) {
-			return pin, err
+			return pin, typed, err
 		}
 	}
 	if s.cfg.FallbackPIN != nil {
-		return s.cfg.FallbackPIN(ctx, req)
+		pin, err := s.cfg.FallbackPIN(ctx, req)
+		return pin, true, err
 	}
-	return nil, ErrNeedPIN
+	return nil, false, ErrNeedPIN
 }
 
 // touch is Hooks.Touch: the requesting client prints the notice.

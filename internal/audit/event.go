@@ -44,6 +44,7 @@ type Event struct {
 	Time       time.Time  `json:"time"`
 	PID        int        `json:"pid"`                   // the process that performed the operation
 	Card       string     `json:"card,omitempty"`        // "serial:<n>" for a YubiKey, "guid:<hex>" for other PIV cards
+	CardName   string     `json:"card_name,omitempty"`   // the card as people know it (signer.CardName), for display
 	Reader     string     `json:"reader,omitempty"`      // PC/SC reader name at the time
 	Slot       string     `json:"slot,omitempty"`        // PIV slot, lower-case hex: "9a"
 	CertSHA256 string     `json:"cert_sha256,omitempty"` // upper-case hex SHA-256 of the certificate (as Entra and Windows show it)

@@ -70,6 +70,7 @@ func (b bound) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]by
 // Key identifies the private key a Signer records operations for.
 type Key struct {
 	Card        string // "serial:<n>" or "guid:<hex>" (see Event.Card)
+	CardName    string // "YubiKey 5.7.1 #96375739" (see Event.CardName)
 	Reader      string // PC/SC reader name
 	Slot        string // "9a"
 	Certificate []byte // the certificate's DER (x509.Certificate.Raw), for the thumbprint; may be nil
@@ -134,6 +135,7 @@ func (w *Signer) SignContext(ctx context.Context, rand io.Reader, digest []byte,
 func (w *Signer) record(ctx context.Context, op Operation, err error) error {
 	ev := Event{
 		Card:       w.key.Card,
+		CardName:   w.key.CardName,
 		Reader:     w.key.Reader,
 		Slot:       w.key.Slot,
 		CertSHA256: w.thumb,

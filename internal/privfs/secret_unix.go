@@ -28,10 +28,19 @@ func OpenSecret(path, what string) (*os.File, error) {
 		return nil, fmt.Errorf("%s: %w", what, &os.PathError{Op: "open", Path: path, Err: err})
 	}
 	f := os.NewFile(uintptr(fd), path)
+	if err := checkSecretFile(f, path, what); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// checkSecretFile refuses an opened file that is not a regular file of the current user's own
+// that group and others can neither read nor write.
+func checkSecretFile(f *os.File, path, what string) error {
 	fi, err := f.Stat()
 	if err != nil {
-		_ = f.Close()
-		return nil, fmt.Errorf("%s: %w", what, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	st, _ := fi.Sys().(*syscall.Stat_t)
 	switch uid := os.Geteuid(); {
@@ -44,7 +53,25 @@ func OpenSecret(path, what string) (*os.File, error) {
 	case fi.Mode().Perm()&0o077 != 0:
 		err = fmt.Errorf("%s %s is open to group or others (mode %04o): run chmod 600 %s: %w", what, path, fi.Mode().Perm(), path, ErrNotPrivate)
 	}
+	return err
+}
+
+// AppendPrivate opens the file at path for appending, creating it with mode 0600 when it does
+// not exist: a file pivauth writes that may hold card data (an APDU trace). An existing file is
+// refused unless it is a regular file of the current user's own that group and others can neither
+// read nor write; a symlink is refused rather than followed (O_NOFOLLOW), so that nobody can aim
+// the write at another file. The checks are made on the opened descriptor. what names the file in
+// the errors ("APDU trace file").
+func AppendPrivate(path, what string) (*os.File, error) {
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY, 0o600)
+	if errors.Is(err, unix.ELOOP) {
+		return nil, fmt.Errorf("%s %s is a symlink: name the file itself: %w", what, path, ErrNotPrivate)
+	}
 	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, &os.PathError{Op: "open", Path: path, Err: err})
+	}
+	f := os.NewFile(uintptr(fd), path)
+	if err := checkSecretFile(f, path, what); err != nil {
 		_ = f.Close()
 		return nil, err
 	}

@@ -30,11 +30,9 @@ func (b *Backend) Open(ctx context.Context, ref agent.KeyRef, hooks agent.Hooks)
 		return nil, err
 	}
 	s, err := signer.Open(ctx, signer.Options{
-		Card: piv.Selector{Reader: ref.Reader, Serial: ref.Serial, GUID: ref.GUID},
-		Slot: slot,
-		PIN: signer.PINFunc(func(ctx context.Context, req signer.PINRequest) ([]byte, error) {
-			return hooks.PIN(ctx, agent.PINRequest{Reader: req.Reader, Card: req.Card, Slot: req.Slot.String(), Retries: req.Retries, Retry: req.Retry})
-		}),
+		Card:  piv.Selector{Reader: ref.Reader, Serial: ref.Serial, GUID: ref.GUID},
+		Slot:  slot,
+		PIN:   hookPIN{hooks},
 		Touch: hooks.Touch,
 	})
 	if err != nil {
@@ -46,12 +44,24 @@ func (b *Backend) Open(ctx context.Context, ref agent.KeyRef, hooks agent.Hooks)
 		_ = s.Close()
 		return nil, err
 	}
-	k := &key{Signer: s, info: agent.KeyInfo{Card: CardID(id), Reader: s.Reader()}}
+	k := &key{Signer: s, info: agent.KeyInfo{Card: CardID(id), CardName: signer.CardName(id, s.Certificate()), Reader: s.Reader()}}
 	for _, c := range s.Chain() {
 		k.info.Certificates = append(k.info.Certificates, c.Raw)
 	}
 	return agent.Audited(k, ref.Slot, b.Audit, Classify), nil
 }
+
+// hookPIN asks for the PIN through the agent's hooks: the requesting command, or the agent's
+// fallback (pinentry). It is signer.Interactive as the answer was: a wrong PIN a person typed is
+// asked again in the same operation, at the requesting command's terminal; one from a file or
+// PIVAUTH_PIN ends the operation with the wrong PIN reported.
+type hookPIN struct{ hooks agent.Hooks }
+
+func (h hookPIN) PIN(ctx context.Context, req signer.PINRequest) ([]byte, error) {
+	return h.hooks.PIN(ctx, agent.PINRequest{Reader: req.Reader, Card: req.Card, Slot: req.Slot.String(), Retries: req.Retries, Retry: req.Retry})
+}
+
+func (h hookPIN) AsksPerson() bool { return h.hooks.PINTyped != nil && h.hooks.PINTyped() }
 
 // Audited wraps a signer a command opened itself (no agent running), so that its operations are
 // recorded like the agent's. The records name the card by the signer's Identity, asked when the
@@ -66,14 +76,14 @@ func Audited(s *signer.Signer, rec audit.Recorder) *audit.Signer {
 	return audit.Wrap(s, key, &namingRecorder{rec: rec, s: s}, Classify)
 }
 
-// namingRecorder puts the name of the signer's card (CardID) into each record.
+// namingRecorder puts the card's audit id (CardID) and its name (signer.CardName) into each record.
 type namingRecorder struct {
 	rec audit.Recorder
 	s   *signer.Signer
 
 	mu         sync.Mutex
 	identified bool
-	card       string
+	card, name string
 }
 
 // Record records ev with the card's name. A card that cannot be identified (pulled during the
@@ -85,10 +95,10 @@ func (r *namingRecorder) Record(ev audit.Event) error {
 		// The operation's context does not reach a Recorder. The identity is one short
 		// transaction on the connection the operation has just used.
 		if id, err := r.s.Identity(context.Background()); err == nil {
-			r.card, r.identified = CardID(id), true
+			r.card, r.name, r.identified = CardID(id), signer.CardName(id, r.s.Certificate()), true
 		}
 	}
-	ev.Card = r.card
+	ev.Card, ev.CardName = r.card, r.name
 	r.mu.Unlock()
 	return r.rec.Record(ev)
 }
