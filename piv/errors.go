@@ -26,15 +26,24 @@ func (e AuthError) Error() string {
 	}
 	switch e.Retries {
 	case 0:
-		if e.PUK {
-			return "PUK incorrect: no tries left: " + ErrPUKBlocked.Error()
-		}
-		return "PIN incorrect: no tries left: " + ErrPINBlocked.Error()
+		return what + " incorrect: no tries left: " + what + " blocked"
 	case 1:
 		return what + " incorrect: 1 try left"
 	default:
 		return fmt.Sprintf("%s incorrect: %d tries left", what, e.Retries)
 	}
+}
+
+// Remedy says what to do once the PIN (PUK) is blocked, or "" while tries
+// are left.
+func (e AuthError) Remedy() string {
+	switch {
+	case e.Retries != 0:
+		return ""
+	case e.PUK:
+		return ErrPUKBlocked.Remedy()
+	}
+	return ErrPINBlocked.Remedy()
 }
 
 // Is makes an AuthError with no tries left match ErrPINBlocked (or
@@ -50,13 +59,30 @@ func (e AuthError) Is(target error) bool {
 	return target == ErrPINBlocked
 }
 
+// RemedyError is an error that knows what a person can do about it. The
+// errors of piv, signer and flows that have a remedy implement Remedy (test
+// with errors.As against an interface{ Remedy() string }); the remedy is in
+// plain words that name no program, so that a command line can print it on
+// a line of its own, or word it as one of its own commands. Error does not
+// repeat it.
+type RemedyError struct {
+	msg, remedy string
+}
+
+// Error says what happened.
+func (e *RemedyError) Error() string { return e.msg }
+
+// Remedy says what to do about it.
+func (e *RemedyError) Remedy() string { return e.remedy }
+
 var (
 	// ErrPINBlocked reports a PIN blocked after too many wrong tries (SW 6983).
-	ErrPINBlocked = errors.New("PIN blocked: unblock it with the PUK: pivauth pin unblock")
+	ErrPINBlocked = &RemedyError{"PIN blocked", "unblock it with the PUK (and set a new PIN)"}
 	// ErrPUKBlocked reports a PUK blocked after too many wrong tries. Only a
 	// reset of the PIV application (which erases every key on it) makes the
 	// card usable again.
-	ErrPUKBlocked = errors.New("PUK blocked: the PIN can no longer be unblocked; only a reset of the PIV application (erasing its keys) recovers the card")
+	ErrPUKBlocked = &RemedyError{"PUK blocked: the PIN can no longer be unblocked",
+		"only a reset of the PIV application (erasing its keys and certificates) recovers the card"}
 	// ErrNotFound reports a data object or key the card does not hold
 	// (SW 6A82 or 6A88).
 	ErrNotFound = errors.New("not found on the card")

@@ -26,8 +26,9 @@
 // reads. On a new connection a PIN held for the session is presented only to
 // the card that accepted it (YubiKey serial, CHUID GUID); another card with
 // the same key gets its PIN asked for. A wrong PIN is a *PINError carrying the tries
-// left; a blocked PIN wraps piv.ErrPINBlocked, whose message says how to
-// unblock it. The guard's messages name no command-line flag: the program
+// left; a blocked PIN wraps piv.ErrPINBlocked, whose Remedy says how to
+// unblock it (errors with a remedy implement Remedy() string; see
+// piv.RemedyError). The guard's messages name no command-line flag: the program
 // built on the signer tells its users how to allow the last try (for
 // pivauth, --allow-last-try), recognising ErrLastPINTry and a *PINError with
 // one try left.

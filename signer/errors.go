@@ -58,6 +58,28 @@ func (e *PINError) Unwrap() error { return e.Auth }
 // (the agent sends them to its client).
 func (e *PINError) TriesLeft() int { return e.Auth.Retries }
 
+// NoCertificateError reports a slot that holds no certificate, when the
+// signer was opened without Options.PublicKey to find the key by. It
+// unwraps to piv.ErrNotFound.
+type NoCertificateError struct {
+	// Reader is the reader of the card.
+	Reader string
+	// Slot is the slot asked for.
+	Slot piv.Slot
+}
+
+func (e *NoCertificateError) Error() string {
+	return fmt.Sprintf("slot %s of the card in %q holds no certificate", e.Slot, e.Reader)
+}
+
+// Remedy says how to give the slot a certificate.
+func (e *NoCertificateError) Remedy() string {
+	return "put a certificate for the slot's key there (self-signed by the card, or issued by a CA for a request the card signed), or use another slot"
+}
+
+// Unwrap returns piv.ErrNotFound.
+func (e *NoCertificateError) Unwrap() error { return piv.ErrNotFound }
+
 // sentinelError is an error whose message says all there is to say in its own
 // words and that still matches a sentinel with errors.Is: a card that cannot
 // show its key counts as ErrKeyChanged (the signer fails closed), a slot

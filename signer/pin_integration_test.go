@@ -71,12 +71,13 @@ func TestLockoutGuard(t *testing.T) {
 	for range 3 {
 		_, err = reckless.Sign(rand.Reader, d, crypto.SHA256)
 	}
-	if !errors.Is(err, piv.ErrPINBlocked) || !strings.Contains(err.Error(), "pivauth pin unblock") {
+	var remedy interface{ Remedy() string }
+	if !errors.Is(err, piv.ErrPINBlocked) || !errors.As(err, &remedy) || !strings.Contains(remedy.Remedy(), "unblock it with the PUK") {
 		t.Fatalf("third wrong PIN: %v, want blocked with how to unblock", err)
 	}
 	asked := wrong.asked.Load()
 	_, err = reckless.Sign(rand.Reader, d, crypto.SHA256)
-	if !errors.Is(err, piv.ErrPINBlocked) || !strings.Contains(err.Error(), "pivauth pin unblock") {
+	if !errors.Is(err, piv.ErrPINBlocked) || !errors.As(err, &remedy) || !strings.Contains(remedy.Remedy(), "unblock it with the PUK") {
 		t.Errorf("blocked PIN: %v", err)
 	}
 	if wrong.asked.Load() != asked {

@@ -158,7 +158,7 @@ func newSigner(ctx context.Context, card *piv.Card, opts Options) (*Signer, erro
 	switch {
 	case errors.Is(err, piv.ErrNotFound) && pub != nil:
 	case errors.Is(err, piv.ErrNotFound):
-		return nil, &sentinelError{piv.ErrNotFound, fmt.Sprintf("signer: slot %s of the card in %q holds no certificate: put one there (pivauth setup selfsign, or pivauth setup import) or use another slot", opts.Slot, card.Reader())}
+		return nil, &NoCertificateError{Reader: card.Reader(), Slot: opts.Slot}
 	case err != nil:
 		return nil, fmt.Errorf("signer: reading the certificate of slot %s: %w", opts.Slot, err)
 	case pub == nil:

@@ -70,7 +70,7 @@ func TestPINLifecycle(t *testing.T) {
 	}
 
 	// The last try, allowed explicitly, with the wrong PIN blocks the PIN.
-	c.fails(ExitPIN, []string{"PIN", "blocked", "pivauth pin unblock"}, "pin", "change", "--reader", b.Reader, "--pin-file", wrongPIN, "--new-pin-file", oldPIN, "--allow-last-try")
+	c.fails(ExitPIN, []string{"PIN", "blocked", "\n  fix: unblock it with the PUK: pivauth pin unblock"}, "pin", "change", "--reader", b.Reader, "--pin-file", wrongPIN, "--new-pin-file", oldPIN, "--allow-last-try")
 	// Blocked is blocked: the right PIN, guard off, is not sent either.
 	c.fails(ExitPIN, []string{"blocked"}, "pin", "change", "--reader", b.Reader, "--pin-file", newPIN, "--new-pin-file", oldPIN, "--allow-last-try")
 	if left := c.pinStatus(b.Reader).PIN.RetriesLeft; left != 0 {

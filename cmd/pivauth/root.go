@@ -252,6 +252,9 @@ func (a *app) report(ctx context.Context, err error) int {
 		return code
 	}
 	fmt.Fprintf(a.stderr, "pivauth: %s%s%s\n", terminalSafe(err.Error()), lastTryHint(err), a.timeoutHint(err))
+	if fix := remedy(err); fix != "" {
+		fmt.Fprintf(a.stderr, "  fix: %s\n", terminalSafe(fix))
+	}
 	if code == ExitUsage && !a.started {
 		fmt.Fprintln(a.stderr, "Run 'pivauth --help' for usage.")
 	}

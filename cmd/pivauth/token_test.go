@@ -175,7 +175,7 @@ func TestTokenEntraErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	sha1Hex, _ := thumbprints(e.cert.Raw)
-	c.fails(ExitRejected, []string{"AADSTS700027", sha1Hex, "pivauth certs --output pem"},
+	c.fails(ExitRejected, []string{"AADSTS700027", sha1Hex, "\n  fix: upload the card's certificate to the app: pivauth certs --output pem"},
 		"token", "--reader", e.b.Reader, "--pin-file", e.pin, "--authority", e.srv.Authority(), "--client-id", "app-other", "--ca-file", e.ca, "--scope", graphDefault)
 
 	// The stand-in's CA is not trusted without --ca-file or SSL_CERT_FILE.

@@ -224,7 +224,7 @@ func (c *Client) checkValidity() error {
 	cert := c.opts.Certificate
 	switch {
 	case now.After(cert.NotAfter):
-		return fmt.Errorf("entra: certificate %q (SHA-1 %s) expired on %s: %w; make a new one on the card (pivauth setup selfsign) and upload it to app %s (pivauth certs --output pem)",
+		return fmt.Errorf("entra: certificate %q (SHA-1 %s) expired on %s: %w; make a new one on the card and upload it to app %s",
 			cert.Subject.CommonName, c.sha1Hex, cert.NotAfter.UTC().Format(time.DateOnly), ErrCertificateExpired, c.opts.ClientID)
 	case now.Before(cert.NotBefore):
 		return fmt.Errorf("entra: certificate %q (SHA-1 %s) is valid only from %s: %w; check the system clock",

@@ -121,7 +121,7 @@ func TestRefusedBeforeNetwork(t *testing.T) {
 	clock := now
 	late := newFixture(t, func(_ *standin.Options, co *Options) { co.Now = func() time.Time { return clock } })
 	clock = late.cert.NotAfter.Add(time.Minute)
-	if _, err := late.client.Token(context.Background(), graphDefault); !errors.Is(err, ErrCertificateExpired) || !strings.Contains(err.Error(), "pivauth certs --output pem") {
+	if _, err := late.client.Token(context.Background(), graphDefault); !errors.Is(err, ErrCertificateExpired) || !strings.Contains(err.Error(), "upload it to app") {
 		t.Errorf("Token after expiry: %v", err)
 	}
 	for _, s := range []*standin.Server{f.srv, late.srv} {
@@ -145,14 +145,14 @@ func TestRejections(t *testing.T) {
 		})
 		_, err := f.client.Token(ctx, graphDefault)
 		sha1Hex, _ := assertion.Thumbprints(f.cert)
-		wantAADSTS(t, err, 700027, sha1Hex, testClientID, "pivauth certs --output pem", "Certificates & secrets")
+		wantAADSTS(t, err, 700027, sha1Hex, testClientID, "Certificates & secrets")
 	})
 	t.Run("AADSTS7000274 registered credential expired", func(t *testing.T) {
 		f := newFixture(t, func(so *standin.Options, _ *Options) {
 			so.Apps[0].Certificates[0].EndDate = time.Now().Add(-time.Hour)
 		})
 		_, err := f.client.Token(ctx, graphDefault)
-		wantAADSTS(t, err, 7000274, "expired", "pivauth setup selfsign")
+		wantAADSTS(t, err, 7000274, "expired", "make a new one on the card")
 	})
 	t.Run("AADSTS700024 clock skew", func(t *testing.T) {
 		f := newFixture(t, func(_ *standin.Options, co *Options) {

@@ -102,11 +102,11 @@ func (c *Client) hint(e *Error) string {
 	switch e.Code {
 	case 700027:
 		if strings.Contains(e.Description, "key was found") || strings.Contains(e.Description, "failed signature validation") {
-			return fmt.Sprintf("the signature does not verify with the certificate registered on app %s under SHA-1 thumbprint %s: the card's key and the uploaded certificate differ; upload the certificate now on the card (pivauth certs --output pem) under Certificates & secrets", app, c.sha1Hex)
+			return fmt.Sprintf("the signature does not verify with the certificate registered on app %s under SHA-1 thumbprint %s: the card's key and the uploaded certificate differ; upload the certificate now on the card under Certificates & secrets", app, c.sha1Hex)
 		}
-		return fmt.Sprintf("the certificate on the card (SHA-1 thumbprint %s) is not registered on app %s: upload it (pivauth certs --output pem) under Certificates & secrets", c.sha1Hex, app)
+		return fmt.Sprintf("the certificate on the card (SHA-1 thumbprint %s) is not registered on app %s: upload it under Certificates & secrets", c.sha1Hex, app)
 	case 7000274:
-		return fmt.Sprintf("the certificate registered on app %s (SHA-1 thumbprint %s) has expired in Entra: make a new one on the card (pivauth setup selfsign) and upload it (pivauth certs --output pem)", app, c.sha1Hex)
+		return fmt.Sprintf("the certificate registered on app %s (SHA-1 thumbprint %s) has expired in Entra: make a new one on the card and upload it under Certificates & secrets", app, c.sha1Hex)
 	case 700024:
 		return fmt.Sprintf("Entra's clock is outside the client assertion's validity window (this machine thinks it is %s UTC): check the system time and time zone (timedatectl; enable NTP)", c.now().UTC().Format("2006-01-02 15:04:05"))
 	case 90002:
@@ -118,9 +118,9 @@ func (c *Client) hint(e *Error) string {
 	case 700023:
 		return fmt.Sprintf("the client assertion's audience is not the token endpoint of %s: check the tenant and the cloud of the authority", tenant)
 	case 5002738:
-		return "Entra accepts only RSA keys for client assertions: use a slot holding an RSA key (pivauth setup key --algorithm RSA2048)"
+		return "Entra accepts only RSA keys for client assertions: use a slot holding an RSA key (generate one: RSA-2048 or larger)"
 	case 7000215, 7000218:
-		return fmt.Sprintf("Entra expected a client secret or got no credential, but pivauth authenticates app %s with the card's certificate (SHA-1 %s): make sure that certificate is uploaded under Certificates & secrets and nothing sends a client_secret", app, c.sha1Hex)
+		return fmt.Sprintf("Entra expected a client secret or got no credential, but this client authenticates app %s with the card's certificate (SHA-1 %s): make sure that certificate is uploaded under Certificates & secrets and nothing sends a client_secret", app, c.sha1Hex)
 	case 7000112:
 		return fmt.Sprintf("app %s is disabled in this tenant: an administrator must enable it (Enterprise applications > Properties > Enabled for users to sign in)", app)
 	case 1002012:

@@ -23,6 +23,10 @@ import (
 // transport then refuses every further handshake and session resumption; make a new one.
 var ErrKeyChanged = errors.New("the key no longer matches the client certificate")
 
+// ErrCertificateExpired is wrapped by the error for an identity whose certificate is past its
+// NotAfter (its message reads "certificate "CN=…" expired on DATE").
+var ErrCertificateExpired = errors.New("expired")
+
 // Identity is a TLS client identity: a key that signs and the certificate naming it. The zero
 // Identity means no client certificate.
 type Identity struct {
@@ -83,8 +87,8 @@ func (id Identity) check(now time.Time) error {
 	cert := id.Certificate
 	switch {
 	case now.After(cert.NotAfter):
-		return fmt.Errorf("mtls: certificate %q expired on %s: renew it (pivauth setup) and register the new one",
-			cert.Subject.String(), cert.NotAfter.Format(time.DateOnly))
+		return fmt.Errorf("mtls: certificate %q %w on %s: renew it and register the new one with the server",
+			cert.Subject.String(), ErrCertificateExpired, cert.NotAfter.Format(time.DateOnly))
 	case now.Before(cert.NotBefore):
 		return fmt.Errorf("mtls: certificate %q is valid only from %s: check this computer's clock",
 			cert.Subject.String(), cert.NotBefore.Format(time.RFC3339))
