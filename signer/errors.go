@@ -80,6 +80,16 @@ func (e *NoCertificateError) Remedy() string {
 // Unwrap returns piv.ErrNotFound.
 func (e *NoCertificateError) Unwrap() error { return piv.ErrNotFound }
 
+// slotError names the slot an operation failed on, unless err is a *PINError: the PIN prompt
+// named the slot, and the wrong PIN is the card's.
+func (s *Signer) slotError(err error) error {
+	var pe *PINError
+	if errors.As(err, &pe) {
+		return err
+	}
+	return fmt.Errorf("slot %s: %w", s.slot, err)
+}
+
 // sentinelError is an error whose message says all there is to say in its own
 // words and that still matches a sentinel with errors.Is: a card that cannot
 // show its key counts as ErrKeyChanged (the signer fails closed), a slot

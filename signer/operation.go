@@ -50,7 +50,7 @@ func (s *Signer) do(ctx context.Context, op func(*piv.Tx) ([]byte, error)) ([]by
 			return nil, aerr
 		}
 		if err != nil {
-			return nil, fmt.Errorf("signer: slot %s: %w", s.slot, err)
+			return nil, s.slotError(err)
 		}
 		if s.need == pinUnknown {
 			s.need = pinNotRequired
@@ -254,7 +254,7 @@ func (s *Signer) lockoutGuard(retries int) error {
 	case retries == 1 && !s.opts.AllowLastPINTry:
 		// "allow the last try explicitly" ends the message: a program built on the signer may
 		// add how its users do that.
-		return fmt.Errorf("signer: the lockout guard refused: %s has %w before the PIN blocks, and no PIN was sent; unblock the PIN with the PUK to restore its tries, or make sure of the PIN and allow the last try explicitly to go on",
+		return fmt.Errorf("the lockout guard refused: %s has %w before the PIN blocks, and no PIN was sent; unblock the PIN with the PUK to restore its tries, or make sure of the PIN and allow the last try explicitly to go on",
 			s.describeCard(), ErrLastPINTry)
 	}
 	return nil
@@ -262,7 +262,7 @@ func (s *Signer) lockoutGuard(retries int) error {
 
 // blocked is the error for a blocked PIN: it says how to unblock it.
 func (s *Signer) blocked() error {
-	return fmt.Errorf("signer: the PIN of %s is blocked: %w", s.describeCard(), piv.ErrPINBlocked)
+	return fmt.Errorf("the PIN of %s is blocked: %w", s.describeCard(), piv.ErrPINBlocked)
 }
 
 // confirmCard checks, on a connection the signer has not seen the card on

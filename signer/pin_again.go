@@ -25,7 +25,7 @@ func (s *Signer) askAgain(ctx context.Context, err error) (bool, error) {
 		return false, nil
 	}
 	if aerr := s.askPIN(ctx); aerr != nil {
-		return false, errors.Join(fmt.Errorf("signer: slot %s: %w", s.slot, err), aerr)
+		return false, errors.Join(s.slotError(err), aerr)
 	}
 	return true, nil
 }

@@ -385,7 +385,7 @@ func TestAgentLockoutGuard(t *testing.T) {
 	assertion := func(pinFile string) []string {
 		return []string{"assertion", "--reader", b.Reader, "--authority", e.srv.Authority(), "--client-id", e.clientID, "--ca-file", e.ca, "--pin-file", pinFile}
 	}
-	const hint = "(run again with --allow-last-try, once sure of the PIN; or restore the tries with `pivauth pin unblock`)"
+	const hint = "fix: run again with --allow-last-try, once sure of the PIN; or restore the tries with pivauth pin unblock"
 
 	if r := c.fails(ExitPIN, []string{"PIN incorrect: 2 tries left"}, assertion(wrong)...); strings.Contains(r.stderr, hint) {
 		t.Errorf("a wrong PIN with 2 tries left got the last-try hint:\n%s", r.stderr)

@@ -31,14 +31,11 @@ func classifyCardError(err error) (int, bool) {
 	return 0, false
 }
 
-// lastTryHint completes signer's lockout-guard messages, which end on allowing the last try
-// explicitly and name no flag, with this command line's way to do it.
-func lastTryHint(err error) string {
+// lastTry reports signer's lockout-guard errors, which end on allowing the last try explicitly and
+// name no flag: remedy words them with this command line's way to do it.
+func lastTry(err error) bool {
 	var pe *signer.PINError
-	if errors.Is(err, signer.ErrLastPINTry) || errors.As(err, &pe) && pe.Auth.Retries == 1 {
-		return " (run again with --allow-last-try, once sure of the PIN; or restore the tries with `pivauth pin unblock`)"
-	}
-	return ""
+	return errors.Is(err, signer.ErrLastPINTry) || errors.As(err, &pe) && pe.Auth.Retries == 1
 }
 
 // selector is the card the flags (or the profile) name; its zero value means "the only card".

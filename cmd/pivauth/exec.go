@@ -59,7 +59,7 @@ SDKs and tools in it ask for the resources they need, each token fresh however l
   # Azure CLI or any program on DefaultAzureCredential, the card behind it
   pivauth exec --managed-identity --profile arm -- az login --identity
   pivauth exec --managed-identity --profile arm -- python3 app.py`,
-		Args: cobra.MinimumNArgs(1),
+		Args: positional(1, -1, "the command after --", "pivauth exec -- az account show"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.ArgsLenAtDash() != 0 {
 				return usageErrorf("put the command after --: pivauth exec [flags] -- %s", strings.Join(args, " "))

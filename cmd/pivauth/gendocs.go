@@ -25,7 +25,7 @@ func (a *app) manCommand() *cobra.Command {
 		Use:    "__man DIR",
 		Short:  "Write the manual pages of every command into DIR",
 		Hidden: true,
-		Args:   cobra.ExactArgs(1),
+		Args:   positional(1, 1, "the directory for the pages", "pivauth __man man/"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := args[0]
 			if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -249,7 +249,7 @@ func (a *app) profileCommand() *cobra.Command {
 		Short: "Print a profile as JSON (default: the one in effect)",
 		Example: `  pivauth profile show
   pivauth profile show exo`,
-		Args: cobra.MaximumNArgs(1),
+		Args: positional(0, 1, "one profile name", "pivauth profile show exo"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				if err := a.loadProfile(cmd); err != nil {

@@ -18,6 +18,8 @@ func remedy(err error) string {
 		ee     *entra.Error
 	)
 	switch {
+	case lastTry(err):
+		return "run again with --allow-last-try, once sure of the PIN; or restore the tries with pivauth pin unblock"
 	case errors.As(err, &noCert):
 		return "put a certificate there: pivauth setup selfsign --slot " + noCert.Slot.String() +
 			" (or setup csr for a CA, then setup import); or choose another --slot"
@@ -35,8 +37,17 @@ func remedy(err error) string {
 		return "renew it (pivauth setup selfsign, or setup csr + setup import) and register the new one with the server"
 	}
 	var r interface{ Remedy() string }
+
 	if errors.As(err, &r) {
 		return r.Remedy()
+	}
+	return ""
+}
+
+// fixSuffix is remedy for a one-line message (a managed-identity error answer): "; fix: …", or "".
+func fixSuffix(err error) string {
+	if fix := remedy(err); fix != "" {
+		return "; fix: " + fix
 	}
 	return ""
 }

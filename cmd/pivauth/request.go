@@ -61,7 +61,7 @@ HTTP status of 400 or more exit with code 5.`,
 		Example: `  pivauth request https://api.internal.example/v1/status
   pivauth request -X POST -H "Content-Type: application/json" -d @job.json https://api.internal.example/v1/jobs
   pivauth request --bearer --profile graph https://graph.microsoft.com/v1.0/organization -o org.json`,
-		Args: cobra.ExactArgs(1),
+		Args: positional(1, 1, "the URL to request", "pivauth request https://api.example.com/v1/status"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			req, err := r.build(ctx, args[0], a.stdin)

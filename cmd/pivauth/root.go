@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -124,6 +123,7 @@ func (a *app) rootCommand() *cobra.Command {
 	root.SetErr(a.stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(ExitUsage, err) })
 	root.SetVersionTemplate("{{.Version}}\n")
+	root.SetHelpCommand(helpCommand())
 
 	f := root.PersistentFlags()
 	f.StringVar(&a.opts.reader, "reader", "", "PC/SC reader `NAME` of the card to use")
@@ -251,9 +251,9 @@ func (a *app) report(ctx context.Context, err error) int {
 		fmt.Fprintln(a.stderr, "pivauth: interrupted")
 		return code
 	}
-	fmt.Fprintf(a.stderr, "pivauth: %s%s%s\n", terminalSafe(err.Error()), lastTryHint(err), a.timeoutHint(err))
+	fmt.Fprintf(a.stderr, "pivauth: %s%s\n", netsafe.Printable(err.Error()), a.timeoutHint(err))
 	if fix := remedy(err); fix != "" {
-		fmt.Fprintf(a.stderr, "  fix: %s\n", terminalSafe(fix))
+		fmt.Fprintf(a.stderr, "  fix: %s\n", netsafe.Printable(fix))
 	}
 	if code == ExitUsage && !a.started {
 		fmt.Fprintln(a.stderr, "Run 'pivauth --help' for usage.")
@@ -319,16 +319,4 @@ func (a *app) timeoutHint(err error) string {
 		return fmt.Sprintf(" (no answer within --http-timeout %s: raise it for a slow server)", a.opts.httpTimeout)
 	}
 	return ""
-}
-
-// terminalSafe removes from an error message the control characters other than newline and tab:
-// a message quoting a server (an error description, a status line) must not steer the terminal.
-// The libraries clean what servers say (netsafe.Printable); this catches whatever they miss.
-func terminalSafe(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\t' || !(unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)) {
-			return r
-		}
-		return -1
-	}, s)
 }

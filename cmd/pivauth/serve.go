@@ -148,7 +148,7 @@ func explainForClient(err error) managedidentity.Failure {
 	case ExitNetwork:
 		code = "network_error"
 	}
-	return managedidentity.Failure{Code: code, Description: "pivauth: " + err.Error() + lastTryHint(err)}
+	return managedidentity.Failure{Code: code, Description: "pivauth: " + err.Error() + fixSuffix(err)}
 }
 
 const serveLong = `Serve the Azure managed-identity protocol on a local endpoint, with the certificate on the card as

@@ -348,7 +348,7 @@ Delete the PFX once it is on the card.`,
 		Example: `  pivauth setup import app.cer
   pivauth setup import --slot 9a exo-automation.pfx
   pivauth setup import --password-file pfx.pass --pin-policy once app.p12`,
-		Args: cobra.ExactArgs(1),
+		Args: positional(1, 1, "the file to load (a certificate, PFX or PEM)", "pivauth setup import app.pfx"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts, err := f.keyOptions()
 			if err != nil {

@@ -122,7 +122,7 @@ func TestPINPromptOnTerminal(t *testing.T) {
 	c := newCLI(t)
 	assertionArgs := []string{"assertion", "--reader", b.Reader, "--client-id", "c", "--audience", "https://idp.example/token"}
 	const card = "PIV card of Bench User (" + vcard.BenchUPN + ")"
-	const hint = "(run again with --allow-last-try, once sure of the PIN; or restore the tries with `pivauth pin unblock`)"
+	const hint = "fix: run again with --allow-last-try, once sure of the PIN; or restore the tries with pivauth pin unblock"
 
 	s := startTmux(t, c, assertionArgs...)
 	s.waitFor("PIN for "+card+", slot 9a (3 tries left):", 1)
@@ -175,7 +175,7 @@ func TestPINPromptOnTerminal(t *testing.T) {
 	if !strings.Contains(scr, "PIN incorrect: 1 try left") || !strings.Contains(scr, hint) || strings.Contains(scr, card+", slot") {
 		t.Errorf("a wrong PIVAUTH_PIN was followed by a prompt:\n%s", scr)
 	}
-	if r := c.fails(ExitPIN, []string{"only 1 PIN try left", "allow the last try explicitly to go on " + hint}, append(assertionArgs, "--pin-file", wrong)...); strings.Contains(r.stderr, card+", slot") {
+	if r := c.fails(ExitPIN, []string{"only 1 PIN try left", "allow the last try explicitly to go on\n  " + hint}, append(assertionArgs, "--pin-file", wrong)...); strings.Contains(r.stderr, card+", slot") {
 		t.Errorf("prompted:\n%s", r.stderr)
 	}
 }

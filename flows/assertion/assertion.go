@@ -147,7 +147,7 @@ func New(signer crypto.Signer, cert *x509.Certificate, opts Options) (string, er
 	}
 	obj, err := js.Sign(payload)
 	if err != nil {
-		return "", fmt.Errorf("assertion: sign: %w", err)
+		return "", err // the signer's error says what failed; a wrap would only stack names
 	}
 	token, err := obj.CompactSerialize()
 	if err != nil {

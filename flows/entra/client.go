@@ -212,7 +212,7 @@ func (c *Client) sign(ctx context.Context, audience, clientID string) (string, e
 		Now:   c.opts.Now,
 	})
 	if err != nil {
-		return "", fmt.Errorf("entra: client assertion: %w", err)
+		return "", fmt.Errorf("client assertion: %w", err)
 	}
 	return tok, nil
 }

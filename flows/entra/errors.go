@@ -65,11 +65,11 @@ type errorResponse struct {
 }
 
 // explain turns an MSAL error carrying an Entra error response into an *Error with a hint; other
-// errors (network, TLS, the card) pass through wrapped.
+// errors (network, TLS, the card) pass through as they are: they say what failed themselves.
 func (c *Client) explain(err error) error {
 	var ce msalerrors.CallErr
 	if !errors.As(err, &ce) || ce.Resp == nil || ce.Resp.Body == nil {
-		return fmt.Errorf("entra: %w", err)
+		return err
 	}
 	data, rerr := io.ReadAll(ce.Resp.Body)
 	var r errorResponse

@@ -221,7 +221,7 @@ func (c *Client) authenticate(ctx context.Context, form url.Values) error {
 		Context:   ctx,
 	})
 	if err != nil {
-		return fmt.Errorf("oidc: client assertion: %w", err)
+		return fmt.Errorf("client assertion: %w", err)
 	}
 	form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
 	form.Set("client_assertion", jws)
