@@ -316,8 +316,6 @@ func openAuditLog() (*audit.Log, error) {
 	return audit.Open(dir, 0, 0)
 }
 
-func init() { classifiers = append(classifiers, agentExitCode) }
-
 // agentExitCode maps the agent's errors to exit codes: the class the agent reported for a failed
 // operation, or a PIN nobody could type.
 func agentExitCode(err error) (int, bool) {
