@@ -13,8 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pivauth/pivauth/internal/agent"
-	"github.com/pivauth/pivauth/internal/agent/card"
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/agent"
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/agent/card"
 	"github.com/pivauth/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/piv"
 	"github.com/pivauth/pivauth/signer"

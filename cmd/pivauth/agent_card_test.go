@@ -17,10 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/agent"
 	"github.com/pivauth/pivauth/hw-test/benchtest"
 	"github.com/pivauth/pivauth/hw-test/oidc/tlstest"
 	"github.com/pivauth/pivauth/hw-test/vcard"
-	"github.com/pivauth/pivauth/internal/agent"
 	"github.com/pivauth/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/piv"
 )

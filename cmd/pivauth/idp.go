@@ -15,12 +15,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/agent"
 	"github.com/pivauth/pivauth/flows/adapters"
 	"github.com/pivauth/pivauth/flows/cache"
 	"github.com/pivauth/pivauth/flows/entra"
 	"github.com/pivauth/pivauth/flows/mtls"
 	"github.com/pivauth/pivauth/flows/oidc"
-	"github.com/pivauth/pivauth/internal/agent"
 	"github.com/pivauth/pivauth/internal/netsafe"
 )
 

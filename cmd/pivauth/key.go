@@ -6,9 +6,9 @@ import (
 	"crypto/x509"
 	"errors"
 
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/agent"
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/agent/card"
 	"github.com/pivauth/pivauth/flows/mtls"
-	"github.com/pivauth/pivauth/internal/agent"
-	"github.com/pivauth/pivauth/internal/agent/card"
 	"github.com/pivauth/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/piv"
 	"github.com/pivauth/pivauth/signer"

@@ -10,7 +10,7 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/pivauth/pivauth/internal/agent"
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/agent"
 	"github.com/pivauth/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/piv"
 	"github.com/pivauth/pivauth/signer"
