@@ -15,7 +15,7 @@ import (
 
 	"github.com/pivauth/pivauth/cmd/pivauth/internal/agent"
 	"github.com/pivauth/pivauth/cmd/pivauth/internal/agent/card"
-	"github.com/pivauth/pivauth/internal/audit"
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/piv"
 	"github.com/pivauth/pivauth/signer"
 )

@@ -21,8 +21,8 @@ import (
 	"github.com/pivauth/pivauth/flows/assertion"
 	"github.com/pivauth/pivauth/flows/cache"
 	"github.com/pivauth/pivauth/flows/mtls"
-	"github.com/pivauth/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/internal/netsafe"
+	"github.com/pivauth/pivauth/signer/purpose"
 )
 
 // AuthMethod is a token endpoint client authentication method.
@@ -266,9 +266,9 @@ func (c *Client) post(ctx context.Context, name, plainURL string, form url.Value
 func (c *Client) send(ctx context.Context, endpoint string, transport http.RoundTripper, form url.Values) (resp *http.Response, cancel context.CancelFunc, err error) {
 	// Whatever the card signs for this request (the assertion, or the TLS handshake that
 	// authenticates the client) is recorded as being for this client at this endpoint.
-	p := audit.PurposeFrom(ctx)
+	p := purpose.From(ctx)
 	p.TokenEndpoint, p.ClientID = endpoint, c.cfg.ClientID
-	ctx = audit.WithPurpose(ctx, p)
+	ctx = purpose.With(ctx, p)
 	for attempt := 0; ; attempt++ {
 		if err := c.authenticate(ctx, form); err != nil {
 			return nil, nil, err

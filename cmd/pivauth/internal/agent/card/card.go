@@ -11,7 +11,7 @@ import (
 	"sync"
 
 	"github.com/pivauth/pivauth/cmd/pivauth/internal/agent"
-	"github.com/pivauth/pivauth/internal/audit"
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/piv"
 	"github.com/pivauth/pivauth/signer"
 )
