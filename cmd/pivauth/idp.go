@@ -2,22 +2,15 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/pivauth/pivauth/cmd/pivauth/internal/agent"
 	"github.com/pivauth/pivauth/flows/adapters"
-	"github.com/pivauth/pivauth/flows/cache"
 	"github.com/pivauth/pivauth/flows/entra"
 	"github.com/pivauth/pivauth/flows/mtls"
 	"github.com/pivauth/pivauth/flows/oidc"
@@ -171,29 +164,18 @@ func (f *idpFlags) extraRoots() ([]*x509.Certificate, error) {
 	return certs, nil
 }
 
-// tokenCache opens the token cache unless --no-cache.
-func (f *idpFlags) tokenCache() (*cache.Store, error) {
-	if f.noCache {
-		return nil, nil
-	}
-	return cache.Open("")
-}
-
-// client is a token provider over the card, with what the output reports about it.
+// client is a token provider over the card (its Token is the Entra or OIDC client's), with what
+// the output reports about it.
 type client struct {
-	flow   adapters.TokenProvider // the Entra or OIDC client
+	adapters.TokenProvider
 	kind   string
 	entra  *entra.Client // set for Entra
 	oidc   *oidc.Client  // set for OIDC
 	signer cardKey
-	// agent keeps the tokens, in its memory, when an agent runs (and --no-cache is not given);
-	// the flow then has no disk cache.
-	agent *agent.Client
-	log   *slog.Logger
 }
 
 // newClient builds the Entra or OIDC client over the key. OIDC discovers the provider. Tokens are
-// cached in the agent when the key is the agent's, else on disk; neither with --no-cache.
+// cached as tokenCache says.
 func (a *app) newClient(ctx context.Context, f *idpFlags, s cardKey) (*client, error) {
 	kind, err := f.kind()
 	if err != nil {
@@ -203,11 +185,9 @@ func (a *app) newClient(ctx context.Context, f *idpFlags, s cardKey) (*client, e
 	if err != nil {
 		return nil, err
 	}
-	c := &client{kind: kind, signer: s, log: a.log}
-	var store *cache.Store
-	if ak, ok := s.(agentKey); ok && !f.noCache {
-		c.agent = ak.client
-	} else if store, err = f.tokenCache(); err != nil {
+	c := &client{kind: kind, signer: s}
+	tokens, err := a.tokenCache(f, s)
+	if err != nil {
 		return nil, err
 	}
 	tlsOpts := mtls.Options{ExtraRoots: roots, Timeout: a.opts.httpTimeout}
@@ -219,70 +199,24 @@ func (a *app) newClient(ctx context.Context, f *idpFlags, s cardKey) (*client, e
 		c.entra, err = entra.New(entra.Options{
 			Authority: f.authority, Tenant: f.tenant, ClientID: f.clientID,
 			Signer: s, Certificate: s.Certificate(), Chain: s.Chain()[1:], SendX5C: f.x5c,
-			HTTPClient: httpClient, Cache: store,
+			HTTPClient: httpClient, Cache: tokens,
 		})
 		if err != nil {
 			return nil, err
 		}
-		c.flow = c.entra
+		c.TokenProvider = c.entra
 		a.log.Debug("entra client", "authority", c.entra.Authority(), "client_id", f.clientID)
 		return c, nil
 	}
 	c.oidc, err = oidc.New(ctx, oidc.Config{
 		Issuer: f.issuer, ClientID: f.clientID, AuthMethod: oidc.AuthMethod(f.clientAuth),
-		Identity: keyIdentity(s), TLS: tlsOpts, CertificateBound: f.bound, Resources: f.resources, Cache: store,
+		Identity: keyIdentity(s), TLS: tlsOpts, CertificateBound: f.bound, Resources: f.resources, Cache: tokens,
 		HTTPTimeout: a.opts.httpTimeout, Metadata: f.meta,
 	})
 	if err != nil {
 		return nil, err
 	}
-	c.flow = c.oidc
+	c.TokenProvider = c.oidc
 	a.log.Debug("oidc client", "issuer", f.issuer, "client_id", f.clientID, "algorithm", c.oidc.Algorithm())
 	return c, nil
-}
-
-// Token returns a token for scopes from the flow, through the agent's memory when an agent keeps
-// the tokens: one still valid for cache.MinRemaining costs no card operation there, as on disk.
-// A token the agent cannot keep is still returned (the agent is only a cache).
-func (c *client) Token(ctx context.Context, scopes ...string) (cache.Token, error) {
-	if c.agent == nil {
-		return c.flow.Token(ctx, scopes...)
-	}
-	var key cache.Key
-	if c.entra != nil {
-		key = c.entra.CacheKey(scopes...)
-	} else {
-		key = c.oidc.CacheKey(scopes...)
-	}
-	name := agentTokenName(key)
-	if held, err := c.agent.Token(ctx, name); err != nil {
-		return cache.Token{}, err
-	} else if held != nil {
-		var tok cache.Token
-		if json.Unmarshal(held.Data, &tok) == nil && tok.ValidFor(time.Now(), cache.MinRemaining) {
-			tok.Cached = true
-			return tok, nil
-		}
-	}
-	tok, err := c.flow.Token(ctx, scopes...)
-	if err != nil {
-		return cache.Token{}, err
-	}
-	data, err := json.Marshal(tok)
-	if err == nil {
-		err = c.agent.PutToken(ctx, name, agent.Token{Data: data, Expires: tok.ExpiresOn})
-	}
-	if err != nil {
-		c.log.Debug("the agent did not keep the token", "error", err)
-	}
-	return tok, nil
-}
-
-// agentTokenName is the name a token is kept under in the agent: a digest of its normalized cache
-// key, so that equal requests meet (as on disk) and the name itself tells nothing about tenant,
-// client or scope.
-func agentTokenName(k cache.Key) string {
-	b, _ := json.Marshal(k.Normalize()) // a struct of strings always marshals
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
 }

@@ -63,8 +63,9 @@ type Config struct {
 	AssertionAudience string
 	// Resources are the RFC 8707 resource indicators Token asks for.
 	Resources []string
-	// Cache, when set, keeps Token's tokens across calls and processes.
-	Cache *cache.Store
+	// Cache, when set, keeps Token's tokens across calls and processes (a cache.Store on disk, or
+	// any cache.Cache).
+	Cache cache.Cache
 	// HTTPTimeout bounds each exchange with the provider (discovery, token, device
 	// authorization) and each request of ResourceClient; 0 means netsafe.DefaultTimeout (30 s).
 	HTTPTimeout time.Duration
