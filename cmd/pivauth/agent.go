@@ -13,9 +13,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pivauth/pivauth/internal/agent"
-	"github.com/pivauth/pivauth/internal/agent/card"
-	"github.com/pivauth/pivauth/internal/audit"
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/agent"
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/agent/card"
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/piv"
 	"github.com/pivauth/pivauth/signer"
 )
@@ -315,8 +315,6 @@ func openAuditLog() (*audit.Log, error) {
 	}
 	return audit.Open(dir, 0, 0)
 }
-
-func init() { classifiers = append(classifiers, agentExitCode) }
 
 // agentExitCode maps the agent's errors to exit codes: the class the agent reported for a failed
 // operation, or a PIN nobody could type.

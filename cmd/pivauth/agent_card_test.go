@@ -17,12 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/agent"
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/hw-test/benchtest"
 	"github.com/pivauth/pivauth/hw-test/oidc/tlstest"
 	"github.com/pivauth/pivauth/hw-test/vcard"
-	"github.com/pivauth/pivauth/internal/agent"
-	"github.com/pivauth/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/piv"
+	"github.com/pivauth/pivauth/signer/purpose"
 )
 
 // notVerified fails the test unless the card answers an outsider's empty VERIFY with 63Cx.
@@ -168,12 +169,12 @@ func TestAgentServesCommands(t *testing.T) {
 	endpoint := e.srv.TokenEndpoint()
 	want := []struct {
 		op      audit.Operation
-		purpose audit.Purpose
+		purpose purpose.Purpose
 	}{
-		{audit.OpSign, audit.Purpose{Command: "assertion", TokenEndpoint: endpoint, ClientID: e.clientID, ClientDeclared: true}},
-		{audit.OpSign, audit.Purpose{Command: "token", TokenEndpoint: endpoint, ClientID: e.clientID, ClientDeclared: true}},
-		{audit.OpSign, audit.Purpose{Command: "assertion", TokenEndpoint: endpoint, ClientID: e.clientID, JTI: jti, ClientDeclared: true}},
-		{audit.OpTLSHandshake, audit.Purpose{Command: "request", ServerName: "127.0.0.1", ClientDeclared: true}},
+		{audit.OpSign, purpose.Purpose{Command: "assertion", TokenEndpoint: endpoint, ClientID: e.clientID, ClientDeclared: true}},
+		{audit.OpSign, purpose.Purpose{Command: "token", TokenEndpoint: endpoint, ClientID: e.clientID, ClientDeclared: true}},
+		{audit.OpSign, purpose.Purpose{Command: "assertion", TokenEndpoint: endpoint, ClientID: e.clientID, JTI: jti, ClientDeclared: true}},
+		{audit.OpTLSHandshake, purpose.Purpose{Command: "request", ServerName: "127.0.0.1", ClientDeclared: true}},
 	}
 	if len(evs) != len(want) {
 		t.Fatalf("audit log has %d events, want %d: %+v", len(evs), len(want), evs)

@@ -12,9 +12,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/agent"
 	"github.com/pivauth/pivauth/hw-test/benchtest"
 	"github.com/pivauth/pivauth/hw-test/vcard"
-	"github.com/pivauth/pivauth/internal/agent"
 	"github.com/pivauth/pivauth/internal/testio"
 	"github.com/pivauth/pivauth/piv"
 )

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pivauth/pivauth/internal/agent"
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/agent"
 	"github.com/pivauth/pivauth/internal/testio"
 )
 

@@ -10,7 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pivauth/pivauth/internal/audit"
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/audit"
+	"github.com/pivauth/pivauth/signer/purpose"
 )
 
 const auditLong = `Every private-key operation pivauth performs, directly or through the agent, appends one line to
@@ -130,7 +131,7 @@ func cardText(ev audit.Event) string {
 
 // purposeText summarises a purpose in one cell: "client CLIENT at ENDPOINT jti JTI" or the
 // server name of a handshake.
-func purposeText(p audit.Purpose) string {
+func purposeText(p purpose.Purpose) string {
 	var parts []string
 	if p.Command != "" {
 		parts = append(parts, p.Command+":")

@@ -8,7 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pivauth/pivauth/internal/audit"
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/audit"
+	"github.com/pivauth/pivauth/signer/purpose"
 )
 
 func TestParseTimeFlag(t *testing.T) {
@@ -61,11 +62,11 @@ func TestAuditCommand(t *testing.T) {
 	now := time.Now().UTC()
 	events := []audit.Event{
 		{Time: now.Add(-48 * time.Hour), Card: "serial:111", Slot: "9a", Operation: audit.OpSign, Result: audit.ResultOK,
-			Purpose: audit.Purpose{TokenEndpoint: "https://login.example/t/oauth2/v2.0/token", ClientID: "app-old", JTI: "jti-old"}},
+			Purpose: purpose.Purpose{TokenEndpoint: "https://login.example/t/oauth2/v2.0/token", ClientID: "app-old", JTI: "jti-old"}},
 		{Time: now.Add(-time.Hour), Card: "serial:222", Slot: "9c", Operation: audit.OpTLSHandshake, Result: audit.ResultOK,
-			Purpose: audit.Purpose{ServerName: "api.example"}, Requester: &audit.Requester{PID: 42, UID: 1000, Command: "pivauth"}},
+			Purpose: purpose.Purpose{ServerName: "api.example"}, Requester: &audit.Requester{PID: 42, UID: 1000, Command: "pivauth"}},
 		{Time: now.Add(-time.Minute), Card: "serial:111", Slot: "9a", Operation: audit.OpSign, Result: audit.ResultPINIncorrect,
-			Purpose: audit.Purpose{ClientID: "app-new", JTI: "jti-new"}},
+			Purpose: purpose.Purpose{ClientID: "app-new", JTI: "jti-new"}},
 	}
 	for _, ev := range events {
 		if err := log.Record(ev); err != nil {

@@ -14,8 +14,6 @@ import (
 	"github.com/pivauth/pivauth/signer"
 )
 
-func init() { classifiers = append(classifiers, classifyCardError) }
-
 // classifyCardError maps the errors of piv and signer to exit codes.
 func classifyCardError(err error) (int, bool) {
 	var auth piv.AuthError

@@ -15,8 +15,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/agent"
 	"github.com/pivauth/pivauth/flows/entra"
-	"github.com/pivauth/pivauth/internal/agent"
 	"github.com/pivauth/pivauth/internal/pcsc"
 	"github.com/pivauth/pivauth/internal/privfs"
 	"github.com/pivauth/pivauth/piv"

@@ -124,10 +124,15 @@ func exitCode(ctx context.Context, err error) int {
 	return ExitError
 }
 
-// classifiers map errors of the libraries (piv, signer, flows) to exit codes. Each file that uses a
-// library registers the classifier for that library's errors in an init function, so that the
-// mapping sits next to the code that produces them.
-var classifiers []func(error) (int, bool)
+// classifiers map errors of the libraries (piv, signer, flows) and of this command line to exit
+// codes, tried in this order; the first that knows an error decides. Each classifier sits next to
+// the code that uses the errors it maps.
+var classifiers = []func(error) (int, bool){
+	agentExitCode,     // agent.go: the agent's remote errors and PIN requests
+	classifyCardError, // card.go: piv and signer
+	pinSourceExitCode, // prompt.go: no way to get the PIN
+	flowExitCode,      // idp.go: identity providers, TLS, provider URLs
+}
 
 // isNetworkError reports failures of the network or of TLS: the server could not be reached or
 // could not be trusted.

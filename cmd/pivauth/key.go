@@ -6,17 +6,17 @@ import (
 	"crypto/x509"
 	"errors"
 
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/agent"
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/agent/card"
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/flows/mtls"
-	"github.com/pivauth/pivauth/internal/agent"
-	"github.com/pivauth/pivauth/internal/agent/card"
-	"github.com/pivauth/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/piv"
 	"github.com/pivauth/pivauth/signer"
 )
 
 // cardKey is the key a command signs with: the running agent's (agentKey) or, without an agent,
 // the card's own signer (directKey). Either way every signature lands in the audit log, with the
-// purpose its context carries (audit.Bind, assertion.Options.Context), and Chain starts with
+// purpose its context carries (purpose.Bind, assertion.Options.Context), and Chain starts with
 // Certificate.
 type cardKey interface {
 	crypto.Signer

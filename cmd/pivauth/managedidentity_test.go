@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pivauth/pivauth/internal/audit"
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/internal/testio"
 )
 

@@ -59,11 +59,10 @@ type pinSourceError struct{ err error }
 func (e *pinSourceError) Error() string { return e.err.Error() }
 func (e *pinSourceError) Unwrap() error { return e.err }
 
-func init() {
-	classifiers = append(classifiers, func(err error) (int, bool) {
-		var pe *pinSourceError
-		return ExitPIN, errors.As(err, &pe)
-	})
+// pinSourceExitCode maps a pinSourceError to ExitPIN.
+func pinSourceExitCode(err error) (int, bool) {
+	var pe *pinSourceError
+	return ExitPIN, errors.As(err, &pe)
 }
 
 // readNewSecret asks for a new PIN or PUK twice on the terminal and returns it once both match.

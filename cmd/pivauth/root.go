@@ -12,8 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pivauth/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/internal/netsafe"
+	"github.com/pivauth/pivauth/signer/purpose"
 )
 
 // globalOptions are the flags every command accepts (persistent flags of the root command).
@@ -102,7 +102,7 @@ func (a *app) rootCommand() *cobra.Command {
 			a.started = true
 			a.setupLogging()
 			// Every signature the command makes is recorded in the audit log as made for it.
-			cmd.SetContext(audit.WithPurpose(cmd.Context(), audit.Purpose{Command: topCommand(cmd).Name()}))
+			cmd.SetContext(purpose.With(cmd.Context(), purpose.Purpose{Command: topCommand(cmd).Name()}))
 			// Every command refuses an --output it does not offer, before doing anything.
 			format, err := a.outputFormat(cmd)
 			if err != nil {

@@ -16,11 +16,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pivauth/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/internal/certinfo"
 	"github.com/pivauth/pivauth/internal/pinbuf"
 	"github.com/pivauth/pivauth/piv"
 	"github.com/pivauth/pivauth/signer"
+	"github.com/pivauth/pivauth/signer/purpose"
 )
 
 // nameFlags describe the subject and alternative names of a certificate or request.
@@ -203,7 +203,7 @@ client-authentication extended key usage, and is valid for --days days from now.
 				BasicConstraintsValid: true,
 				ExtraExtensions:       exts,
 			}
-			der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, ks.key.Public(), audit.Bind(ctx, ks.key))
+			der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, ks.key.Public(), purpose.Bind(ctx, ks.key))
 			if err != nil {
 				return fmt.Errorf("signing the certificate on the card: %w", err)
 			}
@@ -300,7 +300,7 @@ from the slot's certificate, or from --public-key (a new key on another card).`,
 				return err
 			}
 			defer ks.Close()
-			der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{RawSubject: rawSubject, ExtraExtensions: exts}, audit.Bind(ctx, ks.key))
+			der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{RawSubject: rawSubject, ExtraExtensions: exts}, purpose.Bind(ctx, ks.key))
 			if err != nil {
 				return fmt.Errorf("signing the request on the card: %w", err)
 			}

@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/agent"
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/hw-test/benchtest"
 	"github.com/pivauth/pivauth/hw-test/vcard"
-	"github.com/pivauth/pivauth/internal/agent"
-	"github.com/pivauth/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/internal/testio"
 )
 

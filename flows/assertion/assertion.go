@@ -19,7 +19,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/google/uuid"
 
-	"github.com/pivauth/pivauth/internal/audit"
+	"github.com/pivauth/pivauth/signer/purpose"
 )
 
 // Lifetimes of an assertion. Entra and most providers refuse assertions valid for long; ten minutes
@@ -121,9 +121,9 @@ func New(signer crypto.Signer, cert *x509.Certificate, opts Options) (string, er
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	p := audit.PurposeFrom(ctx)
+	p := purpose.From(ctx)
 	p.TokenEndpoint, p.ClientID, p.JTI = opts.Audience, opts.ClientID, claims.ID
-	signer = audit.Bind(audit.WithPurpose(ctx, p), signer)
+	signer = purpose.Bind(purpose.With(ctx, p), signer)
 
 	payload, err := json.Marshal(claims)
 	if err != nil {

@@ -9,6 +9,10 @@
 //
 // Entries are keyed by authority, client id, scopes and the SHA-256 thumbprint of the client
 // certificate: a token obtained with one card is never handed out for another.
+//
+// The flows take any Cache: Store is the disk one; Over builds one on any other place that keeps
+// named, expiring entries (pivauth's agent keeps tokens in its memory that way), with the same
+// keys and the same rule for what is still worth serving.
 package cache
 
 import (
@@ -47,6 +51,24 @@ type Token struct {
 // ValidFor reports whether the token is still valid for at least d after now.
 func (t Token) ValidFor(now time.Time, d time.Duration) bool {
 	return t.AccessToken != "" && t.ExpiresOn.Sub(now) > d
+}
+
+// served returns a kept token as a cache serves it: only while it is valid for more than
+// MinRemaining, marked Cached.
+func served(t Token, now time.Time) (Token, bool) {
+	if !t.ValidFor(now, MinRemaining) {
+		return Token{}, false
+	}
+	t.Cached = true
+	return t, true
+}
+
+// Cache keeps tokens by Key. Fetch returns the token kept for k while it is valid for more than
+// MinRemaining (with Cached set), else calls fetch, keeps its token and returns it. A token that
+// fetch got but the cache could not keep is returned with the error. The entra and oidc clients
+// take a Cache; Store and Over implement it.
+type Cache interface {
+	Fetch(ctx context.Context, k Key, fetch func(context.Context) (Token, error)) (Token, error)
 }
 
 // Key identifies a cache entry.
@@ -93,11 +115,17 @@ func (k Key) same(o Key) bool {
 	return a.Authority == b.Authority && a.ClientID == b.ClientID && a.Thumbprint == b.Thumbprint && slices.Equal(a.Scopes, b.Scopes)
 }
 
-// name is the entry's file name: a digest of the normalized key, so no key material (tenant,
-// client id) shows in directory listings.
-func (k Key) name() string {
+// digest is a SHA-256 of the normalized key: equal requests meet under it, and it tells nothing
+// about tenant, client or scope.
+func (k Key) digest() [sha256.Size]byte {
 	b, _ := json.Marshal(k.Normalize()) // a struct of strings always marshals
-	d := sha256.Sum256(b)
+	return sha256.Sum256(b)
+}
+
+// name is the entry's file name: (half) the key's digest, so no key material shows in directory
+// listings.
+func (k Key) name() string {
+	d := k.digest()
 	return hex.EncodeToString(d[:16])
 }
 
@@ -160,11 +188,8 @@ func (s *Store) Get(k Key) (Token, bool, error) {
 	if json.Unmarshal(data, &e) != nil || !e.Key.same(k) {
 		return Token{}, false, nil
 	}
-	if !e.Token.ValidFor(s.now(), MinRemaining) {
-		return Token{}, false, nil
-	}
-	e.Token.Cached = true
-	return e.Token, true, nil
+	t, ok := served(e.Token, s.now())
+	return t, ok, nil
 }
 
 // Put stores t under k, replacing any entry atomically.
@@ -225,3 +250,45 @@ func (s *Store) Fetch(ctx context.Context, k Key, fetch func(context.Context) (T
 }
 
 func (s *Store) path(k Key) string { return filepath.Join(s.dir, k.name()+".json") }
+
+// Entries is a place that keeps named, expiring entries, for Over: Get returns the data kept under
+// name (ok false when there is none, or it expired); Put keeps data under name until expires.
+type Entries interface {
+	Get(ctx context.Context, name string) (data []byte, ok bool, err error)
+	Put(ctx context.Context, name string, data []byte, expires time.Time) error
+}
+
+// Over returns a Cache that keeps tokens in e, named by the hex SHA-256 of their normalized Key
+// (equal requests meet; the name tells nothing about tenant, client or scope). A failure to read
+// e is returned; a failure to keep a fetched token is returned with the token, as Store does.
+// Unlike Store, Over does not serialize fetches: two callers missing at once both fetch.
+func Over(e Entries) Cache { return entriesCache{e: e, now: time.Now} }
+
+type entriesCache struct {
+	e   Entries
+	now func() time.Time
+}
+
+func (c entriesCache) Fetch(ctx context.Context, k Key, fetch func(context.Context) (Token, error)) (Token, error) {
+	d := k.digest()
+	name := hex.EncodeToString(d[:])
+	data, ok, err := c.e.Get(ctx, name)
+	if err != nil {
+		return Token{}, err
+	}
+	var kept Token
+	if ok && json.Unmarshal(data, &kept) == nil {
+		if t, ok := served(kept, c.now()); ok {
+			return t, nil
+		}
+	}
+	t, err := fetch(ctx)
+	if err != nil {
+		return Token{}, err
+	}
+	t.Cached = false
+	if data, err = json.Marshal(t); err == nil {
+		err = c.e.Put(ctx, name, data, t.ExpiresOn)
+	}
+	return t, err
+}

@@ -290,3 +290,66 @@ func TestHelperFetch(t *testing.T) {
 	}
 	fmt.Printf("TOKEN=%s\n", tok.AccessToken)
 }
+
+// memEntries keeps entries in memory, as pivauth's agent does, for Over.
+type memEntries struct {
+	data    map[string][]byte
+	expires map[string]time.Time
+	gets    int
+}
+
+func (m *memEntries) Get(_ context.Context, name string) ([]byte, bool, error) {
+	m.gets++
+	d, ok := m.data[name]
+	return d, ok, nil
+}
+
+func (m *memEntries) Put(_ context.Context, name string, data []byte, expires time.Time) error {
+	m.data[name], m.expires[name] = data, expires
+	return nil
+}
+
+// A Cache over another store of entries serves what Store serves: a kept token while it has more
+// than MinRemaining left, marked Cached; equal keys meet under one name; a token about to expire
+// is fetched again.
+func TestOverServesLikeStore(t *testing.T) {
+	now := time.Now()
+	m := &memEntries{data: map[string][]byte{}, expires: map[string]time.Time{}}
+	c := Over(m).(entriesCache)
+	c.now = func() time.Time { return now }
+	fetches := 0
+	fetch := func(left time.Duration) func(context.Context) (Token, error) {
+		return func(context.Context) (Token, error) {
+			fetches++
+			return Token{AccessToken: fmt.Sprintf("at-%d", fetches), ExpiresOn: now.Add(left)}, nil
+		}
+	}
+	ctx := context.Background()
+	first, err := c.Fetch(ctx, key, fetch(time.Hour))
+	if err != nil || first.AccessToken != "at-1" || first.Cached || fetches != 1 {
+		t.Fatalf("first Fetch = %+v, %v after %d fetches; want a fresh at-1", first, err, fetches)
+	}
+	if len(m.data) != 1 {
+		t.Fatalf("%d entries kept, want 1", len(m.data))
+	}
+	for name, exp := range m.expires {
+		if len(name) != 64 || !exp.Equal(first.ExpiresOn) {
+			t.Errorf("entry %q kept until %v; want a SHA-256 hex name, kept until the token expires (%v)", name, exp, first.ExpiresOn)
+		}
+	}
+	same := Key{Authority: strings.ToUpper(key.Authority[:20]) + key.Authority[20:], ClientID: key.ClientID,
+		Scopes: append([]string{key.Scopes[len(key.Scopes)-1]}, key.Scopes...), Thumbprint: strings.ToLower(key.Thumbprint)}
+	again, err := c.Fetch(ctx, same, fetch(time.Hour))
+	if err != nil || again.AccessToken != "at-1" || !again.Cached || fetches != 1 {
+		t.Fatalf("Fetch of an equal key = %+v, %v after %d fetches; want at-1 from the cache", again, err, fetches)
+	}
+	other := key
+	other.ClientID = "another-client"
+	if tok, _ := c.Fetch(ctx, other, fetch(MinRemaining)); tok.AccessToken != "at-2" || fetches != 2 {
+		t.Fatalf("another client got %+v after %d fetches; want a fetch of its own", tok, fetches)
+	}
+	// at-2 has exactly MinRemaining left: not worth serving.
+	if tok, _ := c.Fetch(ctx, other, fetch(time.Hour)); tok.AccessToken != "at-3" || tok.Cached || fetches != 3 {
+		t.Errorf("a token with MinRemaining left was served: %+v after %d fetches", tok, fetches)
+	}
+}

@@ -4,31 +4,28 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/pivauth/pivauth/flows/assertion/assertiontest"
 	standin "github.com/pivauth/pivauth/hw-test/entra"
-	"github.com/pivauth/pivauth/internal/audit"
+	"github.com/pivauth/pivauth/signer/purpose"
 )
 
 // The context of Token reaches the signer through MSAL's assertion callback, and that of Assertion
 // directly: a recording signer (the card's, in pivauth) logs the token endpoint, the client, the
 // jti and what the caller put in the context.
 func TestAssertionsCarryTheirPurpose(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "audit")
-	log, err := audit.Open(dir, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var recorded *assertiontest.PurposeSigner
 	f := newFixture(t, func(_ *standin.Options, co *Options) {
-		co.Signer = audit.Wrap(co.Signer, audit.Key{Slot: "9a", Certificate: co.Certificate.Raw}, log, nil)
+		recorded = &assertiontest.PurposeSigner{Signer: co.Signer}
+		co.Signer = recorded
 	})
-	ctx := audit.WithPurpose(context.Background(), audit.Purpose{Command: "token"})
+	ctx := purpose.With(context.Background(), purpose.Purpose{Command: "token"})
 	if _, err := f.client.Token(ctx, graphDefault); err != nil {
 		t.Fatal(err)
 	}
-	jws, err := f.client.Assertion(audit.WithPurpose(context.Background(), audit.Purpose{Command: "assertion"}))
+	jws, err := f.client.Assertion(purpose.With(context.Background(), purpose.Purpose{Command: "assertion"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,16 +35,16 @@ func TestAssertionsCarryTheirPurpose(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	evs, _, err := audit.Read(dir, audit.Filter{})
-	if err != nil || len(evs) != 2 {
-		t.Fatalf("audit: %d events, %v; want 2", len(evs), err)
+	got := recorded.Purposes()
+	if len(got) != 2 {
+		t.Fatalf("the signer saw %d signatures, want 2", len(got))
 	}
 	endpoint := f.client.TokenEndpoint()
-	if p := evs[0].Purpose; p.Command != "token" || p.TokenEndpoint != endpoint || p.ClientID != testClientID || p.JTI == "" {
-		t.Errorf("token's assertion recorded with purpose %+v; want command token, endpoint %s, client %s and a jti", p, endpoint, testClientID)
+	if p := got[0]; p.Command != "token" || p.TokenEndpoint != endpoint || p.ClientID != testClientID || p.JTI == "" {
+		t.Errorf("token's assertion signed for %+v; want command token, endpoint %s, client %s and a jti", p, endpoint, testClientID)
 	}
-	want := audit.Purpose{Command: "assertion", TokenEndpoint: endpoint, ClientID: testClientID, JTI: claims.JTI}
-	if p := evs[1].Purpose; p != want {
-		t.Errorf("Assertion recorded with purpose %+v, want %+v", p, want)
+	want := purpose.Purpose{Command: "assertion", TokenEndpoint: endpoint, ClientID: testClientID, JTI: claims.JTI}
+	if p := got[1]; p != want {
+		t.Errorf("Assertion signed for %+v, want %+v", p, want)
 	}
 }

@@ -55,8 +55,9 @@ type Options struct {
 	// and SSL_CERT_FILE, https only, no redirect, a 30 s deadline per exchange. A client given
 	// here is used as it is: give it the same properties (SafeHTTPClient makes one).
 	HTTPClient *http.Client
-	// Cache keeps tokens across processes; nil keeps them only in this Client's memory.
-	Cache *cache.Store
+	// Cache keeps tokens across processes (a cache.Store on disk, or any cache.Cache); nil keeps
+	// them only in this Client's memory.
+	Cache cache.Cache
 	// Now returns the current time (certificate checks, assertion times); nil means time.Now.
 	Now func() time.Time
 }
@@ -157,13 +158,12 @@ func (c *Client) Token(ctx context.Context, scopes ...string) (Token, error) {
 	if c.opts.Cache == nil {
 		return c.acquire(ctx, scopes)
 	}
-	return c.opts.Cache.Fetch(ctx, c.CacheKey(scopes...), func(ctx context.Context) (Token, error) { return c.acquire(ctx, scopes) })
+	return c.opts.Cache.Fetch(ctx, c.cacheKey(scopes...), func(ctx context.Context) (Token, error) { return c.acquire(ctx, scopes) })
 }
 
-// CacheKey is what a token for scopes is cached under: authority, client id, scopes and the
-// certificate's thumbprint. Token uses it with Options.Cache; a caller that keeps tokens elsewhere
-// (pivauth's agent) uses it to tell them apart the same way.
-func (c *Client) CacheKey(scopes ...string) cache.Key {
+// cacheKey is what a token for scopes is cached under: authority, client id, scopes and the
+// certificate's thumbprint.
+func (c *Client) cacheKey(scopes ...string) cache.Key {
 	return cache.Key{Authority: c.authority, ClientID: c.opts.ClientID, Scopes: scopes, Thumbprint: c.sha256Hex}
 }
 

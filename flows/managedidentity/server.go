@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/pivauth/pivauth/flows/cache"
-	"github.com/pivauth/pivauth/internal/audit"
+	"github.com/pivauth/pivauth/signer/purpose"
 )
 
 // The protocol versions served, as the api-version parameter names them, and the header each
@@ -38,7 +38,7 @@ const Path = "/msi/token"
 const defaultScope = "/.default"
 
 // TokenFunc gets an app-only token for scope (RESOURCE/.default). ctx carries the audit purpose
-// (audit.WithPurpose) of the card signature the token may cost. It should serve a token it got
+// (purpose.With) of the card signature the token may cost. It should serve a token it got
 // before while the token has cache.MinRemaining left (pivauth's Entra client does: MSAL's memory,
 // the token cache, the agent), so that a resource costs one signature per token lifetime.
 type TokenFunc func(ctx context.Context, scope string) (cache.Token, error)
@@ -169,11 +169,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	lock := h.lock(scope)
 	lock.Lock()
 	defer lock.Unlock()
-	purpose := audit.Purpose{Command: "managed-identity " + resource, Process: peerProcess(r)}
-	tok, err := h.opts.Token(audit.WithPurpose(r.Context(), purpose), scope)
+	why := purpose.Purpose{Command: "managed-identity " + resource, Process: peerProcess(r)}
+	tok, err := h.opts.Token(purpose.With(r.Context(), why), scope)
 	if err != nil {
 		f := h.opts.Explain(err)
-		h.opts.Log.Debug("managed identity: no token", "resource", resource, "error", f.Code, "process", purpose.Process)
+		h.opts.Log.Debug("managed identity: no token", "resource", resource, "error", f.Code, "process", why.Process)
 		writeJSON(w, statusNoToken, errorResponse{Error: f.Code, Description: f.Description})
 		return
 	}

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/pivauth/pivauth/flows/assertion"
-	"github.com/pivauth/pivauth/internal/audit"
+	"github.com/pivauth/pivauth/signer/purpose"
 )
 
 // ErrKeyChanged is returned (wrapped) once a signature made for a handshake does not verify with
@@ -106,7 +106,7 @@ func (id Identity) tlsCertificate(ctx context.Context, broken *atomic.Bool) *tls
 	}
 	return &tls.Certificate{
 		Certificate:                  chain,
-		PrivateKey:                   &checkedSigner{Signer: audit.Bind(ctx, id.Signer), cert: id.Certificate, broken: broken},
+		PrivateKey:                   &checkedSigner{Signer: purpose.Bind(ctx, id.Signer), cert: id.Certificate, broken: broken},
 		Leaf:                         id.Certificate,
 		SupportedSignatureAlgorithms: id.SignatureSchemes,
 	}

@@ -14,8 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pivauth/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/internal/netsafe"
+	"github.com/pivauth/pivauth/signer/purpose"
 )
 
 // DefaultSessionCacheSize is the number of TLS sessions kept when Options.SessionCache is nil.
@@ -136,9 +136,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	// this request starts reports to rec, and its signature is recorded in the audit log as one
 	// for this server (see clientCertificate).
 	ctx := context.WithValue(req.Context(), recordKey{}, rec)
-	p := audit.PurposeFrom(ctx)
+	p := purpose.From(ctx)
 	p.ServerName = req.URL.Hostname()
-	ctx = audit.WithPurpose(ctx, p)
+	ctx = purpose.With(ctx, p)
 	resp, err := t.base.RoundTrip(req.WithContext(ctx))
 	server := hostPort(req)
 	request, signErr := rec.get()

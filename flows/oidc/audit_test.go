@@ -3,17 +3,16 @@ package oidc_test
 import (
 	"context"
 	"net/url"
-	"path/filepath"
 	"testing"
 
 	"github.com/pivauth/pivauth/flows/assertion/assertiontest"
 	"github.com/pivauth/pivauth/flows/mtls"
 	"github.com/pivauth/pivauth/flows/oidc"
 	"github.com/pivauth/pivauth/hw-test/oidc/oidctest"
-	"github.com/pivauth/pivauth/internal/audit"
+	"github.com/pivauth/pivauth/signer/purpose"
 )
 
-// What the card signs for a token request is recorded with the client and the endpoint, and with
+// What the card signs for a token request is made for the client and the endpoint, and with
 // what the caller's context said: for private_key_jwt the assertion (with its jti), for the TLS
 // methods the handshake (with the server's name).
 func TestTokenRequestsRecordTheirPurpose(t *testing.T) {
@@ -22,13 +21,9 @@ func TestTokenRequestsRecordTheirPurpose(t *testing.T) {
 		oidctest.PrivateKeyJWT("pkjwt", k.cert),
 		oidctest.SelfSignedTLSClientAuth("selfsigned", k.cert),
 	}})
-	dir := filepath.Join(t.TempDir(), "audit")
-	log, err := audit.Open(dir, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := mtls.Identity{Signer: audit.Wrap(k.signer, audit.Key{Slot: "9a", Certificate: k.cert.Raw}, log, nil), Certificate: k.cert}
-	ctx := audit.WithPurpose(context.Background(), audit.Purpose{Command: "token"})
+	recorded := &assertiontest.PurposeSigner{Signer: k.signer}
+	id := mtls.Identity{Signer: recorded, Certificate: k.cert}
+	ctx := purpose.With(context.Background(), purpose.Purpose{Command: "token"})
 	endpoints := map[string]string{}
 	for _, tc := range []struct {
 		client string
@@ -44,17 +39,17 @@ func TestTokenRequestsRecordTheirPurpose(t *testing.T) {
 		}
 	}
 
-	evs, _, err := audit.Read(dir, audit.Filter{})
-	if err != nil || len(evs) != 2 {
-		t.Fatalf("audit: %d events, %v; want 2", len(evs), err)
+	got := recorded.Purposes()
+	if len(got) != 2 {
+		t.Fatalf("the signer saw %d signatures, want 2", len(got))
 	}
-	if e := evs[0]; e.Operation != audit.OpSign || e.Purpose.Command != "token" || e.Purpose.ClientID != "pkjwt" ||
-		e.Purpose.TokenEndpoint != endpoints["pkjwt"] || e.Purpose.JTI == "" || e.Purpose.ServerName != "" {
-		t.Errorf("private_key_jwt recorded as %+v; want a sign for pkjwt at %s with a jti", e, endpoints["pkjwt"])
+	if p := got[0]; p.Command != "token" || p.ClientID != "pkjwt" ||
+		p.TokenEndpoint != endpoints["pkjwt"] || p.JTI == "" || p.ServerName != "" {
+		t.Errorf("private_key_jwt signed for %+v; want an assertion for pkjwt at %s with a jti", p, endpoints["pkjwt"])
 	}
 	u, _ := url.Parse(endpoints["selfsigned"])
-	want := audit.Purpose{Command: "token", ClientID: "selfsigned", TokenEndpoint: endpoints["selfsigned"], ServerName: u.Hostname()}
-	if e := evs[1]; e.Operation != audit.OpTLSHandshake || e.Purpose != want {
-		t.Errorf("self_signed_tls_client_auth recorded as %+v; want a tls-handshake with purpose %+v", e, want)
+	want := purpose.Purpose{Command: "token", ClientID: "selfsigned", TokenEndpoint: endpoints["selfsigned"], ServerName: u.Hostname()}
+	if got[1] != want {
+		t.Errorf("self_signed_tls_client_auth signed for %+v; want a handshake for %+v", got[1], want)
 	}
 }

@@ -21,8 +21,8 @@ import (
 	"github.com/pivauth/pivauth/flows/assertion"
 	"github.com/pivauth/pivauth/flows/cache"
 	"github.com/pivauth/pivauth/flows/mtls"
-	"github.com/pivauth/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/internal/netsafe"
+	"github.com/pivauth/pivauth/signer/purpose"
 )
 
 // AuthMethod is a token endpoint client authentication method.
@@ -63,8 +63,9 @@ type Config struct {
 	AssertionAudience string
 	// Resources are the RFC 8707 resource indicators Token asks for.
 	Resources []string
-	// Cache, when set, keeps Token's tokens across calls and processes.
-	Cache *cache.Store
+	// Cache, when set, keeps Token's tokens across calls and processes (a cache.Store on disk, or
+	// any cache.Cache).
+	Cache cache.Cache
 	// HTTPTimeout bounds each exchange with the provider (discovery, token, device
 	// authorization) and each request of ResourceClient; 0 means netsafe.DefaultTimeout (30 s).
 	HTTPTimeout time.Duration
@@ -266,9 +267,9 @@ func (c *Client) post(ctx context.Context, name, plainURL string, form url.Value
 func (c *Client) send(ctx context.Context, endpoint string, transport http.RoundTripper, form url.Values) (resp *http.Response, cancel context.CancelFunc, err error) {
 	// Whatever the card signs for this request (the assertion, or the TLS handshake that
 	// authenticates the client) is recorded as being for this client at this endpoint.
-	p := audit.PurposeFrom(ctx)
+	p := purpose.From(ctx)
 	p.TokenEndpoint, p.ClientID = endpoint, c.cfg.ClientID
-	ctx = audit.WithPurpose(ctx, p)
+	ctx = purpose.With(ctx, p)
 	for attempt := 0; ; attempt++ {
 		if err := c.authenticate(ctx, form); err != nil {
 			return nil, nil, err

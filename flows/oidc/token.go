@@ -17,13 +17,12 @@ func (c *Client) Token(ctx context.Context, scopes ...string) (cache.Token, erro
 	if c.cfg.Cache == nil {
 		return c.fetch(ctx, req)
 	}
-	return c.cfg.Cache.Fetch(ctx, c.CacheKey(scopes...), func(ctx context.Context) (cache.Token, error) { return c.fetch(ctx, req) })
+	return c.cfg.Cache.Fetch(ctx, c.cacheKey(scopes...), func(ctx context.Context) (cache.Token, error) { return c.fetch(ctx, req) })
 }
 
-// CacheKey is what Token's token for scopes is cached under: issuer, client id, scopes with
+// cacheKey is what Token's token for scopes is cached under: issuer, client id, scopes with
 // Config.Resources (and whether the token is certificate-bound), and the certificate's thumbprint.
-// A caller that keeps tokens elsewhere (pivauth's agent) uses it to tell them apart the same way.
-func (c *Client) CacheKey(scopes ...string) cache.Key {
+func (c *Client) cacheKey(scopes ...string) cache.Key {
 	_, sha256Hex := assertion.Thumbprints(c.cfg.Identity.Certificate)
 	// The resources are part of what was asked: they go into the key beside the scopes. So does
 	// binding: a bound token is useless to a caller that does not present the certificate.

@@ -1,9 +1,10 @@
-// Package assertiontest provides software keys with self-signed certificates and a signer that
-// counts its Sign calls, for tests of code that takes a crypto.Signer and certificate (the flows and
+// Package assertiontest provides software keys with self-signed certificates, a signer that
+// counts its Sign calls and one that remembers what each signature was for, for tests of code that takes a crypto.Signer and certificate (the flows and
 // their stand-ins) before or besides a real card.
 package assertiontest
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -15,9 +16,12 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pivauth/pivauth/signer/purpose"
 )
 
 // Key types accepted by Key.
@@ -128,3 +132,36 @@ func (c *CountingSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts
 
 // Count returns the number of Sign calls so far.
 func (c *CountingSigner) Count() int { return int(c.n.Load()) }
+
+// PurposeSigner wraps a crypto.Signer and remembers the purpose (package signer/purpose) of each
+// signature it makes, in order, as a signer that logs or checks the purpose would (pivauth's audit
+// log does): tests check with it that a flow tells the key what each signature is for. Sign
+// without a context records the zero Purpose. Safe for concurrent use.
+type PurposeSigner struct {
+	crypto.Signer
+	mu       sync.Mutex
+	purposes []purpose.Purpose
+}
+
+// Sign signs without a purpose; code that knows one passes it through purpose.Bind.
+func (s *PurposeSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	return s.SignContext(context.Background(), r, digest, opts)
+}
+
+// SignContext signs and, when the signature was made, records the purpose ctx carries.
+func (s *PurposeSigner) SignContext(ctx context.Context, r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	sig, err := s.Signer.Sign(r, digest, opts)
+	if err == nil {
+		s.mu.Lock()
+		s.purposes = append(s.purposes, purpose.From(ctx))
+		s.mu.Unlock()
+	}
+	return sig, err
+}
+
+// Purposes returns the purposes of the signatures made so far, oldest first.
+func (s *PurposeSigner) Purposes() []purpose.Purpose {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]purpose.Purpose(nil), s.purposes...)
+}

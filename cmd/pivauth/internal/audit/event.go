@@ -3,6 +3,8 @@ package audit
 import (
 	"net/url"
 	"time"
+
+	"github.com/pivauth/pivauth/signer/purpose"
 )
 
 // Operation names what was done with a private key, or (OpAgentConnect) an access decision of the
@@ -41,36 +43,17 @@ const (
 // Event is one line of the audit log. It deliberately has no field for a PIN, a token, an assertion
 // or a signature: the log must be safe to show and to ship to a log collector.
 type Event struct {
-	Time       time.Time  `json:"time"`
-	PID        int        `json:"pid"`                   // the process that performed the operation
-	Card       string     `json:"card,omitempty"`        // "serial:<n>" for a YubiKey, "guid:<hex>" for other PIV cards
-	CardName   string     `json:"card_name,omitempty"`   // the card as people know it (signer.CardName), for display
-	Reader     string     `json:"reader,omitempty"`      // PC/SC reader name at the time
-	Slot       string     `json:"slot,omitempty"`        // PIV slot, lower-case hex: "9a"
-	CertSHA256 string     `json:"cert_sha256,omitempty"` // upper-case hex SHA-256 of the certificate (as Entra and Windows show it)
-	Operation  Operation  `json:"operation"`             //
-	Purpose    Purpose    `json:"purpose,omitzero"`      // why the operation was asked for
-	Requester  *Requester `json:"requester,omitempty"`   // who asked, when the agent served the operation
-	Result     string     `json:"result"`                // ResultOK or an error class
-}
-
-// Purpose says why a private-key operation was performed: the token request a client assertion was
-// made for, or the TLS server a handshake signature was for. Put it in the operation's context with
-// WithPurpose.
-type Purpose struct {
-	TokenEndpoint string `json:"token_endpoint,omitempty"` // the assertion's audience; query, fragment and user info are dropped
-	ClientID      string `json:"client_id,omitempty"`
-	JTI           string `json:"jti,omitempty"`         // the assertion's unique id, to match the IdP's logs
-	ServerName    string `json:"server_name,omitempty"` // the TLS server (mTLS), for OpTLSHandshake
-	Command       string `json:"command,omitempty"`     // the pivauth command, e.g. "token", "request"
-	// Process is the local process a pivauth endpoint signed for (pivauth serve --managed-identity):
-	// its executable path and pid as read from the connection's socket, when they could be found.
-	Process string `json:"process,omitempty"`
-	Profile string `json:"profile,omitempty"` // the token cache profile, for OpTokenGet and OpTokenPut
-	// ClientDeclared marks a purpose the requesting process stated over the agent's socket: the
-	// agent cannot check it (a process of the user may say anything); the requester's executable is
-	// what the kernel says.
-	ClientDeclared bool `json:"client_declared,omitempty"`
+	Time       time.Time       `json:"time"`
+	PID        int             `json:"pid"`                   // the process that performed the operation
+	Card       string          `json:"card,omitempty"`        // "serial:<n>" for a YubiKey, "guid:<hex>" for other PIV cards
+	CardName   string          `json:"card_name,omitempty"`   // the card as people know it (signer.CardName), for display
+	Reader     string          `json:"reader,omitempty"`      // PC/SC reader name at the time
+	Slot       string          `json:"slot,omitempty"`        // PIV slot, lower-case hex: "9a"
+	CertSHA256 string          `json:"cert_sha256,omitempty"` // upper-case hex SHA-256 of the certificate (as Entra and Windows show it)
+	Operation  Operation       `json:"operation"`             //
+	Purpose    purpose.Purpose `json:"purpose,omitzero"`      // why the operation was asked for
+	Requester  *Requester      `json:"requester,omitempty"`   // who asked, when the agent served the operation
+	Result     string          `json:"result"`                // ResultOK or an error class
 }
 
 // maxField bounds every free-text purpose field: a purpose names things, it never carries payloads.
@@ -78,7 +61,7 @@ const maxField = 256
 
 // sanitized returns p ready for the log: endpoints lose anything that could carry a credential
 // (user info, query, fragment) and every field is cut to maxField bytes.
-func (p Purpose) sanitized() Purpose {
+func sanitized(p purpose.Purpose) purpose.Purpose {
 	if u, err := url.Parse(p.TokenEndpoint); err == nil {
 		u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
 		p.TokenEndpoint = u.String()

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/pivauth/pivauth/signer/purpose"
 )
 
 // Recorder receives one Event per private-key operation. Log is the file-backed implementation.
@@ -35,36 +37,6 @@ func Classify(err error) string {
 	default:
 		return ResultError
 	}
-}
-
-// ContextSigner is a crypto.Signer whose operations can be given a context: for cancellation, for the
-// PIN prompt, and for the audit purpose. The card signer, the agent's remote key and Signer implement
-// it.
-type ContextSigner interface {
-	crypto.Signer
-	SignContext(ctx context.Context, rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error)
-}
-
-// Bind returns a crypto.Signer whose Sign calls s.SignContext with ctx, so that code which only knows
-// crypto.Signer (a JWS library, crypto/tls) performs its operations in ctx. A signer without
-// SignContext is returned unchanged.
-func Bind(ctx context.Context, s crypto.Signer) crypto.Signer {
-	cs, ok := s.(ContextSigner)
-	if !ok {
-		return s
-	}
-	return bound{ctx: ctx, s: cs}
-}
-
-type bound struct {
-	ctx context.Context
-	s   ContextSigner
-}
-
-func (b bound) Public() crypto.PublicKey { return b.s.Public() }
-
-func (b bound) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	return b.s.SignContext(b.ctx, rand, digest, opts)
 }
 
 // Key identifies the private key a Signer records operations for.
@@ -113,13 +85,13 @@ func (w *Signer) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]
 func (w *Signer) SignContext(ctx context.Context, rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	var sig []byte
 	var err error
-	if cs, ok := w.s.(ContextSigner); ok {
+	if cs, ok := w.s.(purpose.ContextSigner); ok {
 		sig, err = cs.SignContext(ctx, rand, digest, opts)
 	} else {
 		sig, err = w.s.Sign(rand, digest, opts)
 	}
 	op := OpSign
-	if PurposeFrom(ctx).ServerName != "" {
+	if purpose.From(ctx).ServerName != "" {
 		op = OpTLSHandshake
 	}
 	if rerr := w.record(ctx, op, err); rerr != nil {
@@ -140,7 +112,7 @@ func (w *Signer) record(ctx context.Context, op Operation, err error) error {
 		Slot:       w.key.Slot,
 		CertSHA256: w.thumb,
 		Operation:  op,
-		Purpose:    PurposeFrom(ctx),
+		Purpose:    purpose.From(ctx),
 		Result:     w.classify(err),
 	}
 	if r, ok := RequesterFrom(ctx); ok {

@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pivauth/pivauth/internal/audit"
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/audit"
 )
 
 // softCard is a software stand-in for a PIV card and package signer behind the Backend interface,

@@ -16,9 +16,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pivauth/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/internal/pinbuf"
 	"github.com/pivauth/pivauth/internal/privfs"
+	"github.com/pivauth/pivauth/signer/purpose"
 )
 
 // ErrNoAgent means no agent is listening: no socket, or a stale one nobody serves. Commands take it
@@ -269,7 +269,7 @@ func (c *Client) Key(ctx context.Context, ref KeyRef) (*RemoteKey, error) {
 	return k, nil
 }
 
-// RemoteKey is a key held by the agent: a crypto.Signer (and audit.ContextSigner) whose
+// RemoteKey is a key held by the agent: a crypto.Signer (and purpose.ContextSigner) whose
 // signatures the agent makes on the card.
 type RemoteKey struct {
 	c     *Client
@@ -292,16 +292,16 @@ func (k *RemoteKey) Info() KeyInfo { return k.info }
 // Reader returns the reader the card was in when the agent opened the key.
 func (k *RemoteKey) Reader() string { return k.info.Reader }
 
-// Sign signs digest without a context; prefer SignContext (or audit.Bind), which carries the
+// Sign signs digest without a context; prefer SignContext (or purpose.Bind), which carries the
 // purpose into the agent's audit record.
 func (k *RemoteKey) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	return k.SignContext(context.Background(), rand, digest, opts)
 }
 
-// SignContext asks the agent to sign digest with the purpose carried by ctx (audit.WithPurpose).
+// SignContext asks the agent to sign digest with the purpose carried by ctx (purpose.With).
 // rand is not used: the card (or the agent) supplies the randomness.
 func (k *RemoteKey) SignContext(ctx context.Context, _ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	req := request{Op: opSign, Key: &k.info.Ref, Digest: digest, Purpose: audit.PurposeFrom(ctx)}
+	req := request{Op: opSign, Key: &k.info.Ref, Digest: digest, Purpose: purpose.From(ctx)}
 	if opts != nil {
 		req.Hash = opts.HashFunc()
 	}

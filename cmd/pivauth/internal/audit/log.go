@@ -62,7 +62,7 @@ func (l *Log) Record(ev Event) error {
 	if ev.PID == 0 {
 		ev.PID = os.Getpid()
 	}
-	ev.Purpose = ev.Purpose.sanitized()
+	ev.Purpose = sanitized(ev.Purpose)
 	line, err := json.Marshal(ev)
 	if err != nil {
 		return fmt.Errorf("audit: encode event: %w", err)

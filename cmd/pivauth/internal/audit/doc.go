@@ -19,15 +19,10 @@
 //
 // # How the purpose reaches the key
 //
-// crypto.Signer.Sign has no context, but the purpose is known only to the caller (the flow that built
-// the assertion, the TLS handshake). The purpose therefore travels in a context:
-//
-//	ctx = audit.WithPurpose(ctx, audit.Purpose{TokenEndpoint: aud, ClientID: id, JTI: jti})
-//	key = audit.Bind(ctx, key) // a crypto.Signer whose Sign calls key.SignContext(ctx, …)
-//	jws := sign(key, …)        // any code that takes a crypto.Signer
-//
-// Bind is a no-op for signers without a SignContext method, so flows keep working with plain software
-// keys. The recording itself happens in one place, Signer (built with Wrap): it sits around the card
+// The flows put the purpose of each operation in its context (package signer/purpose: purpose.With,
+// purpose.Bind), so that code which only knows crypto.Signer (a JWS library, crypto/tls) still signs
+// with it; Bind is a no-op for signers without a SignContext method, so flows keep working with plain
+// software keys. The recording itself happens in one place, Signer (built with Wrap): it sits around the card
 // signer (or the agent's remote key), takes the purpose and the requester from the context of each
 // operation, performs it and records the outcome. If the record cannot be written the signature is
 // withheld: an operation that is not in the trail does not happen.

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pivauth/pivauth/internal/audit"
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/internal/privfs"
 	"github.com/pivauth/pivauth/internal/testio"
 )

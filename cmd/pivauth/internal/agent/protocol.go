@@ -10,8 +10,9 @@ import (
 	"io"
 	"time"
 
-	"github.com/pivauth/pivauth/internal/audit"
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/internal/pinbuf"
+	"github.com/pivauth/pivauth/signer/purpose"
 )
 
 // protocolVersion is sent by both sides in the hello exchange. Bump it on any incompatible change
@@ -48,18 +49,18 @@ const (
 
 // request is one line from the client. Only the fields of its Op are set.
 type request struct {
-	Op        string        `json:"op"`
-	Version   int           `json:"version,omitempty"`    // hello
-	CanPrompt bool          `json:"can_prompt,omitempty"` // hello: the client can ask its user for a PIN
-	Key       *KeyRef       `json:"key,omitempty"`        // key, sign, forget (reader and slot)
-	Card      string        `json:"card,omitempty"`       // forget: the card, as KeyInfo.Card names it
-	Digest    []byte        `json:"digest,omitempty"`     // sign
-	Hash      crypto.Hash   `json:"hash,omitempty"`       // sign: the digest's hash (0 for Ed25519)
-	PSSSalt   *int          `json:"pss_salt,omitempty"`   // sign: set for RSA-PSS (rsa.PSSOptions.SaltLength)
-	Purpose   audit.Purpose `json:"purpose,omitzero"`     // sign
-	Profile   string        `json:"profile,omitempty"`    // token-get, token-put
-	Token     *Token        `json:"token,omitempty"`      // token-put
-	PIN       []byte        `json:"pin,omitempty"`        // pin (the answer to a prompt); wiped after use
+	Op        string          `json:"op"`
+	Version   int             `json:"version,omitempty"`    // hello
+	CanPrompt bool            `json:"can_prompt,omitempty"` // hello: the client can ask its user for a PIN
+	Key       *KeyRef         `json:"key,omitempty"`        // key, sign, forget (reader and slot)
+	Card      string          `json:"card,omitempty"`       // forget: the card, as KeyInfo.Card names it
+	Digest    []byte          `json:"digest,omitempty"`     // sign
+	Hash      crypto.Hash     `json:"hash,omitempty"`       // sign: the digest's hash (0 for Ed25519)
+	PSSSalt   *int            `json:"pss_salt,omitempty"`   // sign: set for RSA-PSS (rsa.PSSOptions.SaltLength)
+	Purpose   purpose.Purpose `json:"purpose,omitzero"`     // sign
+	Profile   string          `json:"profile,omitempty"`    // token-get, token-put
+	Token     *Token          `json:"token,omitempty"`      // token-put
+	PIN       []byte          `json:"pin,omitempty"`        // pin (the answer to a prompt); wiped after use
 	// Typed qualifies a pin: a person typed it (a terminal, pinentry), and may be asked again when
 	// the card refuses it; a PIN from a file or the environment is not.
 	Typed bool `json:"typed,omitempty"`

@@ -20,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pivauth/pivauth/signer/purpose"
 )
 
 // softKey returns an ECDSA key and a self-signed certificate for it.
@@ -51,10 +53,10 @@ func TestSignerRecordsPurposeAndRequester(t *testing.T) {
 	key, cert := softKey(t)
 	w := Wrap(key, Key{Card: "serial:42", Reader: "Virtual PCD 00 00", Slot: "9a", Certificate: cert.Raw}, l, nil)
 
-	purpose := Purpose{TokenEndpoint: "https://idp.example/token", ClientID: "app-1", JTI: "8d0c6c1e-jti"}
-	ctx := WithRequester(WithPurpose(context.Background(), purpose), Requester{PID: 77, UID: 1000, Command: "pivauth"})
+	why := purpose.Purpose{TokenEndpoint: "https://idp.example/token", ClientID: "app-1", JTI: "8d0c6c1e-jti"}
+	ctx := WithRequester(purpose.With(context.Background(), why), Requester{PID: 77, UID: 1000, Command: "pivauth"})
 	digest := sha256.Sum256([]byte("payload"))
-	sig, err := Bind(ctx, w).Sign(rand.Reader, digest[:], crypto.SHA256)
+	sig, err := purpose.Bind(ctx, w).Sign(rand.Reader, digest[:], crypto.SHA256)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +64,7 @@ func TestSignerRecordsPurposeAndRequester(t *testing.T) {
 		t.Fatal("wrapped signature does not verify")
 	}
 	// A TLS handshake is told apart by its server name.
-	tlsCtx := WithPurpose(context.Background(), Purpose{ServerName: "api.example"})
+	tlsCtx := purpose.With(context.Background(), purpose.Purpose{ServerName: "api.example"})
 	if _, err := w.SignContext(tlsCtx, rand.Reader, digest[:], crypto.SHA256); err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +83,7 @@ func TestSignerRecordsPurposeAndRequester(t *testing.T) {
 	if got, want := evs[0].CertSHA256, strings.ToUpper(hex.EncodeToString(sum[:])); got != want {
 		t.Errorf("thumbprint %s, want %s", got, want)
 	}
-	if e := evs[0]; e.Operation != OpSign || e.Purpose != purpose || e.Requester == nil || *e.Requester != (Requester{PID: 77, UID: 1000, Command: "pivauth"}) ||
+	if e := evs[0]; e.Operation != OpSign || e.Purpose != why || e.Requester == nil || *e.Requester != (Requester{PID: 77, UID: 1000, Command: "pivauth"}) ||
 		e.Card != "serial:42" || e.Reader != "Virtual PCD 00 00" || e.Slot != "9a" || e.Result != ResultOK {
 		t.Errorf("assertion event: %+v", e)
 	}
@@ -119,13 +121,6 @@ func TestSignerWithholdsSignatureWhenLogFails(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "withheld") {
 		t.Errorf("error %q does not say the signature was withheld", err)
-	}
-}
-
-func TestBindLeavesPlainSignersAlone(t *testing.T) {
-	key, _ := softKey(t)
-	if got := Bind(context.Background(), key); got != crypto.Signer(key) {
-		t.Fatalf("Bind(plain signer) = %T, want the signer itself", got)
 	}
 }
 

@@ -3,7 +3,7 @@ package agent
 import (
 	"context"
 
-	"github.com/pivauth/pivauth/internal/audit"
+	"github.com/pivauth/pivauth/signer/purpose"
 )
 
 // Backend opens the keys the agent serves. cmd/pivauth implements it with package signer over a
@@ -36,7 +36,7 @@ type Hooks struct {
 
 // Key is a key a backend opened.
 type Key interface {
-	audit.ContextSigner
+	purpose.ContextSigner
 	// Info describes the key: card identity, reader and certificates (the agent fills in Ref).
 	Info() KeyInfo
 	// Close releases the card session and wipes whatever secret the key holds.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pivauth/pivauth/internal/privfs"
+	"github.com/pivauth/pivauth/signer/purpose"
 )
 
 // TestMain lets the test binary act as a second writer process (see TestRecordConcurrentProcesses).
@@ -35,7 +36,7 @@ func writeEvents(dir string) int {
 		return 1
 	}
 	for i := range n {
-		ev := Event{Operation: OpSign, Card: "serial:1", Purpose: Purpose{JTI: strconv.Itoa(i)}, Result: ResultOK}
+		ev := Event{Operation: OpSign, Card: "serial:1", Purpose: purpose.Purpose{JTI: strconv.Itoa(i)}, Result: ResultOK}
 		if err := l.Record(ev); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
@@ -94,7 +95,7 @@ func TestRecordRotatesBySize(t *testing.T) {
 	}
 	const n = 40
 	for i := range n {
-		if err := l.Record(Event{Operation: OpSign, Purpose: Purpose{JTI: strconv.Itoa(i)}, Result: ResultOK}); err != nil {
+		if err := l.Record(Event{Operation: OpSign, Purpose: purpose.Purpose{JTI: strconv.Itoa(i)}, Result: ResultOK}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -233,7 +234,7 @@ func TestRecordSanitizesPurpose(t *testing.T) {
 		t.Fatal(err)
 	}
 	const secret = "s3cr3t-value"
-	p := Purpose{
+	p := purpose.Purpose{
 		TokenEndpoint: "https://user:" + secret + "@login.example/tenant/oauth2/v2.0/token?code=" + secret + "#" + secret,
 		ClientID:      strings.Repeat("c", 1000),
 	}

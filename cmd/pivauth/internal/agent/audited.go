@@ -1,6 +1,6 @@
 package agent
 
-import "github.com/pivauth/pivauth/internal/audit"
+import "github.com/pivauth/pivauth/cmd/pivauth/internal/audit"
 
 // auditedKey is a backend key whose signatures are recorded (see Audited).
 type auditedKey struct {

@@ -24,12 +24,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/agent"
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/hw-test/benchtest"
 	"github.com/pivauth/pivauth/hw-test/vcard"
-	"github.com/pivauth/pivauth/internal/agent"
-	"github.com/pivauth/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/internal/testio"
 	"github.com/pivauth/pivauth/piv"
+	"github.com/pivauth/pivauth/signer/purpose"
 )
 
 const benchPIN = "123456" // the bench cards' factory PIN
@@ -72,12 +73,12 @@ func childSign() int {
 	for i := range n {
 		jti := fmt.Sprintf("%s-%d", os.Getenv("CARD_TEST_JTI"), i)
 		digest := sha256.Sum256([]byte(jti))
-		pctx := audit.WithPurpose(ctx, audit.Purpose{TokenEndpoint: "https://login.example/t/oauth2/v2.0/token", ClientID: "bench-app", JTI: jti})
+		pctx := purpose.With(ctx, purpose.Purpose{TokenEndpoint: "https://login.example/t/oauth2/v2.0/token", ClientID: "bench-app", JTI: jti})
 		var opts crypto.SignerOpts = crypto.SHA256
 		if _, ok := k.Public().(*rsa.PublicKey); ok {
 			opts = &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256}
 		}
-		sig, err := audit.Bind(pctx, k).Sign(nil, digest[:], opts)
+		sig, err := purpose.Bind(pctx, k).Sign(nil, digest[:], opts)
 		if err == nil {
 			err = verify(k.Public(), digest[:], sig, opts)
 		}

@@ -10,11 +10,12 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/hw-test/benchtest"
 	"github.com/pivauth/pivauth/hw-test/vcard"
-	"github.com/pivauth/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/piv"
 	"github.com/pivauth/pivauth/signer"
+	"github.com/pivauth/pivauth/signer/purpose"
 )
 
 // Decryptions through the audited card key are recorded like signatures, the one refused on the
@@ -41,7 +42,7 @@ func TestDecryptAudited(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := audit.WithPurpose(context.Background(), audit.Purpose{Command: "decrypt-test"})
+	ctx := purpose.With(context.Background(), purpose.Purpose{Command: "decrypt-test"})
 	if _, err := refused.DecryptContext(ctx, rand.Reader, ct, nil); !errors.Is(err, signer.ErrNotKeyManagementSlot) {
 		t.Fatalf("decrypt with 9A: %v, want ErrNotKeyManagementSlot", err)
 	}

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pivauth/pivauth/internal/audit"
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/internal/pinbuf"
 )
 

@@ -17,8 +17,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pivauth/pivauth/internal/audit"
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/internal/pinbuf"
+	"github.com/pivauth/pivauth/signer/purpose"
 )
 
 // ErrNeedPIN is returned when a card needs the PIN and neither the requesting client nor a
@@ -531,9 +532,9 @@ func (s *Server) handle(ctx context.Context, c *conn, req request) reply {
 					return reply{}, err
 				}
 			}
-			purpose := req.Purpose
-			purpose.ClientDeclared = true
-			ctx = audit.WithPurpose(audit.WithRequester(ctx, c.requester), purpose)
+			declared := req.Purpose
+			declared.ClientDeclared = true
+			ctx = purpose.With(audit.WithRequester(ctx, c.requester), declared)
 			sig, err := k.key.SignContext(ctx, rand.Reader, req.Digest, signerOpts(req))
 			return reply{Type: typeOK, Sig: sig}, err
 		})
@@ -624,7 +625,7 @@ func (s *Server) recordToken(c *conn, op audit.Operation, profile, result string
 		return nil
 	}
 	r := c.requester
-	return s.cfg.Audit.Record(audit.Event{Operation: op, Purpose: audit.Purpose{Profile: profile, ClientDeclared: true}, Requester: &r, Result: result})
+	return s.cfg.Audit.Record(audit.Event{Operation: op, Purpose: purpose.Purpose{Profile: profile, ClientDeclared: true}, Requester: &r, Result: result})
 }
 
 // keyKind names the kind of public key pub for checkSignatureKind.

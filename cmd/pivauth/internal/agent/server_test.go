@@ -18,8 +18,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pivauth/pivauth/internal/audit"
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/internal/testio"
+	"github.com/pivauth/pivauth/signer/purpose"
 )
 
 // harness runs an agent with a soft card on a socket in a private temporary directory.
@@ -144,8 +145,8 @@ func (h *harness) sign(c *Client, jti string) error {
 		return err
 	}
 	digest := sha256.Sum256([]byte(jti))
-	ctx := audit.WithPurpose(context.Background(), audit.Purpose{TokenEndpoint: "https://idp.example/token", ClientID: "app", JTI: jti})
-	sig, err := audit.Bind(ctx, k).Sign(nil, digest[:], crypto.SHA256)
+	ctx := purpose.With(context.Background(), purpose.Purpose{TokenEndpoint: "https://idp.example/token", ClientID: "app", JTI: jti})
+	sig, err := purpose.Bind(ctx, k).Sign(nil, digest[:], crypto.SHA256)
 	if err != nil {
 		return err
 	}

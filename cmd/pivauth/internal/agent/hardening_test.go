@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pivauth/pivauth/internal/audit"
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/audit"
 )
 
 // blockingPrompter is a client whose user never answers the PIN prompt until release is closed.
