@@ -15,8 +15,10 @@ var (
 	ErrKeyChanged = errors.New("public key changed")
 	// ErrLastPINTry reports that the card has one PIN try left and the
 	// signer, unless Options.AllowLastPINTry is set, will not risk blocking
-	// the PIN with a PIN it has not seen the card accept.
-	ErrLastPINTry = errors.New("only 1 PIN try left")
+	// the PIN with a PIN it has not seen the card accept. It is piv's
+	// lockout guard's ErrLastTry (the error is a *piv.LastTryError, with a
+	// Remedy).
+	ErrLastPINTry = piv.ErrLastTry
 	// ErrNotKeyManagementSlot reports Decrypt or ECDH asked of a key outside
 	// the key management slots (9D, 82-95), which Options.AllowDecryptOnAnySlot
 	// allows.
@@ -49,6 +51,14 @@ func (e *PINError) Error() string {
 		return fmt.Sprintf("wrong PIN for %s: %v; the lockout guard will not present a PIN again unless the last try is allowed explicitly", card, e.Auth)
 	}
 	return fmt.Sprintf("wrong PIN for %s: %v", card, e.Auth)
+}
+
+// Remedy says what to do when the PIN is blocked or has one try left, or "".
+func (e *PINError) Remedy() string {
+	if e.Auth.Retries == 1 {
+		return (&piv.LastTryError{Key: piv.KeyPIN}).Remedy()
+	}
+	return e.Auth.Remedy()
 }
 
 // Unwrap returns the card's piv.AuthError.

@@ -248,14 +248,14 @@ func (s *Signer) askPIN(ctx context.Context) error {
 // lockoutGuard refuses a PIN for a card with no try left, or with one
 // unless the last try is allowed; retries is -1 when not known.
 func (s *Signer) lockoutGuard(retries int) error {
+	err := piv.CheckTries(piv.KeyPIN, retries, s.opts.AllowLastPINTry)
 	switch {
-	case retries == 0:
+	case errors.Is(err, piv.ErrPINBlocked):
 		return s.blocked()
-	case retries == 1 && !s.opts.AllowLastPINTry:
-		// "allow the last try explicitly" ends the message: a program built on the signer may
-		// add how its users do that.
-		return fmt.Errorf("the lockout guard refused: %s has %w before the PIN blocks, and no PIN was sent; unblock the PIN with the PUK to restore its tries, or make sure of the PIN and allow the last try explicitly to go on",
-			s.describeCard(), ErrLastPINTry)
+	case err != nil:
+		// The remedy (piv.LastTryError) names no flag: a program built on the signer says how
+		// its users allow the last try.
+		return fmt.Errorf("%s: %w", s.describeCard(), err)
 	}
 	return nil
 }

@@ -49,7 +49,9 @@ func TestLockoutGuard(t *testing.T) {
 
 	b.ResetStats()
 	_, err := s.Sign(rand.Reader, d, crypto.SHA256)
-	if !errors.Is(err, signer.ErrLastPINTry) || !strings.Contains(err.Error(), "allow the last try explicitly to go on") || strings.Contains(err.Error(), "--") {
+	var last *piv.LastTryError
+	if !errors.Is(err, signer.ErrLastPINTry) || !errors.As(err, &last) || !strings.Contains(err.Error(), "the lockout guard sent no PIN") ||
+		!strings.Contains(last.Remedy(), "allow the last try explicitly") || strings.Contains(err.Error()+last.Remedy(), "--") {
 		t.Fatalf("one try left: %v, want ErrLastPINTry saying how to go on, naming no command-line flag", err)
 	}
 	if n := wrong.asked.Load(); n != 2 {

@@ -104,7 +104,7 @@ func (a *app) runAgent(ctx context.Context, idle time.Duration, legacySignatures
 	if a.opts.pinentry != "" {
 		pe := &signer.PinentrySource{Program: a.opts.pinentry}
 		cfg.FallbackPIN = func(ctx context.Context, req agent.PINRequest) ([]byte, error) {
-			sreq, err := signerPINRequest(req)
+			sreq, err := card.SignerPINRequest(req)
 			if err != nil {
 				return nil, err
 			}
@@ -277,7 +277,7 @@ type agentPrompter struct {
 // PIN asks the command's PIN source on the agent's behalf. A source that has no way to ask here
 // (no terminal, no PIN file) leaves it to the agent's pinentry, if it has one.
 func (p agentPrompter) PIN(ctx context.Context, req agent.PINRequest) ([]byte, error) {
-	sreq, err := signerPINRequest(req)
+	sreq, err := card.SignerPINRequest(req)
 	if err != nil {
 		return nil, err
 	}
@@ -286,15 +286,6 @@ func (p agentPrompter) PIN(ctx context.Context, req agent.PINRequest) ([]byte, e
 		return nil, fmt.Errorf("%w: %w", agent.ErrCannotPrompt, err)
 	}
 	return pin, err
-}
-
-// signerPINRequest translates the agent's PIN request for signer's PIN sources.
-func signerPINRequest(req agent.PINRequest) (signer.PINRequest, error) {
-	slot, err := piv.ParseSlot(req.Slot)
-	if err != nil {
-		return signer.PINRequest{}, fmt.Errorf("agent asked for the PIN of slot %q: %w", req.Slot, err)
-	}
-	return signer.PINRequest{Reader: req.Reader, Card: req.Card, Slot: slot, Retries: req.Retries, Retry: req.Retry}, nil
 }
 
 // AsksPerson reports whether a person typed the PIN given last (agent.Typist): the agent asks

@@ -393,7 +393,7 @@ func TestAgentLockoutGuard(t *testing.T) {
 	}
 	c.fails(ExitPIN, []string{"PIN incorrect: 1 try left", hint}, assertion(wrong)...)
 	b.ResetStats()
-	c.fails(ExitPIN, []string{"lockout guard", "only 1 PIN try left", "no PIN was sent", hint}, assertion(e.pin)...)
+	c.fails(ExitPIN, []string{"only 1 PIN try left before the PIN blocks: the lockout guard sent no PIN\n  " + hint}, assertion(e.pin)...)
 	if n := b.Stats().PINVerifies; n != 0 {
 		t.Errorf("the lockout guard let %d PIN verifications through the agent", n)
 	}

@@ -33,7 +33,7 @@ func classifyCardError(err error) (int, bool) {
 // name no flag: remedy words them with this command line's way to do it.
 func lastTry(err error) bool {
 	var pe *signer.PINError
-	return errors.Is(err, signer.ErrLastPINTry) || errors.As(err, &pe) && pe.Auth.Retries == 1
+	return errors.Is(err, piv.ErrLastTry) || errors.As(err, &pe) && pe.Auth.Retries == 1
 }
 
 // selector is the card the flags (or the profile) name; its zero value means "the only card".

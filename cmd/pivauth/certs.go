@@ -83,28 +83,3 @@ object (with --all, an array with one object per slot). Reading certificates nee
 	setOutputFormats(cmd, "text", "json", "pem")
 	return cmd
 }
-
-// slot parses --slot.
-func (a *app) slot() (piv.Slot, error) {
-	s, err := piv.ParseSlot(a.opts.slot)
-	if err != nil {
-		return piv.Slot{}, withCode(ExitUsage, fmt.Errorf("--slot: %w", err))
-	}
-	return s, nil
-}
-
-// slotNames are the SP 800-73-4 names of the slots, for people and shell completion.
-var slotNames = map[string]string{
-	"9a": "PIV authentication",
-	"9c": "digital signature",
-	"9d": "key management",
-	"9e": "card authentication",
-}
-
-// slotName names a slot for people; the slots 82..95 are retired key-management slots.
-func slotName(slot string) string {
-	if n, ok := slotNames[slot]; ok {
-		return n
-	}
-	return "retired key management"
-}

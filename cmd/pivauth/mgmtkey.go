@@ -56,7 +56,9 @@ func (a *app) managementKey(ctx context.Context, card *piv.Card, id piv.Identity
 
 // pinGuard is the lockout guard on the PIN's tries left, as a piv callback that runs in the
 // transaction that presents the PIN.
-func (a *app) pinGuard(retries int) error { return lockoutGuard("PIN", retries, a.opts.allowLastTry) }
+func (a *app) pinGuard(retries int) error {
+	return piv.CheckTries(piv.KeyPIN, retries, a.opts.allowLastTry)
+}
 
 // cardPIN asks for the card's PIN (a.currentPIN) the first time a command needs it and keeps it
 // for the rest of the command, so that a command needing it twice (the PIN-protected management

@@ -182,56 +182,13 @@ func (f *secretFlags) register(cmd *cobra.Command, newWhat string, puk bool) {
 	}
 }
 
-// lockoutGuard refuses to present a secret when the card has one try or fewer left. retries < 0
-// means the count is not known.
-func lockoutGuard(what string, retries int, allow bool) error {
-	switch {
-	case retries == 0:
-		if what == "PUK" {
-			return fmt.Errorf("%w", piv.ErrPUKBlocked)
-		}
-		return fmt.Errorf("%w", piv.ErrPINBlocked)
-	case retries == 1 && !allow:
-		return withCode(ExitPIN, fmt.Errorf("lockout guard: the %s has 1 try left and a mistake would block it; nothing was sent. Make sure of it, then run again with --allow-last-try", what))
-	}
-	return nil
-}
-
-// guarded returns a change of the PIN or the PUK (change applied to the current and the new
-// secret) that runs in one transaction with the lockout guard's reading of the tries left of what:
-// a try another program used while the person typed is seen before anything is sent.
-func (a *app) guarded(card *piv.Card, what string, tries func(*piv.Tx) (int, error), change func(tx *piv.Tx, current, next []byte) error) func(ctx context.Context, current, next []byte) error {
+// guarded returns a change of the PIN or the PUK, or an unblock (change applied to the current and
+// the new secret), run by piv's guarded operation: in one transaction with the lockout guard's
+// reading of the tries left of key (piv.KeyPIN or piv.KeyPUK), so that a try another program used
+// while the person typed is seen before anything is sent.
+func (a *app) guarded(card *piv.Card, key byte, change func(tx *piv.Tx, current, next []byte) error) func(ctx context.Context, current, next []byte) error {
 	return func(ctx context.Context, current, next []byte) error {
-		return card.Transaction(ctx, func(tx *piv.Tx) error {
-			n, err := tries(tx)
-			if err != nil {
-				return err
-			}
-			if err := lockoutGuard(what, n, a.opts.allowLastTry); err != nil {
-				return err
-			}
-			return change(tx, current, next)
-		})
-	}
-}
-
-// pinTries reads the PIN's tries left with the empty VERIFY; -1 when the PIN is verified right now
-// (the card does not tell the count then).
-func pinTries(tx *piv.Tx) (int, error) { return tx.PINRetries() }
-
-// pukTries reads the PUK's tries left from a YubiKey's metadata; -1 (not known) on other cards,
-// which do not tell it without a try.
-func pukTries(id piv.Identity) func(*piv.Tx) (int, error) {
-	return func(tx *piv.Tx) (int, error) {
-		if !id.YubiKey {
-			return -1, nil
-		}
-		m, err := tx.Metadata(piv.KeyPUK)
-		if err != nil {
-			// An older YubiKey without metadata: not known, as for readPUK.
-			return -1, metadataUnavailable(err)
-		}
-		return m.RetriesLeft, nil
+		return card.Guarded(ctx, key, a.opts.allowLastTry, func(tx *piv.Tx) error { return change(tx, current, next) })
 	}
 }
 
@@ -284,7 +241,7 @@ func (a *app) currentPIN(ctx context.Context, card *piv.Card, id piv.Identity) (
 	if st.Verified {
 		retries = -1
 	}
-	if err := lockoutGuard("PIN", retries, a.opts.allowLastTry); err != nil {
+	if err := piv.CheckTries(piv.KeyPIN, retries, a.opts.allowLastTry); err != nil {
 		return nil, err
 	}
 	slot, err := a.slot()
@@ -314,9 +271,9 @@ change the PUK instead (current PUK from the terminal or --puk-file).`,
 				return err
 			}
 			defer card.Close()
-			what, current, apply := "PIN", func() ([]byte, error) { return a.currentPIN(ctx, card, id) }, a.forgetPINFirst(id, a.guarded(card, "PIN", pinTries, (*piv.Tx).ChangePIN))
+			what, current, apply := "PIN", func() ([]byte, error) { return a.currentPIN(ctx, card, id) }, a.forgetPINFirst(id, a.guarded(card, piv.KeyPIN, (*piv.Tx).ChangePIN))
 			if puk {
-				what, current, apply = "PUK", func() ([]byte, error) { return a.readPUK(ctx, card, id, f.pukFile) }, a.guarded(card, "PUK", pukTries(id), (*piv.Tx).ChangePUK)
+				what, current, apply = "PUK", func() ([]byte, error) { return a.readPUK(ctx, card, id, f.pukFile) }, a.guarded(card, piv.KeyPUK, (*piv.Tx).ChangePUK)
 			}
 			if err := replaceSecret(ctx, current, f.newPINFile, "new "+what, apply); err != nil {
 				return err
@@ -346,7 +303,7 @@ func (a *app) readPUK(ctx context.Context, card *piv.Card, id piv.Identity, pukF
 	if id.YubicoExtensions {
 		m, err := card.Metadata(ctx, piv.KeyPUK)
 		if err == nil {
-			if err := lockoutGuard("PUK", m.RetriesLeft, a.opts.allowLastTry); err != nil {
+			if err := piv.CheckTries(piv.KeyPUK, m.RetriesLeft, a.opts.allowLastTry); err != nil {
 				return nil, err
 			}
 		}
@@ -384,7 +341,7 @@ PUK with one try left is protected by the lockout guard like the PIN.`,
 			}
 			defer card.Close()
 			puk := func() ([]byte, error) { return a.readPUK(ctx, card, id, f.pukFile) }
-			if err := replaceSecret(ctx, puk, f.newPINFile, "new PIN", a.forgetPINFirst(id, a.guarded(card, "PUK", pukTries(id), (*piv.Tx).UnblockPIN))); err != nil {
+			if err := replaceSecret(ctx, puk, f.newPINFile, "new PIN", a.forgetPINFirst(id, a.guarded(card, piv.KeyPUK, (*piv.Tx).UnblockPIN))); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stderr, "PIN set and unblocked on %s.\n", id)

@@ -61,7 +61,7 @@ func TestPINLifecycle(t *testing.T) {
 	c.fails(ExitPIN, []string{"PIN incorrect: 2 tries left"}, "pin", "change", "--reader", b.Reader, "--pin-file", oldPIN, "--new-pin-file", newPIN)
 	c.fails(ExitPIN, []string{"PIN incorrect: 1 try left"}, "pin", "change", "--reader", b.Reader, "--pin-file", wrongPIN, "--new-pin-file", newPIN)
 	b.ResetStats()
-	c.fails(ExitPIN, []string{"lockout guard", "1 try left", "--allow-last-try"}, "pin", "change", "--reader", b.Reader, "--pin-file", newPIN, "--new-pin-file", oldPIN)
+	c.fails(ExitPIN, []string{"lockout guard", "1 PIN try left", "--allow-last-try"}, "pin", "change", "--reader", b.Reader, "--pin-file", newPIN, "--new-pin-file", oldPIN)
 	if n := b.Stats().PINVerifies; n != 0 {
 		t.Errorf("the lockout guard let %d PIN verifications through", n)
 	}

@@ -17,7 +17,10 @@ func remedy(err error) string {
 		noCert *signer.NoCertificateError
 		ee     *entra.Error
 	)
+	var puk *piv.LastTryError
 	switch {
+	case errors.As(err, &puk) && puk.Key == piv.KeyPUK:
+		return "run again with --allow-last-try, once sure of the PUK (a blocked PUK leaves only pivauth reset)"
 	case lastTry(err):
 		return "run again with --allow-last-try, once sure of the PIN; or restore the tries with pivauth pin unblock"
 	case errors.As(err, &noCert):

@@ -261,15 +261,6 @@ func (a *app) report(ctx context.Context, err error) int {
 	return code
 }
 
-// completeSlots offers the standard PIV slots to shell completion.
-func completeSlots(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-	var out []string
-	for _, s := range []string{"9a", "9c", "9d", "9e"} {
-		out = append(out, s+"\t"+slotNames[s])
-	}
-	return out, cobra.ShellCompDirectiveNoFileComp
-}
-
 // setOutputFormats declares the --output formats cmd accepts (the first is the default) in the
 // command's annotations, where completion, help and validation read them.
 func setOutputFormats(cmd *cobra.Command, formats ...string) {

@@ -175,7 +175,7 @@ func TestPINPromptOnTerminal(t *testing.T) {
 	if !strings.Contains(scr, "PIN incorrect: 1 try left") || !strings.Contains(scr, hint) || strings.Contains(scr, card+", slot") {
 		t.Errorf("a wrong PIVAUTH_PIN was followed by a prompt:\n%s", scr)
 	}
-	if r := c.fails(ExitPIN, []string{"only 1 PIN try left", "allow the last try explicitly to go on\n  " + hint}, append(assertionArgs, "--pin-file", wrong)...); strings.Contains(r.stderr, card+", slot") {
+	if r := c.fails(ExitPIN, []string{"only 1 PIN try left", "the lockout guard sent no PIN\n  " + hint}, append(assertionArgs, "--pin-file", wrong)...); strings.Contains(r.stderr, card+", slot") {
 		t.Errorf("prompted:\n%s", r.stderr)
 	}
 }

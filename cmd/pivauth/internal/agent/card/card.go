@@ -58,7 +58,23 @@ func (b *Backend) Open(ctx context.Context, ref agent.KeyRef, hooks agent.Hooks)
 type hookPIN struct{ hooks agent.Hooks }
 
 func (h hookPIN) PIN(ctx context.Context, req signer.PINRequest) ([]byte, error) {
-	return h.hooks.PIN(ctx, agent.PINRequest{Reader: req.Reader, Card: req.Card, Slot: req.Slot.String(), Retries: req.Retries, Retry: req.Retry})
+	return h.hooks.PIN(ctx, AgentPINRequest(req))
+}
+
+// AgentPINRequest translates signer's PIN request for the agent's protocol (the card's side);
+// SignerPINRequest is the way back (the side of the command that answers it). Both live here so
+// that a field added to one is carried both ways.
+func AgentPINRequest(req signer.PINRequest) agent.PINRequest {
+	return agent.PINRequest{Reader: req.Reader, Card: req.Card, Slot: req.Slot.String(), Retries: req.Retries, Retry: req.Retry}
+}
+
+// SignerPINRequest translates the agent's PIN request for signer's PIN sources.
+func SignerPINRequest(req agent.PINRequest) (signer.PINRequest, error) {
+	slot, err := piv.ParseSlot(req.Slot)
+	if err != nil {
+		return signer.PINRequest{}, fmt.Errorf("agent asked for the PIN of slot %q: %w", req.Slot, err)
+	}
+	return signer.PINRequest{Reader: req.Reader, Card: req.Card, Slot: slot, Retries: req.Retries, Retry: req.Retry}, nil
 }
 
 func (h hookPIN) AsksPerson() bool { return h.hooks.PINTyped != nil && h.hooks.PINTyped() }
