@@ -164,10 +164,24 @@ func (a *app) agentStatusCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "status",
 		Short:   "Show whether an agent runs, whether it is locked, and what it holds",
-		Example: "  pivauth agent status --output json",
+		Long: `Show whether an agent runs, whether it is locked, and what it holds.
+
+Exit code: 0 when an agent runs, 3 when none does (it says so on stdout), 1 when the agent could
+not be asked.`,
+		Example: "  pivauth agent status --output json\n  pivauth agent status >/dev/null || echo \"no agent: start one with pivauth agent\"",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.mustDialAgent(cmd.Context())
+			c, err := agent.Dial(cmd.Context(), nil)
+			if errors.Is(err, agent.ErrNoAgent) {
+				if a.format == "json" {
+					if err := writeJSON(a.stdout, map[string]any{"running": false, "socket": agent.SocketPath()}); err != nil {
+						return err
+					}
+				} else {
+					fmt.Fprintf(a.stdout, "agent:   not running (socket %s); start one with pivauth agent\n", agent.SocketPath())
+				}
+				return &quietExit{code: ExitNoCard}
+			}
 			if err != nil {
 				return err
 			}
@@ -177,7 +191,7 @@ func (a *app) agentStatusCommand() *cobra.Command {
 				return err
 			}
 			if a.format == "json" {
-				return writeJSON(a.stdout, st)
+				return writeJSON(a.stdout, agentStatusJSON{Running: true, Status: st})
 			}
 			writeAgentStatus(a.stdout, st)
 			return nil
@@ -185,6 +199,12 @@ func (a *app) agentStatusCommand() *cobra.Command {
 	}
 	setOutputFormats(cmd, "text", "json")
 	return cmd
+}
+
+// agentStatusJSON is agent status --output json: whether an agent runs, and what it says of itself.
+type agentStatusJSON struct {
+	Running bool `json:"running"`
+	*agent.Status
 }
 
 // writeAgentStatus prints the status for people.

@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pivauth/pivauth/cmd/pivauth/internal/agent"
 	"github.com/pivauth/pivauth/cmd/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/hw-test/benchtest"
 	"github.com/pivauth/pivauth/hw-test/oidc/tlstest"
@@ -138,9 +137,9 @@ func TestAgentServesCommands(t *testing.T) {
 			st.Signatures, st.PINVerifies, st.Instructions["87"], st.Instructions["20"], signatures, signatures, signatures, 2*signatures+outsiders)
 	}
 
-	var status agent.Status
+	var status agentStatusJSON
 	decodeJSON(t, c.ok("agent", "status", "--output", "json"), &status)
-	if status.Locked || len(status.Keys) != 1 || status.Keys[0].Reader != b.Reader || status.Tokens != 1 {
+	if !status.Running || status.Locked || len(status.Keys) != 1 || status.Keys[0].Reader != b.Reader || status.Tokens != 1 {
 		t.Errorf("agent status %+v: want unlocked, one key in %s, one token", status, b.Reader)
 	}
 	if entries, _ := os.ReadDir(filepath.Join(c.dir, "cache", "pivauth")); len(entries) != 0 {
@@ -359,7 +358,7 @@ func TestAgentChooseCard(t *testing.T) {
 	s.typeLine(factoryPIN)
 	s.waitFor("EXIT=0", 1)
 
-	var status agent.Status
+	var status agentStatusJSON
 	decodeJSON(t, c.ok("agent", "status", "--output", "json"), &status)
 	if len(status.Keys) != 1 || status.Keys[0].Reader != b2.Reader || status.Keys[0].Card != "guid:"+g2 {
 		t.Errorf("agent status %+v: want the chosen card's key only", status)

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pivauth/pivauth/cmd/pivauth/internal/agent"
 	"github.com/pivauth/pivauth/hw-test/benchtest"
 	"github.com/pivauth/pivauth/hw-test/vcard"
 	"github.com/pivauth/pivauth/internal/testio"
@@ -80,8 +79,8 @@ func TestAgentAfterRekey(t *testing.T) {
 	startAgentProcess(t, c, filepath.Join(runtime, "pivauth", "agent.sock"))
 	noPIN := []string{"assertion", "--reader", b.Reader, "--client-id", "c", "--audience", "https://idp.example/token", "--output", "json"}
 	withPIN := append(append([]string(nil), noPIN...), "--pin-file", pin)
-	status := func() agent.Status {
-		var st agent.Status
+	status := func() agentStatusJSON {
+		var st agentStatusJSON
 		decodeJSON(t, c.ok("agent", "status", "--output", "json"), &st)
 		return st
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -50,4 +51,21 @@ func helpCommand() *cobra.Command {
 			return cmd.Help()
 		},
 	})
+}
+
+// outputFileFlag registers -o/--output-file, the name of every output file (as in request), on
+// cmd; oldNames are the names it had before, kept as hidden aliases that set the same value.
+func outputFileFlag(cmd *cobra.Command, p *string, usage string, oldNames ...string) {
+	cmd.Flags().StringVarP(p, "output-file", "o", "", usage)
+	for _, name := range oldNames {
+		cmd.Flags().StringVar(p, name, "", usage)
+		_ = cmd.Flags().MarkHidden(name)
+	}
+}
+
+// certIsDER reports a certificate file name that asks for DER: .cer or .der, as the Entra portal
+// and Windows take them.
+func certIsDER(name string) bool {
+	ext := strings.ToLower(filepath.Ext(name))
+	return ext == ".cer" || ext == ".der"
 }

@@ -47,7 +47,7 @@ The audience is the token endpoint: Entra's for --tenant/--authority, the discov
 	}
 	o.idp.register(cmd, false)
 	cmd.Flags().StringVar(&o.audience, "audience", "", "the assertion's aud `URL` (a token endpoint), without asking any provider")
-	setOutputFormats(cmd, "raw", "json")
+	setOutputFormats(cmd, "text", "json")
 	return cmd
 }
 

@@ -75,7 +75,7 @@ func (a *app) auditCommand() *cobra.Command {
 			return writeAuditTable(a.stdout, events)
 		},
 	}
-	setOutputFormats(cmd, "table", "json")
+	setOutputFormats(cmd, "text", "json")
 	f := cmd.Flags()
 	f.StringVar(&since, "since", "", "only operations at or after `TIME` (or AGE ago: 24h, 7d)")
 	f.StringVar(&until, "until", "", "only operations at or before `TIME` (or AGE ago)")

@@ -35,7 +35,7 @@ var exitCodeTable = []struct {
 	{ExitOK, "success"},
 	{ExitError, "error not covered below"},
 	{ExitUsage, "usage: unknown command or flag, bad argument, unknown profile, bad or unsafe configuration file, identity provider URL not https"},
-	{ExitNoCard, "no card: none present (or not the selected one) before --timeout, card removed, PC/SC unavailable"},
+	{ExitNoCard, "no card: none present (or not the selected one) before --timeout, card removed, PC/SC unavailable; agent status: no agent running"},
 	{ExitPIN, "PIN: wrong (tries left are shown), blocked, refused by the lockout guard, no terminal and no PIN source"},
 	{ExitRejected, "rejected: the identity provider or server refused the request (AADSTS…, invalid_client, HTTP 4xx/5xx with -f)"},
 	{ExitNetwork, "network: DNS, connection or TLS failure, server certificate not trusted, no answer within --http-timeout, redirect to http refused"},
@@ -93,6 +93,12 @@ type childExit struct{ code int }
 
 func (e *childExit) Error() string { return fmt.Sprintf("command exited with code %d", e.code) }
 
+// quietExit ends the program with code and prints nothing more: the command has said all there is
+// (agent status for an agent that is not running).
+type quietExit struct{ code int }
+
+func (e *quietExit) Error() string { return fmt.Sprintf("exit code %d", e.code) }
+
 // exitCode maps an error to the exit code of the program. An explicit code (withCode) wins; then
 // the library errors this command line knows (classifiers, filled in by the files that use each
 // library); then the standard library's network and TLS errors; everything else is ExitError.
@@ -107,6 +113,10 @@ func exitCode(ctx context.Context, err error) int {
 	var child *childExit
 	if errors.As(err, &child) {
 		return child.code
+	}
+	var quiet *quietExit
+	if errors.As(err, &quiet) {
+		return quiet.code
 	}
 	if ctx.Err() != nil {
 		// The signal context ended: whatever failed after that (a prompt that saw Ctrl-C itself,

@@ -44,7 +44,7 @@ printed on stderr, for machines without a browser. Redirect: a loopback address 
 	o.idp.register(cmd, true)
 	cmd.Flags().BoolVar(&o.device, "device", false, "OIDC: use the device authorization grant (enter a code on another device)")
 	cmd.Flags().StringVar(&o.loginHint, "login-hint", "", "pre-fill the user `NAME` on the sign-in page")
-	setOutputFormats(cmd, "raw", "json", "exec-credential", "claims")
+	setOutputFormats(cmd, "text", "json", "exec-credential", "claims")
 	return cmd
 }
 

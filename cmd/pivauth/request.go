@@ -35,6 +35,8 @@ type requestFlags struct {
 	fail    bool
 	include bool
 	bearer  bool
+	// insecure is curl's -k/--insecure, refused.
+	insecure bool
 }
 
 func (a *app) requestCommand() *cobra.Command {
@@ -63,6 +65,9 @@ HTTP status of 400 or more exit with code 5.`,
   pivauth request --bearer --profile graph https://graph.microsoft.com/v1.0/organization -o org.json`,
 		Args: positional(1, 1, "the URL to request", "pivauth request https://api.example.com/v1/status"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if r.insecure {
+				return usageErrorf("-k/--insecure: pivauth has no insecure mode; trust the server's CA with --ca-file FILE (PEM) or SSL_CERT_FILE")
+			}
 			ctx := cmd.Context()
 			req, err := r.build(ctx, args[0], a.stdin)
 			if err != nil {
@@ -104,6 +109,9 @@ HTTP status of 400 or more exit with code 5.`,
 	fl.StringVarP(&r.out, "output-file", "o", "", "write the response body to `FILE` instead of stdout")
 	fl.BoolVarP(&r.fail, "fail", "f", false, "exit with code 5 when the HTTP status is 400 or more")
 	fl.BoolVarP(&r.include, "include", "i", false, "print the status line and response headers before the body")
+	// curl's -k, hidden: there is no insecure mode, and the flag says what to do instead.
+	fl.BoolVarP(&r.insecure, "insecure", "k", false, "not offered: pivauth always verifies the server (use --ca-file)")
+	_ = fl.MarkHidden("insecure")
 	fl.BoolVar(&r.bearer, "bearer", false, "send an access token (Authorization: Bearer) from the token flags or profile")
 	return cmd
 }

@@ -124,6 +124,7 @@ func (a *app) rootCommand() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(ExitUsage, err) })
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetHelpCommand(helpCommand())
+	root.SetHelpFunc(helpWithApplicableFlags(root.HelpFunc()))
 
 	f := root.PersistentFlags()
 	f.StringVar(&a.opts.reader, "reader", "", "PC/SC reader `NAME` of the card to use")
@@ -244,7 +245,8 @@ func (a *app) report(ctx context.Context, err error) int {
 		code = ExitUsage
 	}
 	var child *childExit
-	if errors.As(err, &child) {
+	var quiet *quietExit
+	if errors.As(err, &child) || errors.As(err, &quiet) {
 		return code
 	}
 	if code == ExitInterrupted {
@@ -287,6 +289,10 @@ func formatsOf(cmd *cobra.Command) []string {
 	return []string{"text"}
 }
 
+// oldTextNames are the names the default format "text" had on some commands before it had one
+// name everywhere; they are still accepted there, for scripts and profiles that use them.
+var oldTextNames = map[string]string{"token": "raw", "assertion": "raw", "login": "raw", "audit": "table"}
+
 // outputFormat returns the --output value for cmd, or the command's default, and refuses formats
 // the command does not offer.
 func (a *app) outputFormat(cmd *cobra.Command) (string, error) {
@@ -295,7 +301,7 @@ func (a *app) outputFormat(cmd *cobra.Command) (string, error) {
 		return formats[0], nil
 	}
 	for _, f := range formats {
-		if a.opts.output == f {
+		if a.opts.output == f || a.opts.output == oldTextNames[cmd.Name()] && f == "text" {
 			return f, nil
 		}
 	}

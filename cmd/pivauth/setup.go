@@ -84,7 +84,7 @@ Card management (YubiKey):
   pivauth setup delete --slot S  delete a slot's key (firmware 5.7+) and certificate
   pivauth reset                  erase the PIV application (after blocking PIN and PUK)`,
 		Example: `  pivauth setup key --slot 9a --algorithm rsa2048 --touch-policy cached
-  pivauth setup selfsign --subject "CN=exo-automation" --days 365 --cer exo.cer
+  pivauth setup selfsign --subject "CN=exo-automation" --days 365 -o exo.cer
   pivauth setup csr --subject "CN=build-bot,O=Contoso" > bot.csr
   pivauth setup import bot.pem`,
 	}
@@ -224,7 +224,7 @@ slot has a certificate pivauth can show.`,
 	}
 	cmd.Flags().StringVar(&alg, "algorithm", "rsa2048", "key `ALGORITHM`: rsa2048|rsa3072|rsa4096|rsa1024|eccp256|eccp384|ed25519|x25519")
 	cmd.Flags().StringVar(&rootsFile, "attestation-roots", "", "verify the attestation against the CA certificates in `FILE` (PEM) instead of Yubico's roots")
-	cmd.Flags().StringVar(&pubOut, "public-key", "", "also write the public key (PEM) to `FILE`")
+	outputFileFlag(cmd, &pubOut, "also write the public key (PEM) to `FILE`", "public-key")
 	cmd.Flags().BoolVar(&force, "force", false, "replace the key of a slot that holds one (or a certificate)")
 	_ = cmd.RegisterFlagCompletionFunc("algorithm", cobra.FixedCompletions([]string{"rsa2048", "rsa3072", "rsa4096", "eccp256", "eccp384", "ed25519"}, cobra.ShellCompDirectiveNoFileComp))
 	f.registerManagementKey(cmd)

@@ -129,7 +129,7 @@ func slotPublicKey(ctx context.Context, card *piv.Card, id piv.Identity, slot pi
 		}
 		block, _ := pem.Decode(data)
 		if block == nil || block.Type != "PUBLIC KEY" {
-			return nil, usageErrorf("%s: want a PEM PUBLIC KEY (pivauth setup key --public-key FILE writes one)", pubFile)
+			return nil, usageErrorf("%s: want a PEM PUBLIC KEY (pivauth setup key -o FILE writes one)", pubFile)
 		}
 		pub, err := x509.ParsePKIXPublicKey(block.Bytes)
 		if err != nil {
@@ -160,19 +160,19 @@ func (a *app) setupSelfsignCommand() *cobra.Command {
 	var f setupFlags
 	var names nameFlags
 	var days int
-	var cerOut, pemOut, pubFile string
+	var outFile, cerOut, pemOut, pubFile string
 	cmd := &cobra.Command{
 		Use:   "selfsign",
 		Short: "Make a self-signed certificate for the slot's key, signed by the card, and store it",
 		Long: `Make a self-signed certificate for the key in the slot, signed by that key on the card (the PIN
-is asked), store it in the slot, and write it to --cer (DER, what the Entra portal's "Upload
-certificate" takes) and/or --pem. Renewing: run it again on a slot that has a certificate; the
+is asked), store it in the slot, and write it to -o FILE: DER when FILE ends in .cer or .der
+(what the Entra portal's "Upload certificate" takes), PEM otherwise. Renewing: run it again on a slot that has a certificate; the
 key stays, the new certificate replaces the old one (upload it before the old one expires).
 
 The certificate has the subject (--subject), optional UPN/DNS/e-mail alternative names, the
 client-authentication extended key usage, and is valid for --days days from now.`,
-		Example: `  pivauth setup selfsign --subject "CN=exo-automation" --days 365 --cer exo-automation.cer
-  pivauth setup selfsign --slot 9a --subject "CN=Jane Admin" --upn jane@contoso.com --pem jane.pem`,
+		Example: `  pivauth setup selfsign --subject "CN=exo-automation" --days 365 -o exo-automation.cer
+  pivauth setup selfsign --slot 9a --subject "CN=Jane Admin" --upn jane@contoso.com -o jane.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if days < 1 {
@@ -224,6 +224,11 @@ client-authentication extended key usage, and is valid for --days days from now.
 			if err := ks.card.PutCertificate(ctx, mk, ks.slot, cert, false); err != nil {
 				return err
 			}
+			if certIsDER(outFile) {
+				cerOut = outFile
+			} else if outFile != "" {
+				pemOut = outFile
+			}
 			if err := writeCertFiles(cert, cerOut, pemOut); err != nil {
 				return err
 			}
@@ -232,8 +237,12 @@ client-authentication extended key usage, and is valid for --days days from now.
 	}
 	names.register(cmd)
 	cmd.Flags().IntVar(&days, "days", 365, "validity in `DAYS` from now")
-	cmd.Flags().StringVar(&cerOut, "cer", "", "write the certificate as DER to `FILE` (.cer, for the Entra portal)")
+	outputFileFlag(cmd, &outFile, "write the certificate to `FILE`: DER when it ends in .cer or .der (for the Entra portal), else PEM")
+	// The names before -o: hidden, kept for scripts that use them.
+	cmd.Flags().StringVar(&cerOut, "cer", "", "write the certificate as DER to `FILE`")
 	cmd.Flags().StringVar(&pemOut, "pem", "", "write the certificate as PEM to `FILE`")
+	_ = cmd.Flags().MarkHidden("cer")
+	_ = cmd.Flags().MarkHidden("pem")
 	cmd.Flags().StringVar(&pubFile, "public-key", "", "the slot's public key (PEM) when the card cannot tell it (non-YubiKey without a certificate)")
 	f.registerManagementKey(cmd)
 	setOutputFormats(cmd, "text", "json", "pem")
@@ -283,11 +292,11 @@ func (a *app) setupCSRCommand() *cobra.Command {
 		Short: "Make a certificate request (PKCS #10) for the slot's key, signed by the card",
 		Long: `Make a PKCS #10 certificate signing request for the key in the slot, signed by that key on the
 card (the PIN is asked), for an internal CA. Import the certificate the CA returns with
-'pivauth setup import'. The request is printed as PEM, or written to --out. Nothing on the card
+'pivauth setup import'. The request is printed as PEM, or written to -o FILE. Nothing on the card
 changes, so no management key is needed. The slot's public key comes from the YubiKey's metadata,
 from the slot's certificate, or from --public-key (a new key on another card).`,
 		Example: `  pivauth setup csr --subject "CN=build-bot,O=Contoso" > build-bot.csr
-  pivauth setup csr --slot 9c --subject "CN=Jane Admin" --upn jane@contoso.com --out jane.csr`,
+  pivauth setup csr --slot 9c --subject "CN=Jane Admin" --upn jane@contoso.com -o jane.csr`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rawSubject, exts, err := names.apply()
@@ -317,7 +326,7 @@ from the slot's certificate, or from --public-key (a new key on another card).`,
 		},
 	}
 	names.register(cmd)
-	cmd.Flags().StringVar(&out, "out", "", "write the request to `FILE` instead of stdout")
+	outputFileFlag(cmd, &out, "write the request to `FILE` instead of stdout", "out")
 	cmd.Flags().StringVar(&pubFile, "public-key", "", "the slot's public key (PEM) when the card cannot tell it (non-YubiKey without a certificate)")
 	return cmd
 }

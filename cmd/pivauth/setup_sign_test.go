@@ -32,7 +32,11 @@ func TestSetupCSRAndSelfsign(t *testing.T) {
 	pin := writeFile(t, c.dir, "pin", factoryPIN+"\n", 0o600)
 	mk := writeFile(t, c.dir, "mk.hex", hex.EncodeToString(piv.DefaultManagementKey())+"\n", 0o600)
 	var k setupKeyJSON
-	decodeJSON(t, c.ok("setup", "key", "--reader", b.Reader, "--attestation-roots", benchRootsFile(t, b, c.dir), "--management-key-file", mk, "--output", "json"), &k)
+	pubPath := filepath.Join(c.dir, "pub.pem")
+	decodeJSON(t, c.ok("setup", "key", "--reader", b.Reader, "--attestation-roots", benchRootsFile(t, b, c.dir), "--management-key-file", mk, "--output", "json", "-o", pubPath), &k)
+	if written, err := os.ReadFile(pubPath); err != nil || string(written) != k.PublicKeyPEM {
+		t.Errorf("setup key -o wrote %q (%v), want the public key %q", written, err, k.PublicKeyPEM)
+	}
 	block, _ := pem.Decode([]byte(k.PublicKeyPEM))
 	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
 	if err != nil {
@@ -48,6 +52,16 @@ func TestSetupCSRAndSelfsign(t *testing.T) {
 	block, _ = pem.Decode([]byte(r.stdout))
 	if block == nil || block.Type != "CERTIFICATE REQUEST" {
 		t.Fatalf("setup csr printed:\n%s", r.stdout)
+	}
+	// -o, and --out, its hidden old name, write the request instead (the same key, the same subject).
+	for _, flag := range []string{"-o", "--out"} {
+		csrPath := filepath.Join(c.dir, "req"+flag+".csr")
+		if r := c.ok("setup", "csr", "--reader", b.Reader, "--pin-file", pin, "--subject", "CN=build-bot,O=Contoso", flag, csrPath); r.stdout != "" {
+			t.Errorf("setup csr %s printed %q", flag, r.stdout)
+		}
+		if written, err := os.ReadFile(csrPath); err != nil || !strings.Contains(string(written), "BEGIN CERTIFICATE REQUEST") {
+			t.Errorf("setup csr %s wrote %q (%v)", flag, written, err)
+		}
 	}
 	csr, err := x509.ParseCertificateRequest(block.Bytes)
 	if err != nil {
@@ -67,7 +81,7 @@ func TestSetupCSRAndSelfsign(t *testing.T) {
 	cer, pemPath := filepath.Join(c.dir, "app.cer"), filepath.Join(c.dir, "app.pem")
 	var v certJSON
 	decodeJSON(t, c.ok("setup", "selfsign", "--reader", b.Reader, "--pin-file", pin, "--management-key-file", mk,
-		"--subject", "CN=exo-automation", "--days", "30", "--cer", cer, "--pem", pemPath, "--output", "json"), &v)
+		"--subject", "CN=exo-automation", "--days", "30", "-o", cer, "--pem", pemPath, "--output", "json"), &v)
 	der, err := os.ReadFile(cer)
 	if err != nil {
 		t.Fatal(err)
@@ -123,10 +137,11 @@ func TestSetupCSRAndSelfsign(t *testing.T) {
 	c.fails(ExitUsage, []string{"--subject is required"}, "setup", "selfsign", "--reader", b.Reader)
 	c.fails(ExitUsage, []string{"unknown attribute"}, "setup", "csr", "--reader", b.Reader, "--subject", "XX=1")
 
-	// Every signature is in the audit log as made for setup: the CSR's and the first
+	// Every signature is in the audit log as made for setup: the three CSRs' and the first
 	// certificate's by the key without a certificate, the renewal's by the key with the one it
 	// replaced, and the one the missing PIN stopped.
-	want := []struct{ result, cert string }{{audit.ResultOK, ""}, {audit.ResultOK, ""}, {audit.ResultOK, wantSHA256}, {audit.ResultNoPIN, shown.SHA256}}
+	want := []struct{ result, cert string }{{audit.ResultOK, ""}, {audit.ResultOK, ""}, {audit.ResultOK, ""}, {audit.ResultOK, ""},
+		{audit.ResultOK, wantSHA256}, {audit.ResultNoPIN, shown.SHA256}}
 	evs := auditEvents(t, c)
 	if len(evs) != len(want) {
 		t.Fatalf("%d audit events, want %d: %+v", len(evs), len(want), evs)

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pivauth/pivauth/cmd/pivauth/internal/agent"
 	"github.com/pivauth/pivauth/cmd/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/hw-test/benchtest"
 	"github.com/pivauth/pivauth/hw-test/vcard"
@@ -203,7 +202,7 @@ func TestAgentPINPromptOnTerminal(t *testing.T) {
 	if !strings.Contains(scr, "eyJ") || strings.Contains(scr, "999999") {
 		t.Errorf("through the agent, wrong then right PIN:\n%s", scr)
 	}
-	var status agent.Status
+	var status agentStatusJSON
 	decodeJSON(t, c.ok("agent", "status", "--output", "json"), &status)
 	if len(status.Keys) != 1 || !status.Keys[0].PINHeld || status.Keys[0].CardName != card {
 		t.Errorf("agent status %+v: want the key of %s, holding the right PIN", status, card)

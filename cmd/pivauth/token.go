@@ -81,7 +81,7 @@ func (a *app) tokenCommand() *cobra.Command {
 		RunE:    func(cmd *cobra.Command, _ []string) error { return a.runToken(cmd.Context(), &f) },
 	}
 	f.register(cmd, true)
-	setOutputFormats(cmd, "raw", "json", "exec-credential", "claims")
+	setOutputFormats(cmd, "text", "json", "exec-credential", "claims")
 	return cmd
 }
 
