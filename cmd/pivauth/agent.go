@@ -162,8 +162,8 @@ func (a *app) agentLockCommand() *cobra.Command {
 
 func (a *app) agentStatusCommand() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:     "status",
-		Short:   "Show whether an agent runs, whether it is locked, and what it holds",
+		Use:   "status",
+		Short: "Show whether an agent runs, whether it is locked, and what it holds",
 		Long: `Show whether an agent runs, whether it is locked, and what it holds.
 
 Exit code: 0 when an agent runs, 3 when none does (it says so on stdout), 1 when the agent could
