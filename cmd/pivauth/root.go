@@ -112,10 +112,12 @@ func (a *app) rootCommand() *cobra.Command {
 			if a.opts.httpTimeout <= 0 {
 				return usageErrorf("--http-timeout %s: give a duration above zero, e.g. 30s", a.opts.httpTimeout)
 			}
-			if skipsProfile(cmd) {
-				return nil
+			if !skipsProfile(cmd) {
+				if err := a.loadProfile(cmd); err != nil {
+					return err
+				}
 			}
-			return a.loadProfile(cmd)
+			return a.checkCardInputs(cmd)
 		},
 	}
 	root.SetIn(a.stdin)

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 
+	"github.com/pivauth/pivauth/internal/privfs"
+
 	"github.com/pivauth/pivauth/piv"
 	"github.com/spf13/cobra"
 )
@@ -39,4 +41,23 @@ func completeSlots(*cobra.Command, []string, string) ([]string, cobra.ShellCompD
 		out = append(out, s+"\t"+slotNames[s])
 	}
 	return out, cobra.ShellCompDirectiveNoFileComp
+}
+
+// checkCardInputs checks, before any card is opened, the global inputs that apply to cmd (flags or
+// profile): the slot parses, and a --pin-file exists and is private (privfs.OpenSecret, which
+// signer.File applies again when it reads it). A bad one is a usage error, with no APDU sent.
+func (a *app) checkCardInputs(cmd *cobra.Command) error {
+	if flagApplies(cmd, "slot") {
+		if _, err := a.slot(); err != nil {
+			return err
+		}
+	}
+	if a.opts.pinFile != "" && flagApplies(cmd, "pin-file") {
+		f, err := privfs.OpenSecret(a.opts.pinFile, "PIN file")
+		if err != nil {
+			return withCode(ExitUsage, fmt.Errorf("--pin-file: %w", err))
+		}
+		f.Close()
+	}
+	return nil
 }

@@ -17,8 +17,12 @@ import (
 
 // getToken opens the card and gets an app-only (client credentials) token.
 func (a *app) getToken(ctx context.Context, f *idpFlags) (cardKey, cache.Token, error) {
-	if _, err := a.preflight(ctx, f); err != nil {
+	kind, err := a.preflight(ctx, f)
+	if err != nil {
 		return nil, cache.Token{}, err
+	}
+	if kind == "entra" && len(f.scopes) == 0 {
+		return nil, cache.Token{}, usageErrorf("--scope is required for Entra ID: one resource's .default scope, e.g. --scope https://graph.microsoft.com/.default (or scopes in the profile)")
 	}
 	s, err := a.openSigner(ctx)
 	if err != nil {
