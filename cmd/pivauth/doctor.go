@@ -139,6 +139,9 @@ func (a *app) checkConfig(cmd *cobra.Command, rep *doctorReport) {
 	c := doctorCheck{Check: "config"}
 	if err := a.loadProfile(cmd); err != nil {
 		c.Status, c.Message, c.Fix = checkFail, err.Error(), "fix the file (see 'pivauth help config'), or name another with --config"
+		if errors.Is(err, privfs.ErrNotPrivate) {
+			c.Fix = "make it yours and writable by you only: chmod 600 " + path
+		}
 		rep.add(c)
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -76,8 +77,24 @@ func (f *idpFlags) register(cmd *cobra.Command, withScopes bool) {
 	_ = cmd.RegisterFlagCompletionFunc("client-auth", cobra.FixedCompletions([]string{string(oidc.PrivateKeyJWT), string(oidc.TLSClientAuth), string(oidc.SelfSignedTLSClientAuth)}, cobra.ShellCompDirectiveNoFileComp))
 }
 
+// fromEnvironment fills in what neither a flag nor the profile set from the variables the Azure
+// SDKs read: AZURE_TENANT_ID (when no provider is named), AZURE_CLIENT_ID, and
+// AZURE_AUTHORITY_HOST, the login host the tenant's authority is made from.
+func (f *idpFlags) fromEnvironment() {
+	if f.tenant == "" && f.authority == "" && f.issuer == "" {
+		f.tenant = os.Getenv("AZURE_TENANT_ID")
+	}
+	if f.clientID == "" {
+		f.clientID = os.Getenv("AZURE_CLIENT_ID")
+	}
+	if host := os.Getenv("AZURE_AUTHORITY_HOST"); host != "" && f.tenant != "" && f.authority == "" {
+		f.authority = strings.TrimSuffix(host, "/") + "/" + f.tenant
+	}
+}
+
 // kind says which provider the flags name: "entra" or "oidc".
 func (f *idpFlags) kind() (string, error) {
+	f.fromEnvironment()
 	entraGiven := f.tenant != "" || f.authority != ""
 	switch {
 	case entraGiven && f.issuer != "":

@@ -102,7 +102,8 @@ func TestPINUnattendedFailsFast(t *testing.T) {
 	if strings.Contains(r.stderr, factoryPIN) {
 		t.Errorf("stderr shows a PIN")
 	}
-	c.fails(ExitPIN, []string{"open to group or others", "chmod 600"}, "pin", "change", "--reader", b.Reader,
+	// A PIN file open to others is a usage error, found before the card is opened.
+	c.fails(ExitUsage, []string{"open to group or others", "chmod 600"}, "pin", "change", "--reader", b.Reader,
 		"--pin-file", writeFile(t, c.dir, "open.pin", factoryPIN, 0o644), "--new-pin-file", writeFile(t, c.dir, "n2", "654321", 0o600))
 	c.fails(ExitPIN, []string{"no terminal", "--puk-file"}, "pin", "unblock", "--reader", b.Reader, "--new-pin-file", writeFile(t, c.dir, "n3", "654321", 0o600))
 	c.fails(ExitPIN, []string{"no terminal", "new PIN"}, "pin", "change", "--reader", b.Reader, "--pin-file", writeFile(t, c.dir, "p", factoryPIN, 0o600))

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -47,6 +49,12 @@ type Profile struct {
 	PINFile    string   `json:"pin_file,omitempty"`
 	Pinentry   string   `json:"pinentry,omitempty"`
 	CAFile     string   `json:"ca_file,omitempty"`
+	Resources  []string `json:"resources,omitempty"`
+	Bound      bool     `json:"bound,omitempty"`
+	X5C        bool     `json:"x5c,omitempty"`
+	NoCache    bool     `json:"no_cache,omitempty"`
+	// HTTPTimeout is a duration, e.g. "45s".
+	HTTPTimeout string `json:"http_timeout,omitempty"`
 }
 
 // profileFlag pairs a flag name with the profile's value for it.
@@ -81,7 +89,31 @@ func (p Profile) flags() []profileFlag {
 	add("pin-file", p.PINFile)
 	add("pinentry", p.Pinentry)
 	add("ca-file", p.CAFile)
+	if len(p.Resources) > 0 {
+		out = append(out, profileFlag{name: "resource", values: p.Resources})
+	}
+	for _, b := range []struct {
+		name string
+		set  bool
+	}{{"bound", p.Bound}, {"x5c", p.X5C}, {"no-cache", p.NoCache}} {
+		if b.set {
+			add(b.name, "true")
+		}
+	}
+	add("http-timeout", p.HTTPTimeout)
 	return out
+}
+
+// profileKey is the configuration file's key for a flag: "_" for "-", and the list flags by their
+// plural (scope: scopes).
+func profileKey(flag string) string {
+	switch flag {
+	case "scope":
+		return "scopes"
+	case "resource":
+		return "resources"
+	}
+	return strings.ReplaceAll(flag, "-", "_")
 }
 
 // exclusiveGroups are flags that name the same thing in different ways. When the command line
@@ -120,8 +152,11 @@ func (a *app) readConfig() (Config, string, error) {
 		return Config{}, "", nil
 	}
 	err = privfs.CheckSteering(path)
-	if errors.Is(err, fs.ErrNotExist) && !explicit {
-		return Config{}, path, nil
+	if errors.Is(err, fs.ErrNotExist) {
+		if !explicit {
+			return Config{}, path, nil
+		}
+		return Config{}, path, usageErrorf("configuration file %s is missing: create it with pivauth profile set NAME --config %s …, or name another", path, path)
 	}
 	if errors.Is(err, privfs.ErrNotPrivate) {
 		return Config{}, path, withCode(ExitUsage, fmt.Errorf("configuration file refused: %w", err))
@@ -137,9 +172,32 @@ func (a *app) readConfig() (Config, string, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields() // a misspelt key would otherwise be ignored without a word
 	if err := dec.Decode(&cfg); err != nil {
-		return Config{}, path, withCode(ExitUsage, fmt.Errorf("configuration file %s: %w (see 'pivauth help config')", path, err))
+		offset := dec.InputOffset()
+		var syntax *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &syntax) {
+			offset = syntax.Offset
+		} else if errors.As(err, &typ) {
+			offset = typ.Offset
+		}
+		line, col := lineColumn(data, offset)
+		return Config{}, path, withCode(ExitUsage, fmt.Errorf("configuration file %s, line %d, column %d: %w (see 'pivauth help config')", path, line, col, err))
 	}
 	return cfg, path, nil
+}
+
+// lineColumn turns a byte offset of data into a 1-based line and column.
+func lineColumn(data []byte, offset int64) (line, col int) {
+	if offset > int64(len(data)) {
+		offset = int64(len(data))
+	}
+	before := data[:offset]
+	line = bytes.Count(before, []byte("\n")) + 1
+	col = int(offset) - (bytes.LastIndexByte(before, '\n') + 1)
+	if col == 0 {
+		col = 1
+	}
+	return line, col
 }
 
 // loadProfile resolves the profile (--profile, $PIVAUTH_PROFILE, the file's default_profile) and
@@ -164,7 +222,7 @@ func (a *app) loadProfile(cmd *cobra.Command) error {
 		if !named {
 			return usageErrorf("configuration file %s: default_profile %q is not among its profiles", path, name)
 		}
-		return usageErrorf("profile %q not found in %s (profiles: %v)", name, path, profileNames(cfg))
+		return profileNotFound(cfg, path, name)
 	}
 	p.Name = name
 	a.profile = p
@@ -205,6 +263,17 @@ func applyProfile(fs *pflag.FlagSet, p Profile) error {
 	return nil
 }
 
+// profileNotFound is the usage error for a profile the file does not have, or for a file that
+// is not there.
+func profileNotFound(cfg Config, path, name string) error {
+	if cfg.Profiles == nil {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return usageErrorf("profile %q: the configuration file %s is missing: create the profile with pivauth profile set %s --tenant … --client-id …", name, path, name)
+		}
+	}
+	return usageErrorf("profile %q not found in %s (profiles: %v)", name, path, profileNames(cfg))
+}
+
 func profileNames(cfg Config) []string {
 	names := make([]string, 0, len(cfg.Profiles))
 	for n := range cfg.Profiles {
@@ -218,30 +287,38 @@ func profileNames(cfg Config) []string {
 func (a *app) profileCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "profile",
-		Short: "Show the profiles of the configuration file",
-		Long:  "Show the configuration file's location and its profiles. Edit the file itself to change them ('pivauth help config').",
+		Short: "Show and set the profiles of the configuration file",
+		Long:  "Show the configuration file's location and its profiles, and set a profile's values ('pivauth help config').",
 		Example: `  pivauth profile path
   pivauth profile list
-  pivauth profile show exo`,
+  pivauth profile show exo
+  pivauth profile set exo --tenant contoso.onmicrosoft.com --client-id 1111… --scope https://outlook.office365.com/.default`,
 	}
 	list := &cobra.Command{
 		Use:     "list",
-		Short:   "List the profile names, the default marked with *",
+		Short:   "List the profiles: name (the default marked with *), identity provider, client, card and slot",
 		Example: "  pivauth profile list",
 		Args:    cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			cfg, _, err := a.readConfig()
+			cfg, path, err := a.readConfig()
 			if err != nil {
 				return err
 			}
+			if len(cfg.Profiles) == 0 {
+				fmt.Fprintf(a.stdout, "no profiles in %s\n", path)
+				return nil
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "  NAME\tPROVIDER\tCLIENT ID\tCARD\tSLOT")
 			for _, n := range profileNames(cfg) {
+				p := cfg.Profiles[n]
 				mark := " "
 				if n == cfg.DefaultProfile {
 					mark = "*"
 				}
-				fmt.Fprintf(a.stdout, "%s %s\n", mark, n)
+				fmt.Fprintf(tw, "%s %s\t%s\t%s\t%s\t%s\n", mark, n, dash(p.provider()), dash(p.ClientID), dash(p.card()), dash(p.Slot))
 			}
-			return nil
+			return tw.Flush()
 		},
 	}
 	show := &cobra.Command{
@@ -263,7 +340,7 @@ func (a *app) profileCommand() *cobra.Command {
 			}
 			p, ok := cfg.Profiles[args[0]]
 			if !ok {
-				return usageErrorf("profile %q not found in %s (profiles: %v)", args[0], path, profileNames(cfg))
+				return profileNotFound(cfg, path, args[0])
 			}
 			return writeJSON(a.stdout, p)
 		},
@@ -283,7 +360,7 @@ func (a *app) profileCommand() *cobra.Command {
 		},
 	}
 	// They read the file themselves, so that a broken one can be located and shown.
-	cmd.AddCommand(noProfile(list), noProfile(show), noProfile(path))
+	cmd.AddCommand(noProfile(list), noProfile(show), noProfile(path), noProfile(a.profileSetCommand()))
 	return cmd
 }
 
@@ -322,8 +399,15 @@ the command line replaces the whole group from the profile. Unknown keys are an 
     }
   }
 
-Keys: tenant, authority, issuer, client_id, scopes, client_auth, reader, serial, guid, slot,
-pin_file, pinentry, ca_file. The file holds no secret: never put a PIN in it (use pin_file).
+Keys: tenant, authority, issuer, client_id, scopes, client_auth, resources, bound, x5c, no_cache,
+reader, serial, guid, slot, pin_file, pinentry, ca_file, http_timeout. The file holds no secret:
+never put a PIN in it (use pin_file). 'pivauth profile set NAME --FLAG VALUE …' sets a profile's
+values from the flags of the same names (writing the file mode 0600 in a 0700 directory), and
+'pivauth profile set NAME --default' makes it the default. Line and column are named for a
+file that is not valid JSON.
+
+Without a flag or profile for them, AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_AUTHORITY_HOST are
+read as the Azure SDKs read them (see 'pivauth help environment').
 
 The file steers where the PIN and tokens go (pinentry, ca_file, issuer), so, as ssh does with its
 configuration, pivauth refuses it when it, or its directory, is writable by group or others or
@@ -350,6 +434,10 @@ func environmentTopic() *cobra.Command {
   SSL_CERT_FILE       extra trusted CA certificates (PEM), added to the system roots
   SSL_CERT_DIR        directories of trusted CA certificates (Go's standard handling)
   BROWSER             program that opens the sign-in page of 'pivauth login'
+  AZURE_TENANT_ID     Entra tenant when no --tenant, --authority, --issuer or profile names one
+  AZURE_CLIENT_ID     client id when no --client-id or profile gives one
+  AZURE_AUTHORITY_HOST  login host with AZURE_TENANT_ID or --tenant (national clouds, e.g.
+                      https://login.microsoftonline.us), as the Azure SDKs read it
 
 Set by 'pivauth exec' for its command:
   PIVAUTH_ACCESS_TOKEN   the access token (also under each --env NAME)

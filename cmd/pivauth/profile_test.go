@@ -28,7 +28,7 @@ func TestProfileCommands(t *testing.T) {
 	if r := c.ok("__complete", "profile", "show", "--profile", ""); !strings.HasPrefix(r.stdout, "exo\nidp\n") {
 		t.Errorf("profile completion:\n%s", r.stdout)
 	}
-	if r := c.ok("profile", "list"); r.stdout != "* exo\n  idp\n" {
+	if r := c.ok("profile", "list"); !strings.Contains(r.stdout, "\n* exo ") || !strings.Contains(r.stdout, "\n  idp ") {
 		t.Errorf("profile list:\n%s", r.stdout)
 	}
 	decode := func(r result) Profile {
@@ -54,10 +54,10 @@ func TestProfileCommands(t *testing.T) {
 	if p := decode(c.ok("profile", "show", "x", "--config", other)); p.ClientID != "cx" {
 		t.Errorf("--config: %+v", p)
 	}
-	if r := c.with("PIVAUTH_CONFIG="+other).ok("profile", "list"); r.stdout != "  x\n" {
+	if r := c.with("PIVAUTH_CONFIG="+other).ok("profile", "list"); !strings.Contains(r.stdout, "\n  x ") {
 		t.Errorf("PIVAUTH_CONFIG list:\n%s", r.stdout)
 	}
-	c.fails(ExitUsage, []string{"read configuration"}, "profile", "list", "--config", filepath.Join(c.dir, "missing.json"))
+	c.fails(ExitUsage, []string{"missing.json is missing"}, "profile", "list", "--config", filepath.Join(c.dir, "missing.json"))
 
 	// A misspelt key is an error, not silently ignored.
 	bad := writeFile(t, c.dir, "bad.json", `{"profiles": {"x": {"clientid": "cx"}}}`, 0o600)
