@@ -73,21 +73,31 @@ HTTP status of 400 or more exit with code 5.`,
 			if err != nil {
 				return err
 			}
-			var s cardKey
 			var httpClient *http.Client
 			if r.bearer {
-				var c *client
-				if s, c, err = a.bearerClient(ctx, &f); err != nil {
+				s, c, err := a.bearerClient(ctx, &f)
+				if err != nil {
 					return err
 				}
 				defer s.Close()
 				httpClient, err = a.resourceClient(ctx, c, &f)
 			} else {
-				if s, err = a.openSigner(ctx); err != nil {
-					return err
-				}
-				defer s.Close()
-				httpClient, err = a.mtlsClient(s, &f, nil)
+				// The card is opened (and its PIN asked for) only when the server asks for a
+				// client certificate: a request to a server that does not touches no card.
+				var opened cardKey
+				defer func() {
+					if opened != nil {
+						opened.Close()
+					}
+				}()
+				httpClient, err = a.mtlsClient(&f, mtls.Identity{}, func(ctx context.Context) (mtls.Identity, error) {
+					s, err := a.openSigner(ctx)
+					if err != nil {
+						return mtls.Identity{}, err
+					}
+					opened = s
+					return keyIdentity(s), nil
+				}, nil)
 			}
 			if err != nil {
 				return err
@@ -202,17 +212,20 @@ func (r *requestFlags) write(a *app, resp *http.Response) error {
 // the origin of the request only, trusting the system roots, SSL_CERT_FILE and --ca-file. A
 // redirect to another origin is followed without the token or the card; one from https to http is
 // refused (netsafe.OriginClient). Each handshake the card signs is recorded with the server's name.
-func (a *app) mtlsClient(s cardKey, f *idpFlags, src oauth2.TokenSource) (*http.Client, error) {
+// The card's identity is id, or, with open, opened when a server first asks for a client
+// certificate (mtls.Options.OpenIdentity).
+func (a *app) mtlsClient(f *idpFlags, id mtls.Identity, open func(context.Context) (mtls.Identity, error), src oauth2.TokenSource) (*http.Client, error) {
 	roots, err := f.extraRoots()
 	if err != nil {
 		return nil, err
 	}
 	opts := mtls.Options{ExtraRoots: roots, Timeout: a.opts.httpTimeout}
-	card, err := mtls.NewTransport(keyIdentity(s), opts)
+	plain, err := mtls.NewTransport(mtls.Identity{}, opts)
 	if err != nil {
 		return nil, err
 	}
-	plain, err := mtls.NewTransport(mtls.Identity{}, opts)
+	opts.OpenIdentity = open
+	card, err := mtls.NewTransport(id, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -247,5 +260,5 @@ func (a *app) resourceClient(ctx context.Context, c *client, f *idpFlags) (*http
 	if c.oidc != nil {
 		return c.oidc.ResourceClient(src), nil
 	}
-	return a.mtlsClient(c.signer, f, src)
+	return a.mtlsClient(f, keyIdentity(c.signer), nil, src)
 }

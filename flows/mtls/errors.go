@@ -121,6 +121,6 @@ func (t *Transport) Explain(resp *http.Response) error {
 	if !ok || (req.Unsuitable == nil && !req.NoCertificate) {
 		return nil
 	}
-	return &HandshakeError{Server: server, Certificate: t.id.Certificate, Request: &req,
+	return &HandshakeError{Server: server, Certificate: t.Identity().Certificate, Request: &req,
 		Err: fmt.Errorf("the server answered %q", resp.Status)}
 }

@@ -37,6 +37,12 @@ type Options struct {
 	// Timeout bounds the wait for a server's answer headers (ResponseHeaderTimeout) and, with
 	// NewClient, each whole request; 0 means netsafe.DefaultTimeout (30 s).
 	Timeout time.Duration
+	// OpenIdentity, with the zero Identity given to NewTransport, opens the identity at the first
+	// handshake whose server asks for a client certificate (and only then: a server that asks
+	// for none never has it opened); its error fails that handshake, and the next one tries
+	// again. The sessions are then kept in a cache of the transport's own (SessionCache is not
+	// used), as the identity they were made with is not known in advance.
+	OpenIdentity func(ctx context.Context) (Identity, error)
 }
 
 // timeout returns Options.Timeout or the default.
@@ -51,7 +57,9 @@ func (o Options) timeout() time.Duration {
 // *http.Transport (keep-alive, HTTP/2, proxies from the environment) and turns TLS failures into
 // *HandshakeError. Safe for concurrent use.
 type Transport struct {
+	idMu   sync.Mutex
 	id     Identity
+	open   func(ctx context.Context) (Identity, error) // Options.OpenIdentity, until it succeeded
 	base   *http.Transport
 	config *tls.Config
 	broken atomic.Bool
@@ -78,10 +86,13 @@ func NewTransport(id Identity, opts Options) (*Transport, error) {
 		minVersion = tls.VersionTLS12
 	}
 	cache := opts.SessionCache
-	if cache == nil {
+	if cache == nil || opts.OpenIdentity != nil {
 		cache = tls.NewLRUClientSessionCache(DefaultSessionCacheSize)
 	}
 	t := &Transport{id: id, requests: map[string]CertificateRequest{}}
+	if id.empty() {
+		t.open = opts.OpenIdentity
+	}
 	t.config = &tls.Config{
 		RootCAs:              roots,
 		MinVersion:           minVersion,
@@ -111,7 +122,30 @@ func NewClient(id Identity, opts Options) (*http.Client, error) {
 }
 
 // Identity returns the identity the transport presents.
-func (t *Transport) Identity() Identity { return t.id }
+func (t *Transport) Identity() Identity {
+	t.idMu.Lock()
+	defer t.idMu.Unlock()
+	return t.id
+}
+
+// openIdentity returns the identity, opening it with Options.OpenIdentity the first time a server
+// asks for one.
+func (t *Transport) openIdentity(ctx context.Context) (Identity, error) {
+	t.idMu.Lock()
+	defer t.idMu.Unlock()
+	if !t.id.empty() || t.open == nil {
+		return t.id, nil
+	}
+	id, err := t.open(ctx)
+	if err == nil {
+		err = id.check(time.Now())
+	}
+	if err != nil {
+		return Identity{}, err
+	}
+	t.id, t.open = id, nil
+	return id, nil
+}
 
 // TLSConfig returns a copy of the TLS configuration, sharing the identity, roots and session
 // cache, for protocols other than HTTP. Failures through it are not turned into HandshakeError.
@@ -153,7 +187,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if signErr != nil {
 			err = signErr
 		}
-		return nil, &HandshakeError{Server: server, Certificate: t.id.Certificate, Request: request, Err: err}
+		return nil, &HandshakeError{Server: server, Certificate: t.Identity().Certificate, Request: request, Err: err}
 	}
 	return resp, err
 }
@@ -161,16 +195,21 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // clientCertificate answers a server's certificate request with the identity.
 func (t *Transport) clientCertificate(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
 	rec, _ := cri.Context().Value(recordKey{}).(*handshakeRecord)
-	if t.id.empty() {
+	id, err := t.openIdentity(cri.Context())
+	if err != nil {
+		rec.setSignError(err)
+		return nil, err
+	}
+	if id.empty() {
 		rec.setRequest(newCertificateRequest(cri, nil))
 		return &tls.Certificate{}, nil
 	}
 	if t.broken.Load() {
-		err := fmt.Errorf("mtls: %w (certificate %q): make a new transport once the right card is inserted", ErrKeyChanged, t.id.Certificate.Subject.String())
+		err := fmt.Errorf("mtls: %w (certificate %q): make a new transport once the right card is inserted", ErrKeyChanged, id.Certificate.Subject.String())
 		rec.setSignError(err)
 		return nil, err
 	}
-	cert := t.id.tlsCertificate(cri.Context(), &t.broken)
+	cert := id.tlsCertificate(cri.Context(), &t.broken)
 	cert.PrivateKey.(*checkedSigner).failed = rec.setSignError
 	// A certificate the server's CA list does not name is still sent: many servers list only
 	// some of the CAs they accept, or accept any certificate and check it later (RFC 8705
