@@ -176,11 +176,7 @@ func (a *app) agentStatusCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if a.format == "json" {
-				return writeJSON(a.stdout, st)
-			}
-			writeAgentStatus(a.stdout, st)
-			return nil
+			return a.emit(st, func(w io.Writer) error { writeAgentStatus(w, st); return nil })
 		},
 	}
 	setOutputFormats(cmd, "text", "json")

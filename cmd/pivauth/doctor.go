@@ -99,12 +99,8 @@ func (a *app) doctorCommand() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rep := a.runDoctor(cmd)
-			if a.format == "json" {
-				if err := writeJSON(a.stdout, rep); err != nil {
-					return err
-				}
-			} else {
-				writeDoctor(a.stdout, rep)
+			if err := a.emit(rep, func(w io.Writer) error { writeDoctor(w, rep); return nil }); err != nil {
+				return err
 			}
 			if n := rep.failed(); n > 0 {
 				return fmt.Errorf("doctor: %d of %d checks failed", n, len(rep.Checks))
