@@ -91,9 +91,11 @@ func (s *Signer) transact(ctx context.Context, op func(*piv.Tx) ([]byte, error))
 			return err
 		}
 		if s.need == pinRequired {
-			card, err := s.guardPIN(tx)
-			if err != nil {
-				return err
+			// Not ":= err": the deferred clear below must join its error
+			// into the transaction's named result, not a shadow of it.
+			card, gerr := s.guardPIN(tx)
+			if gerr != nil {
+				return gerr
 			}
 			// Registered before VERIFY is sent, so every path out of
 			// here — a refused PIN, a failed operation, a panic — clears

@@ -148,7 +148,7 @@ func TestCLICardModes(t *testing.T) {
 
 			// setup on a YubiKey of the mode: key (attested), CSR, self-signed certificate.
 			mk := writeFile(t, c.dir, "mk.hex", hex.EncodeToString(piv.DefaultManagementKey())+"\n", 0o600)
-			c.ok("setup", "key", "--reader", yk.Reader, "--algorithm", "eccp256", "--attestation-roots", benchRootsFile(t, yk, c.dir), "--management-key-file", mk)
+			c.ok("setup", "key", "--force", "--reader", yk.Reader, "--algorithm", "eccp256", "--attestation-roots", benchRootsFile(t, yk, c.dir), "--management-key-file", mk)
 			block, _ = pem.Decode([]byte(c.ok("setup", "csr", "--reader", yk.Reader, "--pin-file", pin, "--subject", "CN="+m.Name).stdout))
 			if csr, err := x509.ParseCertificateRequest(block.Bytes); err != nil || csr.CheckSignature() != nil {
 				t.Errorf("setup csr: %v", err)
