@@ -2,6 +2,7 @@ package piv
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -36,7 +37,8 @@ type Identity struct {
 	YubiKey bool
 	// Serial and Version are what a card with YubicoExtensions answers to
 	// GET SERIAL and GET VERSION (the version of an independent applet is
-	// the applet's, not a YubiKey firmware).
+	// the applet's, not a YubiKey firmware). Version is zero when it was not
+	// read (QuickIdentity, or a signer's card metadata cache).
 	Serial  uint32
 	Version Version
 	// CHUID is nil when the card has none; GUID and FASCN come from it.
@@ -51,8 +53,12 @@ type Identity struct {
 func (id Identity) String() string {
 	var parts []string
 	switch {
+	case id.YubiKey && id.Version == (Version{}):
+		parts = append(parts, fmt.Sprintf("YubiKey serial %d", id.Serial))
 	case id.YubiKey:
 		parts = append(parts, fmt.Sprintf("YubiKey %s serial %d", id.Version, id.Serial))
+	case id.YubicoExtensions && id.Version == (Version{}):
+		parts = append(parts, fmt.Sprintf("PIV card with Yubico extensions (serial %d)", id.Serial))
 	case id.YubicoExtensions:
 		parts = append(parts, fmt.Sprintf("PIV card with Yubico extensions (version %s, serial %d)", id.Version, id.Serial))
 	default:
@@ -313,4 +319,63 @@ func openMatching(ctx context.Context, reader string, sel Selector) (*Card, erro
 		return nil, err
 	}
 	return c, nil
+}
+
+// KeyMetadata asks the card for the metadata of a slot's key (Yubico's GET
+// METADATA, 00 F7) without first asking its version: one APDU, for a caller
+// that takes "not supported" as an answer. It is how a signer learns whether
+// the key needs the PIN on any card with Yubico's extensions, whatever its
+// ATR says. A card without the instruction (no extensions, or a YubiKey
+// older than 5.3) is ErrNotYubiKey; an empty slot is ErrNotFound. An answer
+// shows the card has the extensions (see ExtensionsSeen).
+func (tx *Tx) KeyMetadata(slot Slot) (*Metadata, error) {
+	resp, err := tx.Transmit(Command{Ins: insYKGetMetadata, P2: slot.Key, Ne: MaxNe})
+	var se *StatusError
+	switch {
+	case errors.As(err, &se) && (se.SW == 0x6D00 || se.SW == 0x6E00 || se.SW == 0x6A81):
+		return nil, fmt.Errorf("piv: metadata of slot %s: %w", slot, ErrNotYubiKey)
+	case err != nil:
+		return nil, fmt.Errorf("piv: metadata of slot %s: %w", slot, err)
+	}
+	m, err := parseMetadata(resp)
+	if err != nil {
+		return nil, err
+	}
+	tx.c.ykSeen = true
+	return m, nil
+}
+
+// KnownIdentity returns the card's identity when it was already read on this
+// connection (by Identity or QuickIdentity), without an APDU; ok is false
+// otherwise.
+func (tx *Tx) KnownIdentity() (id Identity, ok bool) {
+	if tx.c.ident == nil {
+		return Identity{}, false
+	}
+	return *tx.c.ident, true
+}
+
+// QuickIdentity identifies the card with as few APDUs as naming it needs: on
+// a card whose answer on this connection showed Yubico's extensions
+// (KeyMetadata answered), the serial alone (GET SERIAL, one APDU; Version is
+// left zero, unknown, and the CHUID unread); on any other card, or when GET
+// SERIAL is not answered (firmware before 5), what Identity reads. The result
+// is kept for the connection like Identity's; a later Identity call on the
+// same connection returns it as it is.
+func (tx *Tx) QuickIdentity() (Identity, error) {
+	if tx.c.ident != nil || !tx.c.ykSeen {
+		return tx.Identity()
+	}
+	resp, err := tx.Transmit(Command{Ins: insYKGetSerial, Ne: MaxNe})
+	if err != nil || len(resp) != 4 {
+		return tx.Identity()
+	}
+	tx.c.ident = &Identity{
+		Reader:           tx.c.reader,
+		ATR:              append([]byte(nil), tx.c.atr...),
+		YubicoExtensions: true,
+		YubiKey:          atrSaysYubiKey(tx.c.atr),
+		Serial:           binary.BigEndian.Uint32(resp),
+	}
+	return *tx.c.ident, nil
 }

@@ -34,14 +34,19 @@ func (a *app) pinSource() signer.PINSource {
 	if a.opts.pinentry == "" {
 		sources = append(sources, signer.Pinentry())
 	}
-	chain := signer.Chain(sources...)
-	return signer.PINFunc(func(ctx context.Context, req signer.PINRequest) ([]byte, error) {
-		pin, err := chain.PIN(ctx, req)
-		if err != nil {
-			return nil, &pinSourceError{err}
-		}
-		return pin, nil
-	})
+	return markedSource{signer.Chain(sources...).(signer.Promptless)}
+}
+
+// markedSource is the CLI's PIN source: its failures are marked as pinSourceError; it is
+// signer.Promptless as its chain is (a --pin-file or PIVAUTH_PIN before the terminal).
+type markedSource struct{ signer.Promptless }
+
+func (m markedSource) PIN(ctx context.Context, req signer.PINRequest) ([]byte, error) {
+	pin, err := m.Promptless.PIN(ctx, req)
+	if err != nil {
+		return nil, &pinSourceError{err}
+	}
+	return pin, nil
 }
 
 // pinSourceError marks a failure to get the PIN (no source, a PIN file open to others, a prompt

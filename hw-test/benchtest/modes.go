@@ -27,6 +27,10 @@ var CardModes = []CardMode{
 	{"ext-unannounced", []vcard.Quirk{vcard.QuirkATRBare}},
 	// 5 PIN tries instead of 3.
 	{"five-pin-tries", []vcard.Quirk{vcard.QuirkFivePINTries}},
+	// A Java Card PIV applet with Yubico's extensions (PivApplet): GET
+	// VERSION, metadata, per-key PIN policies and attestation, under an ATR
+	// that names no YubiKey.
+	{"yubico-applet", []vcard.Quirk{vcard.QuirkShortSelectOnly, vcard.QuirkATRBare, vcard.QuirkYubicoCompatible}},
 }
 
 // Has reports whether the mode includes quirk q.
