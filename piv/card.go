@@ -31,9 +31,6 @@ type Card struct {
 	trace    func(cmd, resp []byte)
 	ident    *Identity // cached by Identity
 	yk       ykProbe   // YubiKey extensions, probed once per connection
-	// ykSeen: a Yubico instruction other than GET VERSION was answered on
-	// this connection (KeyMetadata), so the card has the extensions.
-	ykSeen bool
 	// conn numbers the connection (see Tx.Connection): incremented by
 	// every connect and by every reconnection after a reset.
 	conn   uint64
@@ -77,7 +74,7 @@ func (c *Card) connect() error {
 	}
 	c.h, c.atr = h, append([]byte(nil), st.Atr...)
 	c.ext = atrExtended(c.atr)
-	c.selected, c.ident, c.yk, c.ykSeen = false, nil, ykProbe{}, false
+	c.selected, c.ident, c.yk = false, nil, ykProbe{}
 	c.conn++
 	return nil
 }

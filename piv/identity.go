@@ -321,30 +321,6 @@ func openMatching(ctx context.Context, reader string, sel Selector) (*Card, erro
 	return c, nil
 }
 
-// KeyMetadata asks the card for the metadata of a slot's key (Yubico's GET
-// METADATA, 00 F7) without first asking its version: one APDU, for a caller
-// that takes "not supported" as an answer. It is how a signer learns whether
-// the key needs the PIN on any card with Yubico's extensions, whatever its
-// ATR says. A card without the instruction (no extensions, or a YubiKey
-// older than 5.3) is ErrNotYubiKey; an empty slot is ErrNotFound. An answer
-// shows the card has the extensions (see ExtensionsSeen).
-func (tx *Tx) KeyMetadata(slot Slot) (*Metadata, error) {
-	resp, err := tx.Transmit(Command{Ins: insYKGetMetadata, P2: slot.Key, Ne: MaxNe})
-	var se *StatusError
-	switch {
-	case errors.As(err, &se) && (se.SW == 0x6D00 || se.SW == 0x6E00 || se.SW == 0x6A81):
-		return nil, fmt.Errorf("piv: metadata of slot %s: %w", slot, ErrNotYubiKey)
-	case err != nil:
-		return nil, fmt.Errorf("piv: metadata of slot %s: %w", slot, err)
-	}
-	m, err := parseMetadata(resp)
-	if err != nil {
-		return nil, err
-	}
-	tx.c.ykSeen = true
-	return m, nil
-}
-
 // KnownIdentity returns the card's identity when it was already read on this
 // connection (by Identity or QuickIdentity), without an APDU; ok is false
 // otherwise.
@@ -355,15 +331,16 @@ func (tx *Tx) KnownIdentity() (id Identity, ok bool) {
 	return *tx.c.ident, true
 }
 
-// QuickIdentity identifies the card with as few APDUs as naming it needs: on
-// a card whose answer on this connection showed Yubico's extensions
-// (KeyMetadata answered), the serial alone (GET SERIAL, one APDU; Version is
-// left zero, unknown, and the CHUID unread); on any other card, or when GET
-// SERIAL is not answered (firmware before 5), what Identity reads. The result
-// is kept for the connection like Identity's; a later Identity call on the
-// same connection returns it as it is.
+// QuickIdentity identifies the card with as few APDUs as naming it needs: a
+// card whose ATR names a YubiKey, or that answered GET VERSION on this
+// connection, is asked GET SERIAL alone (one APDU; the CHUID is not read, and
+// Version is zero unless GET VERSION was answered); any other card, or one
+// that does not answer GET SERIAL (firmware before 5), is asked what
+// Identity asks (the CHUID, and GET VERSION unless its answer is known). The
+// result is kept for the connection like Identity's.
 func (tx *Tx) QuickIdentity() (Identity, error) {
-	if tx.c.ident != nil || !tx.c.ykSeen {
+	p := tx.c.yk
+	if tx.c.ident != nil || !(p.extensions || !p.probed && atrSaysYubiKey(tx.c.atr)) || p.probed && p.version.Major < 5 {
 		return tx.Identity()
 	}
 	resp, err := tx.Transmit(Command{Ins: insYKGetSerial, Ne: MaxNe})
@@ -376,6 +353,7 @@ func (tx *Tx) QuickIdentity() (Identity, error) {
 		YubicoExtensions: true,
 		YubiKey:          atrSaysYubiKey(tx.c.atr),
 		Serial:           binary.BigEndian.Uint32(resp),
+		Version:          p.version,
 	}
 	return *tx.c.ident, nil
 }

@@ -175,18 +175,27 @@ func newSigner(ctx context.Context, card *piv.Card, opts Options) (*Signer, erro
 				return err
 			}
 		}
-		if atrYubiKey || piv.DefaultPINPolicy(opts.Slot) != piv.PINPolicyNever {
-			// Whether the key needs the PIN, in the same transaction: one
-			// APDU. On a card without Yubico's extensions it is refused
-			// and the slot's default holds; a "never" slot needs no probe,
-			// a 6982 there teaches the PIN (do).
-			meta, err = tx.KeyMetadata(opts.Slot)
-			var se *piv.StatusError
-			if errors.Is(err, piv.ErrNotYubiKey) || errors.Is(err, piv.ErrNotFound) || errors.As(err, &se) {
-				meta = nil
-			} else if err != nil {
-				return fmt.Errorf("asking the card for the key's PIN policy: %w", err)
+		if !atrYubiKey && piv.DefaultPINPolicy(opts.Slot) != piv.PINPolicyNever {
+			// Whether the key needs the PIN, in the same transaction: GET
+			// VERSION (and GET METADATA when answered). A card with
+			// Yubico's extensions under any ATR (a Java Card applet) may
+			// hold a key that needs none; on a card without them (6D00)
+			// the slot's default holds, and GET VERSION's answer spares
+			// the identification its own.
+			// Where the first operation goes without PIN anyway (a
+			// YubiKey's ATR, a slot whose default is "never") a 6982
+			// teaches the PIN at the same cost, and the signature of a key
+			// that needs none costs nothing more (do).
+			m, err := tx.Metadata(opts.Slot.Key)
+			switch {
+			case err == nil:
+				meta = m
+			case errors.Is(err, piv.ErrCardRemoved):
+				return err
 			}
+			// Otherwise (no extensions, firmware before 5.3, an answer the
+			// card does not give) there is no policy to learn: the slot's
+			// default holds.
 		}
 		if cert == nil {
 			return piv.ErrNotFound
