@@ -371,6 +371,11 @@ func (s *Signer) learnPINPolicy(policy piv.PINPolicy) {
 	if s.record.PINPolicy == policy {
 		return
 	}
+	if s.fromCache {
+		// The cache was wrong about the key: the card's identity is asked
+		// again too (CardIdentity) before the record is rewritten.
+		s.fromCache, s.identified = false, false
+	}
 	s.record.PINPolicy, s.dirty = policy, true
 	s.saveRecord()
 }

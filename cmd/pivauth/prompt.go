@@ -34,19 +34,25 @@ func (a *app) pinSource() signer.PINSource {
 	if a.opts.pinentry == "" {
 		sources = append(sources, signer.Pinentry())
 	}
-	return markedSource{signer.Chain(sources...).(signer.Promptless)}
+	return markedSource{signer.Chain(sources...)}
 }
 
 // markedSource is the CLI's PIN source: its failures are marked as pinSourceError; it is
 // signer.Promptless as its chain is (a --pin-file or PIVAUTH_PIN before the terminal).
-type markedSource struct{ signer.Promptless }
+type markedSource struct{ chain signer.PINSource }
 
 func (m markedSource) PIN(ctx context.Context, req signer.PINRequest) ([]byte, error) {
-	pin, err := m.Promptless.PIN(ctx, req)
+	pin, err := m.chain.PIN(ctx, req)
 	if err != nil {
 		return nil, &pinSourceError{err}
 	}
 	return pin, nil
+}
+
+// Promptless: see markedSource.
+func (m markedSource) Promptless() bool {
+	p, ok := m.chain.(signer.Promptless)
+	return ok && p.Promptless()
 }
 
 // pinSourceError marks a failure to get the PIN (no source, a PIN file open to others, a prompt
