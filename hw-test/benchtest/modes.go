@@ -44,5 +44,22 @@ func (m CardMode) PINTries() int {
 	return 3
 }
 
+// YubiKeyProfileKind is what `pivauth cards` calls the mode's yubikey-profile
+// card: "yubikey", or "piv" for an applet with Yubico's extensions under an
+// ATR that names no YubiKey (piv.Identity: a YubiKey is the extensions and a
+// YubiKey ATR).
+func (m CardMode) YubiKeyProfileKind() string {
+	if m.Has(vcard.QuirkYubicoCompatible) {
+		return "piv"
+	}
+	return "yubikey"
+}
+
+// StrictAttestation reports whether the mode's yubikey-profile card gives
+// attestation certificates that Go's x509 parses (strict DER). An applet
+// with Yubico's extensions does not (QuirkYubicoCompatible): a key generated
+// there is in the slot, its attestation unverified.
+func (m CardMode) StrictAttestation() bool { return !m.Has(vcard.QuirkYubicoCompatible) }
+
 // Option is the benchtest.Start option that gives the card the mode's quirks.
 func (m CardMode) Option() Option { return WithQuirks(m.Quirks...) }
