@@ -61,5 +61,14 @@ func (m CardMode) YubiKeyProfileKind() string {
 // there is in the slot, its attestation unverified.
 func (m CardMode) StrictAttestation() bool { return !m.Has(vcard.QuirkYubicoCompatible) }
 
+// OpenSCOffersECDSA reports whether OpenSC's PIV driver offers ECDSA for the
+// mode's cards. The yubico-applet mode's ATR is the JCOP 2.4.1 default ATR
+// (3B F8 13 00 00 81 31 FE 45 "JCOPv241" B7), which OpenSC's card-piv.c
+// lists as a PIVKey token (SC_CARD_TYPE_PIV_II_PIVKEY) and gives the card
+// issues CI_NO_EC | CI_NO_EC384: piv_init then registers RSA only, and
+// C_SignInit with CKM_ECDSA fails CKR_MECHANISM_INVALID. A real PivApplet on
+// a JCOP card meets the same.
+func (m CardMode) OpenSCOffersECDSA() bool { return !m.Has(vcard.QuirkYubicoCompatible) }
+
 // Option is the benchtest.Start option that gives the card the mode's quirks.
 func (m CardMode) Option() Option { return WithQuirks(m.Quirks...) }
