@@ -33,6 +33,7 @@ type Card struct {
 	st         *persistent
 	saved      []byte // the state as last written to path
 	touchDelay time.Duration
+	opTimes    OperationTimes // SetOperationTimes
 
 	vol    volatile
 	panics int // recovered panics: a bug in the model, which the tests look for
