@@ -285,9 +285,10 @@ func (s *Signer) blocked() error {
 // a signature that did not verify, that the card holds the signer's key,
 // before it is given the PIN or asked to operate. On a known connection it
 // sends nothing. The check is one GET DATA of the slot's certificate; a
-// signer opened without a certificate (Options.PublicKey) on a YubiKey asks
-// the key's metadata when the certificate does not settle it (GET VERSION,
-// GET METADATA). A card that cannot show its key is refused too.
+// signer opened without a certificate (Options.PublicKey) on a card with
+// per-key policies (a YubiKey's ATR, or Yubico's extensions seen) asks the
+// key's metadata when the certificate does not settle it (GET VERSION, GET
+// METADATA). A card that cannot show its key is refused too.
 func (s *Signer) confirmCard(tx *piv.Tx) error {
 	if tx.Connection() == s.conn {
 		return nil
@@ -298,7 +299,7 @@ func (s *Signer) confirmCard(tx *piv.Tx) error {
 	}
 	same := err == nil && publicKeyEqual(cert.PublicKey, s.pub)
 	if !same && s.cert == nil {
-		if !s.yubiKey {
+		if !s.perKeyPolicy {
 			s.conn = 0
 			return &sentinelError{ErrKeyChanged, fmt.Sprintf("the card in %q cannot show that it is the one this signer was opened on: slot %s holds no certificate of the key and the card does not report public keys; open the signer again", s.card.Reader(), s.slot)}
 		}
