@@ -17,6 +17,7 @@ import (
 	"github.com/pivauth/pivauth/hw-test/oidc/tlstest"
 	"github.com/pivauth/pivauth/hw-test/vcard"
 	"github.com/pivauth/pivauth/hw-test/vpcd"
+	"github.com/pivauth/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/piv"
 )
 
@@ -236,5 +237,48 @@ func TestCardsNotPIV(t *testing.T) {
 		if strings.Contains(r.stderr, "no card found") || strings.Contains(r.stderr, "no matching smart card") {
 			t.Errorf("pivauth %s says there is no card:\n%s", strings.Join(args, " "), r.stderr)
 		}
+	}
+}
+
+// TestColdAssertionYubiKey: issue 13's targets for a cold `pivauth assertion` on a YubiKey with a
+// PIN-protected RSA-2048 key in 9A and the PIN from a file: at most 8 APDUs the first time on the
+// machine, 6 every later time (the card cache), 5 with --allow-last-try; the later runs' audit
+// records name the card from the cache and say so.
+func TestColdAssertionYubiKey(t *testing.T) {
+	b := benchtest.Start(t, vcard.ProfileYubiKey)
+	if b.Real() || b.CA == nil {
+		t.Skip("counts the virtual card's APDUs")
+	}
+	c := newCLI(t)
+	pin := writeFile(t, c.dir, "pin", factoryPIN+"\n", 0o600)
+	mk := writeFile(t, c.dir, "mk.hex", hex.EncodeToString(piv.DefaultManagementKey())+"\n", 0o600)
+	c.ok("setup", "key", "--reader", b.Reader, "--algorithm", "rsa2048", "--pin-policy", "once", "--attestation-roots", benchRootsFile(t, b, c.dir), "--management-key-file", mk)
+	c.ok("setup", "selfsign", "--reader", b.Reader, "--pin-file", pin, "--management-key-file", mk, "--subject", "CN=cold", "--cer", filepath.Join(c.dir, "9a.cer"))
+	if err := os.RemoveAll(filepath.Join(c.dir, "cache", "pivauth", "cards")); err != nil { // selfsign signed with the key
+		t.Fatal(err)
+	}
+	args := []string{"assertion", "--reader", b.Reader, "--pin-file", pin, "--tenant", "t", "--client-id", "c"}
+	for _, run := range []struct {
+		what  string
+		extra []string
+		max   int
+	}{{"first", nil, 8}, {"later", nil, 6}, {"later with --allow-last-try", []string{"--allow-last-try"}, 5}} {
+		b.ResetStats()
+		c.ok(append(args, run.extra...)...)
+		if st := b.Stats(); st.APDUs > run.max || st.Signatures != 1 || st.PINVerifies != 1 {
+			t.Errorf("%s cold assertion: %d APDUs %v, %d signatures, %d PINs; want at most %d, 1, 1", run.what, st.APDUs, st.Instructions, st.Signatures, st.PINVerifies, run.max)
+		}
+	}
+	var cached []bool
+	for _, ev := range auditEvents(t, c) {
+		if ev.Operation == audit.OpSign && ev.Purpose.Command == "assertion" {
+			cached = append(cached, ev.CardCached)
+			if !strings.HasPrefix(ev.Card, "serial:") {
+				t.Errorf("audit record names the card %q, want its serial", ev.Card)
+			}
+		}
+	}
+	if fmt.Sprint(cached) != "[false true true]" {
+		t.Errorf("audit records' card_cached %v, want [false true true]", cached)
 	}
 }
