@@ -18,7 +18,6 @@ import (
 	"github.com/pivauth/pivauth/cmd/pivauth/internal/agent"
 	"github.com/pivauth/pivauth/flows/entra"
 	"github.com/pivauth/pivauth/internal/pcsc"
-	"github.com/pivauth/pivauth/internal/privfs"
 	"github.com/pivauth/pivauth/piv"
 )
 
@@ -129,7 +128,8 @@ func (a *app) runDoctor(cmd *cobra.Command) *doctorReport {
 }
 
 // checkConfig reads the configuration file as every command does (loadProfile, which also fills
-// in the card and slot flags from the profile) and checks that nobody else can write it.
+// in the card and slot flags from the profile, and refuses a file or folder others can write, with
+// the chmod or chown to run).
 func (a *app) checkConfig(cmd *cobra.Command, rep *doctorReport) {
 	path, _, _ := a.configPath()
 	c := doctorCheck{Check: "config"}
@@ -148,10 +148,6 @@ func (a *app) checkConfig(cmd *cobra.Command, rep *doctorReport) {
 		c.Status, c.Message = checkOK, fmt.Sprintf("%s (mode %04o)", path, fi.Mode().Perm())
 		if a.profile.Name != "" {
 			c.Message += fmt.Sprintf(", profile %q", a.profile.Name)
-		}
-		// The file steers where tokens go: another user able to write it could redirect them.
-		if err := privfs.CheckFile(path); err != nil {
-			c.Status, c.Message, c.Fix = checkFail, err.Error(), "make it yours and writable by you only: chmod 600 "+path
 		}
 	}
 	rep.add(c)
