@@ -116,6 +116,11 @@ func (tx *Tx) ClearVerify() error {
 	_, err := tx.Transmit(Command{Ins: insVerify, P1: 0xFF, P2: KeyPIN})
 	var se *StatusError
 	if !errors.As(err, &se) || se.SW != 0x6A86 && se.SW != 0x6B00 && se.SW != 0x6A81 {
+		if err != nil && !errors.Is(err, ErrCardRemoved) {
+			// The clear failed for another reason (a card error, a lost
+			// command): the PIN may still be verified, so the reset ends it.
+			tx.resetAtEnd("VERIFY P1=FF failed: " + err.Error())
+		}
 		return err
 	}
 	before, err := tx.PINStatus()

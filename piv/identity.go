@@ -2,6 +2,7 @@ package piv
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -36,7 +37,8 @@ type Identity struct {
 	YubiKey bool
 	// Serial and Version are what a card with YubicoExtensions answers to
 	// GET SERIAL and GET VERSION (the version of an independent applet is
-	// the applet's, not a YubiKey firmware).
+	// the applet's, not a YubiKey firmware). Version is zero when it was not
+	// read (QuickIdentity, or a signer's card metadata cache).
 	Serial  uint32
 	Version Version
 	// CHUID is nil when the card has none; GUID and FASCN come from it.
@@ -51,8 +53,12 @@ type Identity struct {
 func (id Identity) String() string {
 	var parts []string
 	switch {
+	case id.YubiKey && id.Version == (Version{}):
+		parts = append(parts, fmt.Sprintf("YubiKey serial %d", id.Serial))
 	case id.YubiKey:
 		parts = append(parts, fmt.Sprintf("YubiKey %s serial %d", id.Version, id.Serial))
+	case id.YubicoExtensions && id.Version == (Version{}):
+		parts = append(parts, fmt.Sprintf("PIV card with Yubico extensions (serial %d)", id.Serial))
 	case id.YubicoExtensions:
 		parts = append(parts, fmt.Sprintf("PIV card with Yubico extensions (version %s, serial %d)", id.Version, id.Serial))
 	default:
@@ -313,4 +319,41 @@ func openMatching(ctx context.Context, reader string, sel Selector) (*Card, erro
 		return nil, err
 	}
 	return c, nil
+}
+
+// KnownIdentity returns the card's identity when it was already read on this
+// connection (by Identity or QuickIdentity), without an APDU; ok is false
+// otherwise.
+func (tx *Tx) KnownIdentity() (id Identity, ok bool) {
+	if tx.c.ident == nil {
+		return Identity{}, false
+	}
+	return *tx.c.ident, true
+}
+
+// QuickIdentity identifies the card with as few APDUs as naming it needs: a
+// card whose ATR names a YubiKey, or that answered GET VERSION on this
+// connection, is asked GET SERIAL alone (one APDU; the CHUID is not read, and
+// Version is zero unless GET VERSION was answered); any other card, or one
+// that does not answer GET SERIAL (firmware before 5), is asked what
+// Identity asks (the CHUID, and GET VERSION unless its answer is known). The
+// result is kept for the connection like Identity's.
+func (tx *Tx) QuickIdentity() (Identity, error) {
+	p := tx.c.yk
+	if tx.c.ident != nil || !(p.extensions || !p.probed && atrSaysYubiKey(tx.c.atr)) || p.probed && p.version.Major < 5 {
+		return tx.Identity()
+	}
+	resp, err := tx.Transmit(Command{Ins: insYKGetSerial, Ne: MaxNe})
+	if err != nil || len(resp) != 4 {
+		return tx.Identity()
+	}
+	tx.c.ident = &Identity{
+		Reader:           tx.c.reader,
+		ATR:              append([]byte(nil), tx.c.atr...),
+		YubicoExtensions: true,
+		YubiKey:          atrSaysYubiKey(tx.c.atr),
+		Serial:           binary.BigEndian.Uint32(resp),
+		Version:          p.version,
+	}
+	return *tx.c.ident, nil
 }

@@ -21,8 +21,12 @@ import (
 //   - failing that by the CHUID's GUID, and last by its reader.
 func CardName(id piv.Identity, cert *x509.Certificate) string {
 	switch {
-	case id.YubiKey && id.Serial != 0:
+	case id.YubiKey && id.Serial != 0 && id.Version != (piv.Version{}):
 		return fmt.Sprintf("YubiKey %s #%d", id.Version, id.Serial)
+	case id.YubiKey && id.Serial != 0:
+		// The firmware was not read (a cold run identifies a card by its
+		// serial alone, to spare an APDU).
+		return fmt.Sprintf("YubiKey #%d", id.Serial)
 	case id.YubiKey:
 		return fmt.Sprintf("YubiKey %s", id.Version)
 	case id.YubicoExtensions && id.Serial != 0:

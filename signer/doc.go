@@ -33,14 +33,17 @@
 // pivauth, --allow-last-try), recognising ErrLastPINTry and a *PINError with
 // one try left.
 //
-// PIN policy: on a YubiKey (known from its ATR, no APDU) a key can have any
-// policy, so the first operation goes without PIN and a 6982 answer teaches
-// the signer, for the session, that the key needs it: a key with policy
-// "never" never causes a prompt, and "once" and "always" keys both get the
-// PIN typed once. Other cards follow SP 800-73-4: 9E needs no PIN, the
-// other slots need it (a 6982 from 9E is learned the same way). This costs
-// fewer APDUs than asking a YubiKey for the key's metadata (GET VERSION and
-// GET METADATA at every open).
+// PIN policy: a card with Yubico's extensions (a YubiKey, or a PIV applet
+// that answers them under any ATR) can give a key any policy. Under a
+// YubiKey's ATR (no APDU to know) the first operation goes without PIN and a
+// 6982 answer teaches the signer, for the session, that the key needs it;
+// under another ATR, Open asks GET VERSION (and GET METADATA when answered)
+// for a slot whose SP 800-73-4 default is the PIN. A key with policy "never"
+// thus never causes a prompt, and "once" and "always" keys both get the PIN
+// typed once. Cards without the extensions follow SP 800-73-4: 9E needs no
+// PIN, the other slots need it (a 6982 from 9E is learned the same way).
+// Options.CardCache remembers the policy and the card's identity per slot
+// certificate, so that later processes spend no APDU on either (CardCache).
 //
 // # Card changes
 //
@@ -64,10 +67,12 @@
 // Steady state, one operation: 1 APDU for a key without PIN (GENERAL
 // AUTHENTICATE, as one extended APDU where the card takes them), 3 with the
 // PIN. A session adds, once: SELECT and the certificate's GET DATA (Open),
-// the empty VERIFY before the first PIN (not with AllowLastPINTry), and on a
-// YubiKey the first GENERAL AUTHENTICATE of a PIN-protected key (answered
-// 6982). A cold process signing with the 9A key of a government-style card
-// thus costs 6 APDUs (5 with AllowLastPINTry). A reconnection costs the
+// the empty VERIFY that reads the tries in the first PIN's transaction (not
+// with AllowLastPINTry; one more before asking a source that prompts a
+// person), and without a CardCache record the policy (above) and, for a PIN
+// a person typed, the card's identity the PIN is bound to. A cold process
+// with a PIN from a file and a CardCache record thus costs 6 APDUs (5 with
+// AllowLastPINTry) on any card; the first one, 8. A reconnection costs the
 // SELECT and the GET DATA of the check. BENCHMARKS.md at the root of the
 // repository has the measured counts.
 //

@@ -34,8 +34,11 @@ func (s *Signer) do(ctx context.Context, op func(*piv.Tx) ([]byte, error)) ([]by
 		}
 		out, err := s.transact(ctx, op)
 		if errors.Is(err, piv.ErrSecurityStatus) && s.need != pinRequired {
-			// The key needs the PIN after all; remember it for the session.
+			// The key needs the PIN after all (or no longer, where the
+			// cache said "never"): remember it for the session and the
+			// cache.
 			s.need = pinRequired
+			s.learnPINPolicy(piv.PINPolicyOnce)
 			continue
 		}
 		if errors.Is(err, errOtherCard) {
@@ -54,14 +57,17 @@ func (s *Signer) do(ctx context.Context, op func(*piv.Tx) ([]byte, error)) ([]by
 		}
 		if s.need == pinUnknown {
 			s.need = pinNotRequired
+			s.learnPINPolicy(piv.PINPolicyNever)
 		}
+		s.saveRecord()
 		s.ops.Add(1)
 		return out, nil
 	}
 }
 
 // errOtherCard: the card in the reader is not the one that accepted the PIN
-// the signer holds; the PIN was dropped, to be asked again for this card.
+// the signer holds (or a Promptless source's PIN meets a new connection); the PIN
+// was dropped, to be asked again for this card.
 var errOtherCard = errors.New("the PIN held is another card's")
 
 // lock takes the signer for one operation, waiting for the one in progress as
@@ -91,9 +97,11 @@ func (s *Signer) transact(ctx context.Context, op func(*piv.Tx) ([]byte, error))
 			return err
 		}
 		if s.need == pinRequired {
-			card, err := s.guardPIN(tx)
-			if err != nil {
-				return err
+			// Not ":= err": the deferred clear below must join its error
+			// into the transaction's named result, not a shadow of it.
+			card, gerr := s.guardPIN(tx)
+			if gerr != nil {
+				return gerr
 			}
 			// Registered before VERIFY is sent, so every path out of
 			// here — a refused PIN, a failed operation, a panic — clears
@@ -118,24 +126,37 @@ func (s *Signer) transact(ctx context.Context, op func(*piv.Tx) ([]byte, error))
 
 // guardPIN decides whether the PIN the signer holds may go to the card, on a
 // connection where the card has not accepted it yet (the session's first
-// operation, or the card was out of the reader or reset since): the card
-// must be the one that accepted it (its YubiKey serial or CHUID GUID), and
-// the lockout guard reads the tries left in this very transaction, so that
-// no try another program used since the PIN was asked (or since it was last
-// accepted, when the PIN was changed elsewhere) is missed. On the connection
-// the PIN was accepted on it sends nothing. It returns the card's identity
-// (cardKey), which the PIN is bound to once accepted; it is read before
-// VERIFY, since a PIN-always key takes only the command right after it.
+// operation, or the card was out of the reader or reset since), and returns
+// the card's identity (cardKey) that an accepted PIN is bound to.
+//
+// A PIN the card accepted before goes only to the card that accepted it: its
+// identity (YubiKey serial or CHUID GUID), read from the card itself on each
+// connection, never taken from Options.CardCache, must be the same. A PIN a
+// Promptless source gave (a file, the environment) is not bound to a card:
+// on a new connection it is dropped and read from the source again, which
+// costs no person anything, and the first operation spends no APDU
+// identifying the card. A PIN a person typed is bound at once (the identity
+// is read before the first VERIFY), so that nobody types it twice because
+// the card was out of the reader for a moment.
+//
+// The lockout guard then reads the tries left in this very transaction, so
+// that no try another program used since the PIN was asked (or since it was
+// last accepted, when the PIN was changed elsewhere) is missed. On the
+// connection the PIN was accepted on it sends nothing.
 func (s *Signer) guardPIN(tx *piv.Tx) (string, error) {
 	if s.pinConn != 0 && s.pinConn == tx.Connection() {
 		return s.pinCard, nil
 	}
-	id, err := tx.Identity()
-	if err != nil {
-		return "", fmt.Errorf("identifying the card before presenting the PIN: %w", err)
+	var card string
+	if s.pinCard != "" || !promptless(s.opts.PIN) {
+		id, err := tx.QuickIdentity()
+		if err != nil {
+			return "", fmt.Errorf("identifying the card before presenting the PIN: %w", err)
+		}
+		card = cardKey(id)
+		s.learnIdentity(id)
 	}
-	card := cardKey(id)
-	if s.pinCard != "" && card != s.pinCard {
+	if s.pinConn != 0 && (s.pinCard == "" || card != s.pinCard) {
 		s.dropPIN()
 		s.pinRefused = false
 		return "", errOtherCard
@@ -157,12 +178,12 @@ func (s *Signer) guardPIN(tx *piv.Tx) (string, error) {
 	return card, nil
 }
 
-// cardKey identifies a card for guardPIN: the YubiKey serial, else the
+// cardKey identifies a card for guardPIN: the Yubico serial, else the
 // CHUID's GUID, else the whole identity as text.
 func cardKey(id piv.Identity) string {
 	switch {
-	case id.YubiKey && id.Serial != 0:
-		return fmt.Sprintf("yubikey:%d", id.Serial)
+	case id.YubicoExtensions && id.Serial != 0:
+		return fmt.Sprintf("serial:%d", id.Serial)
 	case id.GUID != "":
 		return "guid:" + id.GUID
 	}
@@ -171,7 +192,8 @@ func cardKey(id piv.Identity) string {
 
 // verify presents the session's PIN. A refused PIN is dropped, so the next
 // operation asks the source again (with PINRequest.Retry set). An accepted one
-// is bound to this connection and to card, the card's identity (guardPIN).
+// is bound to this connection and to card, the card's identity ("" for a
+// Promptless source's PIN, see guardPIN).
 func (s *Signer) verify(tx *piv.Tx, card string) error {
 	err := s.pin.Use(func(pin []byte) error { return tx.Verify(pin) })
 	var ae piv.AuthError
@@ -195,13 +217,14 @@ func (s *Signer) verify(tx *piv.Tx, card string) error {
 // own), applies the lockout guard, and asks the PIN source. It runs once per
 // session, and again only after the card refused a PIN.
 //
-// With Options.AllowLastPINTry the guard has nothing to decide, so the first
-// PIN of a session is asked without reading the tries left (one APDU less;
-// the prompt then shows no count). After a refused PIN they are read anyway,
-// so that a PIN now blocked is reported without asking for another.
+// With Options.AllowLastPINTry the guard has nothing to decide, and a
+// Promptless source shows nobody the count (guardPIN reads it in the
+// VERIFY's transaction): the first PIN of a session is then asked without
+// reading the tries left (one APDU less). After a refused PIN they are read
+// anyway, so that a PIN now blocked is reported without asking for another.
 func (s *Signer) askPIN(ctx context.Context) error {
 	retries := -1
-	if !s.opts.AllowLastPINTry || s.pinRefused {
+	if s.pinRefused || !s.opts.AllowLastPINTry && !promptless(s.opts.PIN) {
 		err := s.card.Transaction(ctx, func(tx *piv.Tx) error {
 			if err := s.confirmCard(tx); err != nil {
 				return err
@@ -270,9 +293,10 @@ func (s *Signer) blocked() error {
 // a signature that did not verify, that the card holds the signer's key,
 // before it is given the PIN or asked to operate. On a known connection it
 // sends nothing. The check is one GET DATA of the slot's certificate; a
-// signer opened without a certificate (Options.PublicKey) on a YubiKey asks
-// the key's metadata when the certificate does not settle it (GET VERSION,
-// GET METADATA). A card that cannot show its key is refused too.
+// signer opened without a certificate (Options.PublicKey) on a card with
+// per-key policies (a YubiKey's ATR, or Yubico's extensions seen) asks the
+// key's metadata when the certificate does not settle it (GET VERSION, GET
+// METADATA). A card that cannot show its key is refused too.
 func (s *Signer) confirmCard(tx *piv.Tx) error {
 	if tx.Connection() == s.conn {
 		return nil
@@ -283,7 +307,7 @@ func (s *Signer) confirmCard(tx *piv.Tx) error {
 	}
 	same := err == nil && publicKeyEqual(cert.PublicKey, s.pub)
 	if !same && s.cert == nil {
-		if !s.yubiKey {
+		if !s.perKeyPolicy {
 			s.conn = 0
 			return &sentinelError{ErrKeyChanged, fmt.Sprintf("the card in %q cannot show that it is the one this signer was opened on: slot %s holds no certificate of the key and the card does not report public keys; open the signer again", s.card.Reader(), s.slot)}
 		}
@@ -309,9 +333,10 @@ func (s *Signer) keyChanged() error {
 }
 
 // touchTimer calls Options.Touch if the operation it times runs longer than
-// touchDelay on a YubiKey, and returns the function that stops it.
+// touchDelay on a card with per-key policies whose key's touch policy is
+// not known to be "never", and returns the function that stops it.
 func (s *Signer) touchTimer() (stop func()) {
-	if s.opts.Touch == nil || !s.yubiKey {
+	if s.opts.Touch == nil || !s.perKeyPolicy || s.touch == piv.TouchPolicyNever {
 		return func() {}
 	}
 	t := time.AfterFunc(touchDelay, s.opts.Touch)

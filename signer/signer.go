@@ -54,6 +54,11 @@ type Options struct {
 	// Trace, when set, sees every APDU the signer exchanges with the card, redacted as
 	// piv.Card.SetTrace says (no PIN, no decrypted data).
 	Trace func(cmd, resp []byte)
+	// CardCache, when set, remembers per slot certificate the card's
+	// identity and the key's PIN and touch policies, so that the next cold
+	// process with the same certificate spends no APDU learning them (see
+	// CardCache). nil learns them from the card every time.
+	CardCache *CardCache
 }
 
 // touchDelay is how long an operation runs before Options.Touch is called.
@@ -83,9 +88,22 @@ type Signer struct {
 	// label names the card as CardName does, once the PIN's transaction
 	// identified it; guarded by sem.
 	label string
-	// yubiKey: the ATR says YubiKey, so the key may have any PIN policy and
-	// a touch policy.
+	// yubiKey: the ATR says YubiKey (for names in prompts).
 	yubiKey bool
+	// perKeyPolicy: the key may have any PIN and touch policy, not its
+	// slot's default: the card answered Yubico's GET METADATA (or the cache
+	// says it did), or its ATR names a YubiKey.
+	perKeyPolicy bool
+	// touch is the key's touch policy, TouchPolicyDefault when not known.
+	touch piv.TouchPolicy
+	// record is what the signer knows about the card and the key, for
+	// opts.CardCache; fromCache: it was loaded from there, and its identity
+	// has not been read from the card since.
+	record    CardRecord
+	fromCache bool
+	// identified: record's identity is the card's (read from it, or from
+	// the cache); dirty: record has news for the cache.
+	identified, dirty bool
 
 	// The fields below are guarded by sem.
 	need pinNeed
@@ -146,13 +164,50 @@ func Open(ctx context.Context, opts Options) (*Signer, error) {
 
 func newSigner(ctx context.Context, card *piv.Card, opts Options) (*Signer, error) {
 	var (
-		cert *x509.Certificate
-		conn uint64
+		cert   *x509.Certificate
+		conn   uint64
+		record CardRecord
+		cached bool
+		meta   *piv.Metadata
 	)
+	atrYubiKey := card.ATRSaysYubiKey()
 	err := card.Transaction(ctx, func(tx *piv.Tx) (err error) {
 		conn = tx.Connection()
 		cert, err = tx.Certificate(opts.Slot)
-		return err
+		if errors.Is(err, piv.ErrNotFound) && opts.PublicKey == nil || err != nil && !errors.Is(err, piv.ErrNotFound) {
+			return err
+		}
+		if cert != nil && opts.CardCache != nil {
+			if record, cached = opts.CardCache.Load(cert.Raw, opts.Slot); cached {
+				return err
+			}
+		}
+		if !atrYubiKey && piv.DefaultPINPolicy(opts.Slot) != piv.PINPolicyNever {
+			// Whether the key needs the PIN, in the same transaction: GET
+			// VERSION (and GET METADATA when answered). A card with
+			// Yubico's extensions under any ATR (a Java Card applet) may
+			// hold a key that needs none; on a card without them (6D00)
+			// the slot's default holds, and GET VERSION's answer spares
+			// the identification its own.
+			// Where the first operation goes without PIN anyway (a
+			// YubiKey's ATR, a slot whose default is "never") a 6982
+			// teaches the PIN at the same cost, and the signature of a key
+			// that needs none costs nothing more (do).
+			m, err := tx.Metadata(opts.Slot.Key)
+			switch {
+			case err == nil:
+				meta = m
+			case errors.Is(err, piv.ErrCardRemoved):
+				return err
+			}
+			// Otherwise (no extensions, firmware before 5.3, an answer the
+			// card does not give) there is no policy to learn: the slot's
+			// default holds.
+		}
+		if cert == nil {
+			return piv.ErrNotFound
+		}
+		return nil
 	})
 	pub := opts.PublicKey
 	switch {
@@ -174,15 +229,19 @@ func newSigner(ctx context.Context, card *piv.Card, opts Options) (*Signer, erro
 		opts.PIN = DefaultPINSource()
 	}
 	s := &Signer{
-		sem:     make(chan struct{}, 1),
-		card:    card,
-		opts:    opts,
-		slot:    opts.Slot,
-		alg:     alg,
-		cert:    cert,
-		pub:     pub,
-		yubiKey: card.ATRSaysYubiKey(),
-		conn:    conn,
+		sem:        make(chan struct{}, 1),
+		card:       card,
+		opts:       opts,
+		slot:       opts.Slot,
+		alg:        alg,
+		cert:       cert,
+		pub:        pub,
+		yubiKey:    atrYubiKey,
+		conn:       conn,
+		record:     record,
+		fromCache:  cached,
+		identified: cached,
+		dirty:      !cached,
 	}
 	switch {
 	case opts.Card.Serial != 0 && s.yubiKey:
@@ -193,15 +252,33 @@ func newSigner(ctx context.Context, card *piv.Card, opts Options) (*Signer, erro
 	case opts.Card.GUID != "":
 		s.cardName = "PIV card GUID " + opts.Card.GUID
 	}
-	switch {
-	case s.yubiKey:
-		s.need = pinUnknown
-	case piv.DefaultPINPolicy(s.slot) == piv.PINPolicyNever:
-		s.need = pinNotRequired
-	default:
-		s.need = pinRequired
+	if meta != nil {
+		s.record.YubicoExtensions = true
+		s.record.PINPolicy, s.record.TouchPolicy = meta.PINPolicy, meta.TouchPolicy
 	}
+	s.perKeyPolicy = atrYubiKey || s.record.YubicoExtensions
+	s.touch = s.record.TouchPolicy
+	s.need = s.pinNeed()
 	return s, nil
+}
+
+// pinNeed is what the signer knows at open about the key's need for the
+// PIN: its PIN policy (from GET METADATA or the cache), else on a card with
+// per-key policies nothing (the first operation learns it), else the slot's
+// SP 800-73-4 default.
+func (s *Signer) pinNeed() pinNeed {
+	policy := s.record.PINPolicy
+	switch {
+	case policy == piv.PINPolicyNever:
+		return pinNotRequired
+	case policy != piv.PINPolicyDefault:
+		return pinRequired
+	case s.perKeyPolicy:
+		return pinUnknown
+	case piv.DefaultPINPolicy(s.slot) == piv.PINPolicyNever:
+		return pinNotRequired
+	}
+	return pinRequired
 }
 
 // Public returns the key's public key: the certificate's, or
@@ -226,30 +303,100 @@ func (s *Signer) Chain() []*x509.Certificate {
 // Reader returns the name of the card's reader.
 func (s *Signer) Reader() string { return s.card.Reader() }
 
-// Identity returns the identity of the signer's card (piv.Card.Identity)
-// from the signer's own connection: the first call probes the card (2 or 3
-// APDUs, one transaction, no SELECT of its own), later calls answer from the
-// cache. On a connection the signer has not seen the card on (it was out of
-// the reader, or reset) the card is first checked to hold the signer's key,
-// as before an operation, so the identity is never another card's: that is
-// ErrKeyChanged.
+// Identity returns the identity of the signer's card, read from the card on
+// the signer's own connection: the first call probes the card (one APDU, GET
+// SERIAL, on a card that answered Yubico's GET METADATA; else 2 or 3, see
+// piv.Tx.QuickIdentity; one transaction, no SELECT of its own), later calls
+// answer from the engine's cache. On a connection the signer has not seen
+// the card on (it was out of the reader, or reset) the card is first checked
+// to hold the signer's key, as before an operation, so the identity is never
+// another card's: that is ErrKeyChanged. The identity is stored in
+// Options.CardCache.
 func (s *Signer) Identity(ctx context.Context) (piv.Identity, error) {
 	if err := s.lock(ctx); err != nil {
 		return piv.Identity{}, err
 	}
 	defer s.unlock()
+	return s.readIdentity(ctx)
+}
+
+// CardIdentity names the signer's card for a record (the audit log) at the
+// least cost: the identity read from the card on this signer's connection
+// when it has been, else the one Options.CardCache holds for the slot's
+// certificate, without an APDU (cached is then true: the card was not asked,
+// and a card with a copy of the certificate would be named the same), else
+// what Identity reads.
+func (s *Signer) CardIdentity(ctx context.Context) (id piv.Identity, cached bool, err error) {
+	if err := s.lock(ctx); err != nil {
+		return piv.Identity{}, false, err
+	}
+	defer s.unlock()
+	if s.fromCache {
+		return s.record.identity(s.card.Reader(), s.card.ATR(), s.yubiKey), true, nil
+	}
+	id, err = s.readIdentity(ctx)
+	return id, false, err
+}
+
+// readIdentity is Identity with the signer held.
+func (s *Signer) readIdentity(ctx context.Context) (piv.Identity, error) {
 	var id piv.Identity
 	err := s.card.Transaction(ctx, func(tx *piv.Tx) (err error) {
 		if err := s.confirmCard(tx); err != nil {
 			return err
 		}
-		id, err = tx.Identity()
+		id, err = tx.QuickIdentity()
 		return err
 	})
 	if err != nil {
 		return piv.Identity{}, fmt.Errorf("signer: identifying the card in %q: %w", s.card.Reader(), err)
 	}
+	s.learnIdentity(id)
 	return id, nil
+}
+
+// learnIdentity takes the identity read from the card into the record, and
+// writes the record to the cache when the key's PIN need is known and the
+// cache did not already say so.
+func (s *Signer) learnIdentity(id piv.Identity) {
+	r := s.record.withIdentity(id)
+	if s.fromCache && s.record.sameCard(r) && s.record.Version != "" {
+		r.Version = s.record.Version // QuickIdentity does not read it
+	}
+	changed := !s.identified || !s.record.sameCard(r)
+	s.record, s.identified, s.fromCache = r, true, false
+	if changed {
+		s.dirty = true
+	}
+	s.saveRecord()
+}
+
+// learnPINPolicy records what an operation taught about the key's PIN
+// policy (policy is PINPolicyNever or, after a 6982, PINPolicyOnce: the
+// signer presents the PIN in every operation either way).
+func (s *Signer) learnPINPolicy(policy piv.PINPolicy) {
+	if s.record.PINPolicy == policy {
+		return
+	}
+	if s.fromCache {
+		// The cache was wrong about the key: the card's identity is asked
+		// again too (CardIdentity) before the record is rewritten.
+		s.fromCache, s.identified = false, false
+	}
+	s.record.PINPolicy, s.dirty = policy, true
+	s.saveRecord()
+}
+
+// saveRecord writes the record to Options.CardCache when it changed and
+// holds both the card's identity and the key's PIN need. A failed write
+// costs the next process APDUs, nothing else: it is not an error.
+func (s *Signer) saveRecord() {
+	if s.opts.CardCache == nil || s.cert == nil || !s.dirty || !s.identified || s.need == pinUnknown {
+		return
+	}
+	if s.opts.CardCache.Store(s.cert.Raw, s.slot, s.record) == nil {
+		s.dirty = false
+	}
 }
 
 // Slot returns the slot of the key.

@@ -173,12 +173,12 @@ not be asked.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := agent.Dial(cmd.Context(), nil)
 			if errors.Is(err, agent.ErrNoAgent) {
-				if a.format == "json" {
-					if err := writeJSON(a.stdout, map[string]any{"running": false, "socket": agent.SocketPath()}); err != nil {
-						return err
-					}
-				} else {
-					fmt.Fprintf(a.stdout, "agent:   not running (socket %s); start one with pivauth agent\n", agent.SocketPath())
+				err := a.emit(map[string]any{"running": false, "socket": agent.SocketPath()}, func(w io.Writer) error {
+					_, err := fmt.Fprintf(w, "agent:   not running (socket %s); start one with pivauth agent\n", agent.SocketPath())
+					return err
+				})
+				if err != nil {
+					return err
 				}
 				return &quietExit{code: ExitNoCard}
 			}
@@ -190,11 +190,7 @@ not be asked.`,
 			if err != nil {
 				return err
 			}
-			if a.format == "json" {
-				return writeJSON(a.stdout, agentStatusJSON{Running: true, Status: st})
-			}
-			writeAgentStatus(a.stdout, st)
-			return nil
+			return a.emit(agentStatusJSON{Running: true, Status: st}, func(w io.Writer) error { writeAgentStatus(w, st); return nil })
 		},
 	}
 	setOutputFormats(cmd, "text", "json")

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -93,13 +94,12 @@ func (a *app) runAssertion(ctx context.Context, o *assertionOptions) error {
 	if err != nil {
 		return err
 	}
-	if a.format != "json" {
-		_, err = fmt.Fprintln(a.stdout, jws)
-		return err
-	}
 	sha1Hex, _ := assertion.Thumbprints(s.Certificate())
-	return writeJSON(a.stdout, assertionJSON{Assertion: jws, Audience: audience, ClientID: o.idp.clientID, Algorithm: alg,
-		ExpiresOn: assertionExpiry(jws), Thumbprint: sha1Hex})
+	return a.emit(assertionJSON{Assertion: jws, Audience: audience, ClientID: o.idp.clientID, Algorithm: alg,
+		ExpiresOn: assertionExpiry(jws), Thumbprint: sha1Hex}, func(w io.Writer) error {
+		_, err := fmt.Fprintln(w, jws)
+		return err
+	})
 }
 
 // assertionExpiry reads exp from the JWS we just made, for the JSON output.

@@ -66,13 +66,10 @@ func (a *app) auditCommand() *cobra.Command {
 			if skipped > 0 {
 				fmt.Fprintf(a.stderr, "pivauth: %d damaged line(s) in the audit log skipped\n", skipped)
 			}
-			if a.format == "json" {
-				if events == nil {
-					events = []audit.Event{} // an empty array, not null, for jq
-				}
-				return writeJSON(a.stdout, events)
+			if events == nil {
+				events = []audit.Event{} // an empty array, not null, for jq
 			}
-			return writeAuditTable(a.stdout, events)
+			return a.emit(events, func(w io.Writer) error { return writeAuditTable(w, events) })
 		},
 	}
 	setOutputFormats(cmd, "text", "json")

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -63,11 +64,7 @@ With --reader, --serial or --guid only that card is shown.`,
 			if err != nil {
 				return err
 			}
-			if a.format == "json" {
-				return writeJSON(a.stdout, out)
-			}
-			a.writeCards(out)
-			return nil
+			return a.emit(out, func(io.Writer) error { a.writeCards(out); return nil })
 		},
 	}
 	setOutputFormats(cmd, "text", "json")

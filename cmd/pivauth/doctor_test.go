@@ -206,7 +206,7 @@ func TestDoctorBenchCard(t *testing.T) {
 		t.Fatal(err)
 	}
 	cf := doctorJSON(t, c, ExitError, "--profile", "bench").one(t, "config", "")
-	if cf.Status != checkFail || !strings.Contains(cf.Fix, "chmod 600 "+cfg) {
+	if cf.Status != checkFail || !strings.Contains(cf.Message, "chmod go-w "+cfg) {
 		t.Errorf("config check of a world-writable file: %+v", cf)
 	}
 }

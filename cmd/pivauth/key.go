@@ -105,6 +105,7 @@ func (a *app) openSigner(ctx context.Context) (cardKey, error) {
 			AllowLastPINTry: a.opts.allowLastTry,
 			Touch:           func() { touchNotice(a.stderr) },
 			Trace:           trace,
+			CardCache:       a.cardCache(),
 		})
 		return err
 	})
@@ -148,4 +149,16 @@ func cardErrorFromAgent(ctx context.Context, sel piv.Selector, err error) error 
 // (and recorded) by k.
 func keyIdentity(k cardKey) mtls.Identity {
 	return mtls.Identity{Signer: k, Certificate: k.Certificate(), Chain: k.Chain()[1:]}
+}
+
+// cardCache opens the card metadata cache beside the token cache (signer.CardCache: identities
+// and PIN policies, nothing that grants access). Without it a cold process asks the card again, so
+// a directory that cannot be used is logged and passed over.
+func (a *app) cardCache() *signer.CardCache {
+	c, err := signer.OpenCardCache("")
+	if err != nil {
+		a.log.Debug("card cache not used", "error", err.Error())
+		return nil
+	}
+	return c
 }

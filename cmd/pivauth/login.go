@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -72,7 +70,7 @@ func (a *app) runLogin(ctx context.Context, o *loginOptions) error {
 	}
 	var tok cache.Token
 	if c.entra != nil {
-		tok, err = c.entra.Login(ctx, entra.LoginOptions{Scopes: o.idp.scopes, LoginHint: o.loginHint, Output: a.stderr, OpenBrowser: browserFromEnv()})
+		tok, err = c.entra.Login(ctx, entra.LoginOptions{Scopes: o.idp.scopes, LoginHint: o.loginHint, Output: a.stderr})
 	} else {
 		tok, err = a.oidcLogin(ctx, c.oidc, o)
 	}
@@ -98,16 +96,7 @@ func (a *app) oidcLogin(ctx context.Context, c *oidc.Client, o *loginOptions) (c
 			return nil
 		})
 	} else {
-		open := browserFromEnv()
-		ar := oidc.AuthCodeRequest{TokenRequest: req, Open: func(u string) error {
-			fmt.Fprintf(a.stderr, "To sign in, open this URL in a browser:\n\n  %s\n\nWaiting for the sign-in to finish…\n", u)
-			if open != nil {
-				if err := open(ctx, u); err != nil {
-					fmt.Fprintf(a.stderr, "(could not start $BROWSER: %v)\n", err)
-				}
-			}
-			return nil
-		}}
+		ar := oidc.AuthCodeRequest{TokenRequest: req, Output: a.stderr}
 		if o.loginHint != "" {
 			ar.AuthParams = map[string][]string{"login_hint": {o.loginHint}}
 		}
@@ -121,21 +110,4 @@ func (a *app) oidcLogin(ctx context.Context, c *oidc.Client, o *loginOptions) (c
 		granted = strings.Fields(s)
 	}
 	return cache.Token{AccessToken: tok.AccessToken, TokenType: tok.TokenType, ExpiresOn: tok.Expiry, Scopes: granted}, nil
-}
-
-// browserFromEnv returns a function that opens URLs with $BROWSER (the convention of xdg-open and
-// many tools), or nil when it is unset, leaving the choice to the flow's default.
-func browserFromEnv() func(context.Context, string) error {
-	b := os.Getenv("BROWSER")
-	if b == "" {
-		return nil
-	}
-	return func(_ context.Context, u string) error {
-		cmd := exec.Command(b, u)
-		if err := cmd.Start(); err != nil {
-			return err
-		}
-		go func() { _ = cmd.Wait() }() // reap; the browser's exit status says nothing
-		return nil
-	}
 }

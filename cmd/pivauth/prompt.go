@@ -52,6 +52,14 @@ func (s cliPINSource) PIN(ctx context.Context, req signer.PINRequest) ([]byte, e
 
 func (s cliPINSource) AsksPerson() bool { return s.chain.AsksPerson() }
 
+// Promptless reports, before any PIN is asked, whether the chain answers without a prompt (a
+// --pin-file or PIVAUTH_PIN comes before the terminal): the signer then skips the tries read it
+// makes to show a person the count.
+func (s cliPINSource) Promptless() bool {
+	p, ok := s.chain.(signer.Promptless)
+	return ok && p.Promptless()
+}
+
 // pinSourceError marks a failure to get the PIN (no source, a PIN file open to others, a prompt
 // cancelled), so that it exits with ExitPIN however the library that asked wraps it.
 type pinSourceError struct{ err error }

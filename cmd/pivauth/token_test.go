@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pivauth/pivauth/cmd/pivauth/internal/audit"
 	"github.com/pivauth/pivauth/flows/assertion"
 	"github.com/pivauth/pivauth/hw-test/benchtest"
 	"github.com/pivauth/pivauth/hw-test/entra"
@@ -121,12 +122,23 @@ func TestTokenEntra(t *testing.T) {
 		tj.Scope != graphDefault || jwtClaims(t, tj.AccessToken)["appid"] != e.clientID {
 		t.Errorf("token --output json: %+v (expiry %v)", tj, err)
 	}
-	// SELECT, GET DATA certificate; empty VERIFY (tries left, for the prompt); then in the
-	// signature's transaction the card's identity (GET DATA CHUID, GET VERSION: 6D00, which the
-	// audit record reuses), the empty VERIFY again (the lockout guard reads the tries in the
-	// VERIFY's transaction), VERIFY, GENERAL AUTHENTICATE, VERIFY P1=FF.
-	if st := b.Stats(); st.Signatures != 1 || st.PINVerifies != 1 || st.APDUs != 9 {
-		t.Errorf("first token: %d signatures, %d PIN verifications, %d APDUs %v; want 1, 1 and 9", st.Signatures, st.PINVerifies, st.APDUs, st.Instructions)
+	// A cold process whose card the card cache knows (the --no-cache token above filled it): SELECT,
+	// GET DATA certificate, then in the signature's transaction the empty VERIFY (the lockout guard
+	// reads the tries there; the PIN file shows nobody a count, so none is read before it), VERIFY,
+	// GENERAL AUTHENTICATE, VERIFY P1=FF. The audit record names the card from the cache.
+	if st := b.Stats(); st.Signatures != 1 || st.PINVerifies != 1 || st.APDUs != 6 {
+		t.Errorf("first token: %d signatures, %d PIN verifications, %d APDUs %v; want 1, 1 and 6", st.Signatures, st.PINVerifies, st.APDUs, st.Instructions)
+	}
+	// The first process read the card's identity from the card, this one from the cache, and its
+	// record says so.
+	var signs []audit.Event
+	for _, ev := range auditEvents(t, c) {
+		if ev.Operation == audit.OpSign {
+			signs = append(signs, ev)
+		}
+	}
+	if n := len(signs); n != 2 || signs[0].CardCached || !signs[1].CardCached || signs[0].Card == "" || signs[1].Card != signs[0].Card {
+		t.Errorf("audit records of the two signatures: %+v; want the same card, the second from the cache", signs)
 	}
 
 	// The second token comes from the cache: same token, no card signature, no PIN.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"regexp"
 	"runtime"
 	"runtime/debug"
@@ -106,11 +107,10 @@ func (a *app) versionCommand() *cobra.Command {
   pivauth version --output json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if a.format == "json" {
-				return writeJSON(a.stdout, readBuildInfo())
-			}
-			_, err := fmt.Fprintln(a.stdout, versionString())
-			return err
+			return a.emit(readBuildInfo(), func(w io.Writer) error {
+				_, err := fmt.Fprintln(w, versionString())
+				return err
+			})
 		},
 	}
 	setOutputFormats(cmd, "text", "json")

@@ -64,13 +64,28 @@ func TestLoginChecksNonce(t *testing.T) {
 	}
 }
 
-// TestErrorTextPrintable: an error the browser brings back reaches the message without control
-// characters.
+// TestErrorTextPrintable: an error the browser brings back (with the sign-in's state) ends the
+// sign-in and reaches the message without control characters.
 func TestErrorTextPrintable(t *testing.T) {
-	lb := &loopback{results: make(chan callback, 1)}
-	lb.results <- callback{err: "access_denied\x1b]0;title\x07", desc: "no\x1b[2J"}
-	_, err := lb.wait(context.Background())
-	if err == nil || strings.ContainsAny(err.Error(), "\x1b\x07\r\n") {
-		t.Errorf("sign-in error %q keeps control characters", err)
+	f := newFixture(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	browser := func(_ context.Context, authURL string) error {
+		u, _ := url.Parse(authURL)
+		q := u.Query()
+		back := url.Values{"state": {q.Get("state")}, "error": {"access_denied\x1b]0;title\x07"}, "error_description": {"no\x1b[2J"}}
+		go func() {
+			resp, err := http.Get(q.Get("redirect_uri") + "?" + back.Encode())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+		}()
+		return nil
+	}
+	_, err := f.client.Login(ctx, LoginOptions{Scopes: []string{"https://graph.microsoft.com/User.Read"}, OpenBrowser: browser, Output: &strings.Builder{}})
+	if err == nil || !strings.Contains(err.Error(), "access_denied") || strings.ContainsAny(err.Error(), "\x1b\x07\r\n") {
+		t.Errorf("sign-in error %q: want access_denied without control characters", err)
 	}
 }

@@ -58,10 +58,21 @@ type config struct {
 	state  string
 	trace  bool
 	quirks []vcard.Quirk
+	// opTimes and apduTime: WithYubiKey5Timing.
+	opTimes  vcard.OperationTimes
+	apduTime time.Duration
 }
 
 // WithLatency delays every answer of the card.
 func WithLatency(d time.Duration) Option { return func(c *config) { c.opts.Latency = d } }
+
+// WithYubiKey5Timing makes the card as slow as a YubiKey 5: its private-key
+// operations take vcard.YubiKey5Times and every APDU vcard.YubiKey5APDUTime
+// (on top of WithLatency), for wall-time benchmarks. Tests count, they do not
+// time: no test should need it.
+func WithYubiKey5Timing() Option {
+	return func(c *config) { c.opTimes = vcard.YubiKey5Times; c.apduTime = vcard.YubiKey5APDUTime }
+}
 
 // WithFlaky makes the connection fail now and then (see vpcd.Flaky).
 func WithFlaky(f vpcd.Flaky) Option { return func(c *config) { c.flaky = f } }
@@ -141,6 +152,8 @@ func Start(t testing.TB, profile vcard.Profile, opts ...Option) *Bench {
 			t.Fatalf("virtual card: %v", err)
 		}
 	}
+	card.SetOperationTimes(cfg.opTimes)
+	cfg.opts.Latency += cfg.apduTime
 	port, reader := Reader(t)
 	b := &Bench{Reader: reader, Card: card, CA: ca, Port: port, t: t}
 	b.attach = vpcd.Attach(card, port, cfg.opts)

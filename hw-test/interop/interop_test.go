@@ -332,15 +332,16 @@ func TestYubicoPIVTool(t *testing.T) {
 	}
 
 	// OpenSC names the token after the 9a certificate's subject.
-	s.opensc(map[string]*x509.Certificate{"01": cert9a, "02": cert9c, "03": cert9d}, "interop")
+	s.opensc(map[string]*x509.Certificate{"01": cert9a, "02": cert9c, "03": cert9d}, "interop", true)
 }
 
 // opensc checks the card with OpenSC: reader list, ATR and name, then through PKCS#11
 // the certificates by object ID, an RSA-PKCS signature with 01 (9A) and an
 // ECDSA signature with 02 (9C, PIN always: pkcs11-tool logs in again for
 // it). A nil certificate in certs is filled in with what the card returns;
-// the others must match it. label is the token label expected.
-func (s *session) opensc(certs map[string]*x509.Certificate, label string) {
+// the others must match it. label is the token label expected. Without
+// ecdsaOffered, OpenSC is expected to refuse the ECDSA mechanism instead.
+func (s *session) opensc(certs map[string]*x509.Certificate, label string, ecdsaOffered bool) {
 	t := s.t
 	atr := s.run(nil, "opensc-tool", "-r", s.reader, "-a")
 	if !s.b.Real() {
@@ -381,6 +382,12 @@ func (s *session) opensc(certs map[string]*x509.Certificate, label string) {
 	}
 	digest := sha256.Sum256(data)
 	s.write("digest", digest[:])
+	if !ecdsaOffered {
+		// OpenSC registers no EC algorithm for the card (CardMode.OpenSCOffersECDSA): it says so.
+		s.fail("CKR_MECHANISM_INVALID", "pkcs11-tool", "--module", opensslPKCS11, "--slot-description", s.reader,
+			"--login", "--pin", factoryPIN, "--sign", "--mechanism", "ECDSA", "--id", "02", "-i", "digest", "-o", "sig02")
+		return
+	}
 	s.pkcs11([]string{"Using signature algorithm ECDSA"},
 		"--login", "--pin", factoryPIN, "--sign", "--mechanism", "ECDSA", "--id", "02", "-i", "digest", "-o", "sig02",
 		"--signature-format", "openssl")
@@ -402,7 +409,7 @@ func TestOpenSCGovernmentCard(t *testing.T) {
 		t.Errorf("piv-tool --serial printed %q, opensc-tool %q", got, serial)
 	}
 	certs := map[string]*x509.Certificate{"01": nil, "02": nil, "03": nil, "04": nil}
-	s.opensc(certs, "Bench User")
+	s.opensc(certs, "Bench User", true)
 	if !s.b.Real() {
 		roots := x509.NewCertPool()
 		roots.AddCert(s.b.CA.Cert)
@@ -432,7 +439,7 @@ func TestCardModes(t *testing.T) {
 				t.Skip("card modes are virtual cards")
 			}
 			certs := map[string]*x509.Certificate{"01": nil, "02": nil, "03": nil, "04": nil}
-			s.opensc(certs, "Bench User")
+			s.opensc(certs, "Bench User", m.OpenSCOffersECDSA())
 
 			// 9D: yubico-piv-tool 2.2 reads no gzip-compressed certificate (9A's and 9C's).
 			if got := parseCertPEM(t, []byte(s.ypt(nil, "-a", "read-certificate", "-s", "9d"))); !got.Equal(certs["03"]) {

@@ -33,7 +33,8 @@ type Card struct {
 	st         *persistent
 	saved      []byte // the state as last written to path
 	touchDelay time.Duration
-	genDelay   time.Duration // how long GENERATE ASYMMETRIC KEY PAIR takes (SetGenerateDelay)
+	genDelay   time.Duration  // how long GENERATE ASYMMETRIC KEY PAIR takes (SetGenerateDelay)
+	opTimes    OperationTimes // SetOperationTimes
 
 	vol    volatile
 	panics int // recovered panics: a bug in the model, which the tests look for

@@ -309,6 +309,7 @@ func (c *Card) cmdAuthenticate(cmd command) ([]byte, int) {
 	if err != nil {
 		return nil, swNoPreciseDiagnostic
 	}
+	c.operate(k.Alg)
 	var out []byte
 	var status int
 	if sign {

@@ -3,7 +3,7 @@
 // on a unix socket. hw-test/bench builds and starts it; its other
 // subcommands are the bench script's client for that socket and for PC/SC.
 //
-//	vcard serve [-dir D] [-port P] [-profile yubikey|piv] [-state FILE] [-latency D] [-flaky RATE[:SW]] [-trace FILE] [-quirks Q,Q]
+//	vcard serve [-dir D] [-port P] [-profile yubikey|piv] [-state FILE] [-latency D] [-flaky RATE[:SW]] [-trace FILE] [-quirks Q,Q] [-timing yubikey5]
 //	vcard ctl [-dir D] stats|stats-reset|pull|insert|pull-during INS|latency D|flaky RATE[:SW]|status
 //	vcard wait [-absent] [-timeout D] READER
 //	vcard readers
@@ -23,7 +23,7 @@ import (
 )
 
 const usage = `usage:
-  vcard serve [-dir D] [-port P] [-profile yubikey|piv] [-state FILE] [-latency D] [-flaky RATE[:SW]] [-trace FILE] [-quirks Q,Q]
+  vcard serve [-dir D] [-port P] [-profile yubikey|piv] [-state FILE] [-latency D] [-flaky RATE[:SW]] [-trace FILE] [-quirks Q,Q] [-timing yubikey5]
   vcard ctl [-dir D] stats|stats-reset|pull|insert|pull-during INS|latency D|flaky RATE[:SW]|status
   vcard wait [-absent] [-timeout D] READER
   vcard readers

@@ -42,6 +42,7 @@ func serveMain(args []string) error {
 	flaky := fs.String("flaky", "", "RATE[:SW]: fail this fraction of APDUs by dropping the connection, or with status word SW")
 	trace := fs.String("trace", "", "append an APDU trace (PINs and keys redacted) to this file")
 	quirks := fs.String("quirks", "", "comma-separated card quirks (vcard.Quirks), recorded in the state file; \"none\" clears them")
+	timing := fs.String("timing", "", "yubikey5: private-key operations take a YubiKey 5's time (vcard.YubiKey5Times) and every APDU vcard.YubiKey5APDUTime more than -latency")
 	fs.Parse(args)
 	if fs.NArg() != 0 {
 		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
@@ -79,6 +80,14 @@ func serveMain(args []string) error {
 		}
 	}
 	opts := vpcd.Options{Latency: *latency}
+	switch *timing {
+	case "":
+	case "yubikey5":
+		card.SetOperationTimes(vcard.YubiKey5Times)
+		opts.Latency += vcard.YubiKey5APDUTime
+	default:
+		return fmt.Errorf("serve: -timing %q: the timing known is yubikey5", *timing)
+	}
 	if *trace != "" {
 		f, err := os.OpenFile(*trace, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 		if err != nil {

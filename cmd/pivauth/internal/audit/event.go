@@ -43,10 +43,13 @@ const (
 // Event is one line of the audit log. It deliberately has no field for a PIN, a token, an assertion
 // or a signature: the log must be safe to show and to ship to a log collector.
 type Event struct {
-	Time       time.Time       `json:"time"`
-	PID        int             `json:"pid"`                   // the process that performed the operation
-	Card       string          `json:"card,omitempty"`        // "serial:<n>" for a YubiKey, "guid:<hex>" for other PIV cards
-	CardName   string          `json:"card_name,omitempty"`   // the card as people know it (signer.CardName), for display
+	Time     time.Time `json:"time"`
+	PID      int       `json:"pid"`                 // the process that performed the operation
+	Card     string    `json:"card,omitempty"`      // "serial:<n>" for a YubiKey, "guid:<hex>" for other PIV cards
+	CardName string    `json:"card_name,omitempty"` // the card as people know it (signer.CardName), for display
+	// CardCached: Card was not read from the card but from pivauth's card metadata cache, by the
+	// certificate (signer.CardCache): a card holding a copy of that certificate is named the same.
+	CardCached bool            `json:"card_cached,omitempty"`
 	Reader     string          `json:"reader,omitempty"`      // PC/SC reader name at the time
 	Slot       string          `json:"slot,omitempty"`        // PIV slot, lower-case hex: "9a"
 	CertSHA256 string          `json:"cert_sha256,omitempty"` // upper-case hex SHA-256 of the certificate (as Entra and Windows show it)

@@ -100,6 +100,7 @@ type namingRecorder struct {
 	mu         sync.Mutex
 	identified bool
 	card, name string
+	cached     bool // card came from the signer's card cache (signer.CardIdentity)
 }
 
 // Record records ev with the card's name. A card that cannot be identified (pulled during the
@@ -110,11 +111,11 @@ func (r *namingRecorder) Record(ev audit.Event) error {
 	if !r.identified {
 		// The operation's context does not reach a Recorder. The identity is one short
 		// transaction on the connection the operation has just used.
-		if id, err := r.s.Identity(context.Background()); err == nil {
-			r.card, r.name, r.identified = CardID(id), signer.CardName(id, r.s.Certificate()), true
+		if id, cached, err := r.s.CardIdentity(context.Background()); err == nil {
+			r.card, r.name, r.cached, r.identified = CardID(id), signer.CardName(id, r.s.Certificate()), cached, true
 		}
 	}
-	ev.Card, ev.CardName = r.card, r.name
+	ev.Card, ev.CardName, ev.CardCached = r.card, r.name, r.cached
 	r.mu.Unlock()
 	return r.rec.Record(ev)
 }
@@ -156,11 +157,12 @@ type remoteCardError struct {
 
 func (e *remoteCardError) Unwrap() []error { return []error{e.RemoteError, e.card} }
 
-// CardID is the audit log's name of a card: "serial:N" for a YubiKey, "guid:HEX" for a PIV card
+// CardID is the audit log's name of a card: "serial:N" for a card with Yubico's extensions (a
+// YubiKey, or an applet answering them), "guid:HEX" for a PIV card
 // with a CHUID, "" for a card with neither.
 func CardID(id piv.Identity) string {
 	switch {
-	case id.YubiKey && id.Serial != 0:
+	case id.YubicoExtensions && id.Serial != 0:
 		return fmt.Sprintf("serial:%d", id.Serial)
 	case id.GUID != "":
 		return "guid:" + id.GUID
