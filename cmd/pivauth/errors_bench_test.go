@@ -35,4 +35,3 @@ func TestErrorIsOneLine(t *testing.T) {
 		t.Errorf("wrong PIN, one try left:\n%s", r.stderr)
 	}
 }
-

@@ -67,4 +67,3 @@ func TestConfigErrors(t *testing.T) {
 	broken := writeFile(t, c.dir, "cfg/broken.json", "{\n  \"profiles\": {,\n}\n", 0o600)
 	c.fails(ExitUsage, []string{"line 2, column 16"}, "token", "--config", broken)
 }
-
