@@ -12,7 +12,6 @@ import (
 	"github.com/pivauth/pivauth/signer"
 )
 
-
 // secretFlags are the flags that give PIN-management secrets from files, for unattended use.
 type secretFlags struct {
 	newPINFile string
