@@ -106,9 +106,13 @@ func (a *app) openSlotKey(ctx context.Context, card *piv.Card, id piv.Identity, 
 	if err != nil {
 		return nil, err
 	}
+	trace, err := a.traceHook()
+	if err != nil {
+		return nil, err
+	}
 	s, err := signer.Open(ctx, signer.Options{
 		Card: piv.Selector{Reader: card.Reader()}, Slot: slot, PIN: a.pinSource(), AllowLastPINTry: a.opts.allowLastTry,
-		Touch: func() { touchNotice(a.stderr) }, PublicKey: pub,
+		Touch: func() { touchNotice(a.stderr) }, PublicKey: pub, Trace: trace,
 	})
 	if pub == nil && errors.Is(err, piv.ErrNotFound) {
 		return nil, fmt.Errorf("slot %s of %s has no certificate and the card does not tell its public key: give it with --public-key FILE", slot, id)

@@ -95,6 +95,16 @@ func TestTraceAPDUs(t *testing.T) {
 	if n := strings.Count(text, "# pivauth "); n != 4 {
 		t.Errorf("%d runs in the trace, want 4 (appended)", n)
 	}
+	// setup csr signs with the card too: its signature is in its trace.
+	csrTrace := filepath.Join(c.dir, "csr-apdus.txt")
+	c.ok("setup", "csr", "--reader", b.Reader, "--subject", "CN=traced", "--pin-file", writeFile(t, c.dir, "pin2", newPIN, 0o600), "--trace-apdus", csrTrace)
+	csrData, err := os.ReadFile(csrTrace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`> 0087..9A`).Match(csrData) || strings.Contains(string(csrData), hex.EncodeToString([]byte(newPIN))) {
+		t.Errorf("setup csr's trace: no signature, or the PIN in it:\n%s", csrData)
+	}
 	secrets := map[string][]byte{
 		"PIN": []byte(factoryPIN), "new PIN": []byte(newPIN), "management key": piv.DefaultManagementKey(),
 		"private key": key.D.FillBytes(make([]byte, 32)), "PKCS#8 key": der,
