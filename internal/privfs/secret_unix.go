@@ -20,7 +20,13 @@ import (
 // unattended job on open; the checks are made on the opened descriptor, so the file cannot be
 // swapped between check and read.
 func OpenSecret(path, what string) (*os.File, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	return openPrivate(path, what, unix.O_RDONLY, 0)
+}
+
+// openPrivate opens path with flags, never following a symlink nor blocking on a FIFO or device,
+// and checks the opened descriptor with checkSecretFile.
+func openPrivate(path, what string, flags int, perm uint32) (*os.File, error) {
+	fd, err := unix.Open(path, flags|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY, perm)
 	if errors.Is(err, unix.ELOOP) {
 		return nil, fmt.Errorf("%s %s is a symlink: name the file itself: %w", what, path, ErrNotPrivate)
 	}
@@ -63,17 +69,5 @@ func checkSecretFile(f *os.File, path, what string) error {
 // the write at another file. The checks are made on the opened descriptor. what names the file in
 // the errors ("APDU trace file").
 func AppendPrivate(path, what string) (*os.File, error) {
-	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY, 0o600)
-	if errors.Is(err, unix.ELOOP) {
-		return nil, fmt.Errorf("%s %s is a symlink: name the file itself: %w", what, path, ErrNotPrivate)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, &os.PathError{Op: "open", Path: path, Err: err})
-	}
-	f := os.NewFile(uintptr(fd), path)
-	if err := checkSecretFile(f, path, what); err != nil {
-		_ = f.Close()
-		return nil, err
-	}
-	return f, nil
+	return openPrivate(path, what, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT, 0o600)
 }
