@@ -109,30 +109,42 @@ func TestPINUnattendedFailsFast(t *testing.T) {
 	c.fails(ExitPIN, []string{"no terminal", "new PIN"}, "pin", "change", "--reader", b.Reader, "--pin-file", writeFile(t, c.dir, "p", factoryPIN, 0o600))
 }
 
-// TestPINChangeGuardAfterPrompt: while the person types the current PIN, another program uses two
-// tries. pin change reads the tries again in the transaction of the change and refuses at one
-// left, sending nothing.
-func TestPINChangeGuardAfterPrompt(t *testing.T) {
-	b := benchtest.Start(t, vcard.ProfilePIV)
-	if b.Real() {
-		t.Skip("uses PIN tries behind pivauth's back: virtual card only")
-	}
-	c := newCLI(t)
-	newPIN := writeFile(t, c.dir, "new.pin", "24681357\n", 0o600)
-	s := startTmux(t, c, "pin", "change", "--reader", b.Reader, "--new-pin-file", newPIN)
-	s.waitFor("(3 tries left)", 1)
-	for _, want := range []uint16{0x63C2, 0x63C1} { // another program, with a wrong PIN
-		resp := b.Card.Transmit(append([]byte{0x00, 0x20, 0x00, 0x80, 0x08}, "000000\xff\xff"...))
-		if sw := uint16(resp[0])<<8 | uint16(resp[1]); sw != want {
-			t.Fatalf("outsider's VERIFY: %04X, want %04X", sw, want)
-		}
-	}
-	s.typeLine("654321") // wrong too: sending it would block the PIN
-	if scr := s.waitFor("EXIT=", 1); !strings.Contains(scr, "EXIT=4") || !strings.Contains(scr, "lockout guard") {
-		t.Fatalf("pin change after the tries went down to one:\n%s", scr)
-	}
-	if left := c.pinStatus(b.Reader).PIN.RetriesLeft; left != 1 {
-		t.Errorf("%d tries left, want 1: the PIN went to the card", left)
+// TestPINGuardAfterPrompt: pin change (through the engine) and pin retries (through piv-go)
+// read, in the transaction that presents the PIN, the tries another program used while the
+// person typed; with one left they refuse, and the card keeps that try.
+func TestPINGuardAfterPrompt(t *testing.T) {
+	for _, tc := range []struct {
+		command string
+		profile vcard.Profile
+		args    func(c *cli) []string
+	}{
+		{"change", vcard.ProfilePIV, func(c *cli) []string {
+			return []string{"--new-pin-file", writeFile(t, c.dir, "new.pin", "24681357\n", 0o600)}
+		}},
+		{"retries", vcard.ProfileYubiKey, func(*cli) []string { return []string{"--pin-tries", "5", "--puk-tries", "5"} }},
+	} {
+		t.Run(tc.command, func(t *testing.T) {
+			b := benchtest.Start(t, tc.profile)
+			if b.Real() {
+				t.Skip("uses PIN tries behind pivauth's back: virtual card only")
+			}
+			c := newCLI(t)
+			s := startTmux(t, c, append([]string{"pin", tc.command, "--reader", b.Reader}, tc.args(c)...)...)
+			s.waitFor("(3 tries left)", 1)
+			for _, want := range []uint16{0x63C2, 0x63C1} { // another program, with a wrong PIN
+				resp := b.Card.Transmit(append([]byte{0x00, 0x20, 0x00, 0x80, 0x08}, "000000\xff\xff"...))
+				if sw := uint16(resp[0])<<8 | uint16(resp[1]); sw != want {
+					t.Fatalf("outsider's VERIFY: %04X, want %04X", sw, want)
+				}
+			}
+			s.typeLine("654321") // wrong too: sending it would block the PIN
+			if scr := s.waitFor("EXIT=", 1); !strings.Contains(scr, "EXIT=4") || !strings.Contains(scr, "lockout guard") {
+				t.Fatalf("pin %s after the tries went down to one:\n%s", tc.command, scr)
+			}
+			if left := c.pinStatus(b.Reader).PIN.RetriesLeft; left != 1 {
+				t.Errorf("%d tries left, want 1: the PIN went to the card", left)
+			}
+		})
 	}
 }
 
@@ -142,29 +154,4 @@ func TestPINRetriesUsage(t *testing.T) {
 	c.fails(ExitUsage, []string{"--pin-tries 0", "1 to 255"}, "pin", "retries", "--reader", "nowhere", "--pin-tries", "0", "--puk-tries", "3")
 	c.fails(ExitUsage, []string{"--puk-tries 256"}, "pin", "retries", "--reader", "nowhere", "--pin-tries", "3", "--puk-tries", "256")
 	c.fails(ExitUsage, []string{"puk-tries"}, "pin", "retries", "--reader", "nowhere", "--pin-tries", "3")
-}
-
-// TestPINRetriesGuardAfterPrompt: pin retries presents the PIN through piv-go; tries another
-// program used while the person typed are read in that session, and one left refuses.
-func TestPINRetriesGuardAfterPrompt(t *testing.T) {
-	b := benchtest.Start(t, vcard.ProfileYubiKey)
-	if b.Real() {
-		t.Skip("uses PIN tries behind pivauth's back: virtual card only")
-	}
-	c := newCLI(t)
-	s := startTmux(t, c, "pin", "retries", "--reader", b.Reader, "--pin-tries", "5", "--puk-tries", "5")
-	s.waitFor("(3 tries left)", 1)
-	for _, want := range []uint16{0x63C2, 0x63C1} { // another program, with a wrong PIN
-		resp := b.Card.Transmit(append([]byte{0x00, 0x20, 0x00, 0x80, 0x08}, "000000\xff\xff"...))
-		if sw := uint16(resp[0])<<8 | uint16(resp[1]); sw != want {
-			t.Fatalf("outsider's VERIFY: %04X, want %04X", sw, want)
-		}
-	}
-	s.typeLine("654321") // wrong too: sending it would block the PIN
-	if scr := s.waitFor("EXIT=", 1); !strings.Contains(scr, "EXIT=4") || !strings.Contains(scr, "lockout guard") {
-		t.Fatalf("pin retries after the tries went down to one:\n%s", scr)
-	}
-	if left := c.pinStatus(b.Reader).PIN.RetriesLeft; left != 1 {
-		t.Errorf("%d tries left, want 1: the PIN went to the card", left)
-	}
 }
